@@ -1,0 +1,36 @@
+// The central: reads its configuration, recovers its storage, serves agencies until SIGTERM/SIGINT.
+import { loadCentralConfig } from "./lib/central/config.ts";
+import { CentralServer } from "./lib/central/server.ts";
+import { Logger } from "./lib/log.ts";
+import { exitOnStartupError } from "./lib/startup.ts";
+
+const config = await loadCentralConfig().catch(exitOnStartupError);
+const log = new Logger(config.loggingLevel);
+log.info("config", "success", {
+  port: config.port,
+  listen_backlog: config.listenBacklog,
+  logging_level: config.loggingLevel,
+  agencies: config.agencies,
+  storage: config.storagePath,
+});
+log.info("config_limits", "success", {
+  file: config.source,
+  sync: config.storageSync,
+  max_connections: config.maxConnections,
+  max_frame_bytes: config.maxFrameBytes,
+  idle_timeout_seconds: config.idleTimeoutSeconds,
+});
+
+const server = await CentralServer.start(config, log).catch(exitOnStartupError);
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.on(signal, () => {
+    server.shutdown(signal).then(
+      () => process.exit(0),
+      (error) => {
+        log.error("shutdown", "fail", { signal, error: String(error) });
+        process.exit(1);
+      },
+    );
+  });
+}

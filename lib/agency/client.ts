@@ -1,0 +1,224 @@
+import type { Bet } from "../bet.ts";
+import { InvalidBetError, validateBet } from "../bet.ts";
+import type { Logger } from "../log.ts";
+import { MessageType, messageName, type Message } from "../protocol/index.ts";
+import { BatchEncoder } from "./batch-encoder.ts";
+import { BetFile } from "./bet-file.ts";
+import type { AgencyConfig } from "./config.ts";
+import { CentralConnection, ConnectionLostError } from "./connection.ts";
+
+/** The central refused a request; retrying cannot help. */
+export class RefusedByCentralError extends Error {
+  override readonly name = "RefusedByCentralError";
+}
+
+/** The agency was asked to stop (SIGTERM). */
+export class StoppedError extends Error {
+  override readonly name = "StoppedError";
+}
+
+const FIRST_RETRY_MS = 100;
+const MAX_RETRY_MS = 2000;
+
+export interface AgencyOutcome {
+  stored: number;
+  winners: number;
+  invalidRows: number;
+}
+
+/**
+ * An agency's run: stream the bets file to the central in pipelined batches, then END and ask for its
+ * winners. Every connection opens with a hello; the central's answer (how many of our bets it holds)
+ * is the cursor we resume from, so reconnecting after any failure never sends a bet twice.
+ */
+export class AgencyClient {
+  private readonly encoder: BatchEncoder;
+  private readonly file: BetFile;
+  private source: AsyncGenerator<Bet[]> | undefined;
+  private sourceDone = false;
+  /** Valid bets read from the file but not yet sent, from `unsentStart` on. */
+  private unsent: Bet[] = [];
+  private unsentStart = 0;
+  /** Batches sent and not yet acknowledged, oldest first (OKs come back in order). */
+  private inFlight: Bet[][] = [];
+  private acknowledged = 0;
+  private invalidRows = 0;
+  private connection: CentralConnection | undefined;
+  private stopping = false;
+  private readonly stopped = Promise.withResolvers<void>();
+
+  constructor(
+    private readonly config: AgencyConfig,
+    private readonly log: Logger,
+  ) {
+    this.encoder = new BatchEncoder(config.id, config.batchMaxAmount);
+    this.file = new BetFile(config.dataFile, config.id, ({ line, error }) => {
+      this.invalidRows++;
+      this.log.warning("apuesta_invalida", "fail", { line, error });
+    });
+  }
+
+  /** Sends the whole file, ends, and returns the outcome; reconnects while the central is away. */
+  async run(): Promise<AgencyOutcome> {
+    this.source = this.file.batches();
+    for (;;) {
+      const connection = await this.connect();
+      try {
+        return await this.session(connection);
+      } catch (error) {
+        if (!(error instanceof ConnectionLostError) || this.stopping) throw this.stopping ? new StoppedError("stopped") : error;
+        this.log.warning("conexion_perdida", "fail", { error: error.message, acknowledged: this.acknowledged });
+      } finally {
+        connection.close();
+      }
+    }
+  }
+
+  /** Exercise 5: registers the one bet given by the environment. */
+  async sendSingle(fields: NonNullable<AgencyConfig["singleBet"]>): Promise<void> {
+    let bet: Bet;
+    try {
+      bet = validateBet(this.config.id, fields);
+    } catch (error) {
+      if (!(error instanceof InvalidBetError)) throw error;
+      this.log.error("apuesta_enviada", "fail", { dni: fields.document, numero: fields.number, error: error.message });
+      throw new RefusedByCentralError(`invalid bet: ${error.message}`);
+    }
+    const connection = await this.connect();
+    try {
+      connection.sendFrame(this.encoder.encode([bet], 0).frame);
+      const reply = await this.receive(connection);
+      if (reply.type !== MessageType.Ok) throw this.unexpected(reply);
+      this.log.info("apuesta_enviada", "success", { dni: bet.document, numero: bet.number });
+    } catch (error) {
+      this.log.error("apuesta_enviada", "fail", { dni: bet.document, numero: bet.number, error: String((error as Error).message) });
+      throw error;
+    } finally {
+      connection.close();
+    }
+  }
+
+  /** SIGTERM: stop sending, close the socket and the file. */
+  async stop(signal: string): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.log.info("shutdown", "in_progress", { signal });
+    this.stopped.resolve();
+    this.connection?.close();
+    this.log.info("close_socket", "success");
+    await this.file.close();
+    this.log.info("close_file", "success", { file: this.config.dataFile });
+  }
+
+  private async session(connection: CentralConnection): Promise<AgencyOutcome> {
+    connection.send({ type: MessageType.Hello, agency: this.config.id });
+    const welcome = await this.receive(connection);
+    if (welcome.type !== MessageType.Welcome) throw this.unexpected(welcome);
+    await this.resumeFrom(welcome.stored);
+
+    const window = this.config.batchWindow;
+    for (;;) {
+      while (this.inFlight.length < window && (await this.fillUnsent())) {
+        const { frame, count } = this.encoder.encode(this.unsent, this.unsentStart);
+        const batch = this.unsent.slice(this.unsentStart, this.unsentStart + count);
+        this.unsentStart += count;
+        connection.sendFrame(frame);
+        this.inFlight.push(batch);
+        this.log.debug("lote_enviado", "success", { cantidad: count });
+      }
+      const batch = this.inFlight[0];
+      if (!batch) break;
+      const reply = await this.receive(connection);
+      if (reply.type !== MessageType.Ok || reply.count !== batch.length) throw this.unexpected(reply);
+      this.inFlight.shift();
+      this.acknowledged += batch.length;
+    }
+
+    connection.send({ type: MessageType.End, agency: this.config.id });
+    const ended = await this.receive(connection);
+    if (ended.type !== MessageType.Ok) throw this.unexpected(ended);
+    if (ended.count !== this.acknowledged) {
+      throw new RefusedByCentralError(`the central holds ${ended.count} of our bets, we sent ${this.acknowledged}`);
+    }
+
+    connection.send({ type: MessageType.WinnersQuery, agency: this.config.id });
+    const answer = await this.receive(connection);
+    if (answer.type !== MessageType.Winners) throw this.unexpected(answer);
+    this.log.info("consulta_ganadores", "success", { cant_ganadores: answer.documents.length });
+    return { stored: this.acknowledged, winners: answer.documents.length, invalidRows: this.invalidRows };
+  }
+
+  /**
+   * Lines the file up with what the central holds: bets it stored from batches whose OK we never
+   * got are dropped, and so are stored bets of an earlier run of this agency.
+   */
+  private async resumeFrom(stored: number): Promise<void> {
+    if (stored < this.acknowledged) {
+      throw new RefusedByCentralError(`the central holds ${stored} of our bets but had acknowledged ${this.acknowledged}`);
+    }
+    const resend = this.inFlight.flat();
+    this.inFlight = [];
+    this.unsent = resend.concat(this.unsent.slice(this.unsentStart));
+    this.unsentStart = 0;
+    let skip = stored - this.acknowledged;
+    while (skip > 0) {
+      if (this.unsentStart === this.unsent.length && !(await this.fillUnsent())) {
+        throw new RefusedByCentralError(`the central holds ${stored} of our bets, more than the file has`);
+      }
+      const dropped = Math.min(skip, this.unsent.length - this.unsentStart);
+      this.unsentStart += dropped;
+      skip -= dropped;
+    }
+    if (stored > 0) this.log.info("reanudar", "success", { stored });
+    this.acknowledged = stored;
+  }
+
+  /** Makes sure a full batch (or the file's last bets) is ready; false when nothing is left. */
+  private async fillUnsent(): Promise<boolean> {
+    while (!this.sourceDone && this.unsent.length - this.unsentStart < this.config.batchMaxAmount) {
+      const next = await this.source!.next();
+      if (next.done) {
+        this.sourceDone = true;
+        break;
+      }
+      this.unsent = this.unsentStart === this.unsent.length ? next.value : this.unsent.slice(this.unsentStart).concat(next.value);
+      this.unsentStart = 0;
+    }
+    return this.unsentStart < this.unsent.length;
+  }
+
+  private async receive(connection: CentralConnection): Promise<Message> {
+    const message = await connection.receive();
+    if (message.type === MessageType.Error) throw new RefusedByCentralError(`the central refused: ${message.reason}`);
+    return message;
+  }
+
+  private unexpected(message: Message): Error {
+    const detail = message.type === MessageType.Ok ? ` (count ${message.count})` : "";
+    return new RefusedByCentralError(`unexpected ${messageName(message.type)} reply from the central${detail}`);
+  }
+
+  /** Connects, retrying with exponential backoff until the configured time is up. */
+  private async connect(): Promise<CentralConnection> {
+    const { host, port } = this.config.serverAddress;
+    const deadline = performance.now() + this.config.reconnectTimeoutSeconds * 1000;
+    for (let attempt = 1, delay = FIRST_RETRY_MS; ; attempt++, delay = Math.min(delay * 2, MAX_RETRY_MS)) {
+      if (this.stopping) throw new StoppedError("stopped");
+      try {
+        const connection = await CentralConnection.open(this.config.serverAddress);
+        this.connection = connection;
+        if (this.stopping) connection.close();
+        this.log.info("connect", "success", { server: `${host}:${port}`, attempt });
+        return connection;
+      } catch (error) {
+        const left = deadline - performance.now();
+        if (left <= 0) {
+          this.log.error("connect", "fail", { server: `${host}:${port}`, attempt, error: String((error as Error).message) });
+          throw new Error(`cannot reach the central at ${host}:${port} after ${attempt} attempts`);
+        }
+        this.log.debug("connect", "in_progress", { server: `${host}:${port}`, attempt, error: String((error as Error).message) });
+        await Promise.race([Bun.sleep(Math.min(delay * (0.5 + Math.random() / 2), left)), this.stopped.promise]);
+      }
+    }
+  }
+}

@@ -1,0 +1,45 @@
+import type { BetFields } from "../bet.ts";
+import { integer, loadConfig, logLevel, nonEmpty, address, ConfigError } from "../config.ts";
+
+// Exercise 5: a single bet given by these variables instead of a file.
+const SINGLE_BET_ENV = { firstName: "NOMBRE", lastName: "APELLIDO", document: "DOCUMENTO", birthdate: "NACIMIENTO", number: "NUMERO" } as const;
+
+/** The agency's settings, with the TP0 client's variable names (CLI_ + key path). */
+export const agencySettings = {
+  id: { key: "id", env: "CLI_ID", fallback: 0, read: integer(1, 1_000_000) },
+  serverAddress: { key: "server.address", env: "CLI_SERVER_ADDRESS", fallback: address("server:12345"), read: address },
+  logLevel: { key: "log.level", env: "CLI_LOG_LEVEL", fallback: "INFO" as const, read: logLevel },
+  // About 60 bytes a bet on the wire: 128 typical bets fill an 8 KiB frame.
+  batchMaxAmount: { key: "batch.maxAmount", env: "CLI_BATCH_MAXAMOUNT", fallback: 128, read: integer(1, 100_000) },
+  batchWindow: { key: "batch.window", env: "CLI_BATCH_WINDOW", fallback: 4, read: integer(1, 1024) },
+  dataFile: { key: "data.file", env: "CLI_DATA_FILE", fallback: "", read: nonEmpty },
+  reconnectTimeoutSeconds: {
+    key: "reconnect.timeoutSeconds",
+    env: "CLI_RECONNECT_TIMEOUTSECONDS",
+    fallback: 30,
+    read: integer(0, 86_400),
+  },
+};
+
+export type AgencyConfig = Awaited<ReturnType<typeof loadAgencyConfig>>;
+
+export async function loadAgencyConfig(env: Record<string, string | undefined> = process.env) {
+  const config = await loadConfig(agencySettings, { path: env.AGENCY_CONFIG, fallbackPath: "config/agency.yaml", env });
+  if (config.id === 0) throw new ConfigError("agency id is not set (env CLI_ID or key id)");
+  return { ...config, dataFile: config.dataFile || `.data/agency-${config.id}.csv`, singleBet: singleBetFrom(env) };
+}
+
+function singleBetFrom(env: Record<string, string | undefined>): BetFields | undefined {
+  const names = Object.values(SINGLE_BET_ENV);
+  const missing = names.filter((name) => env[name] === undefined);
+  if (missing.length === names.length) return undefined;
+  if (missing.length > 0) throw new ConfigError(`a single bet needs all of ${names.join(", ")}; missing ${missing.join(", ")}`);
+  const value = (key: keyof typeof SINGLE_BET_ENV) => env[SINGLE_BET_ENV[key]]!;
+  return {
+    firstName: value("firstName"),
+    lastName: value("lastName"),
+    document: value("document"),
+    birthdate: value("birthdate"),
+    number: value("number"),
+  };
+}

@@ -1,0 +1,28 @@
+import { DEFAULT_MAX_FRAME_BYTES } from "../protocol/index.ts";
+import { integer, loadConfig, logLevel, nonEmpty, oneOf } from "../config.ts";
+
+/** The central's settings: file key, overriding variable, default. */
+export const centralSettings = {
+  port: { key: "server.port", env: "SERVER_PORT", fallback: 12345, read: integer(0, 65535) },
+  // Kept from the statement's configuration; see the README: Bun.listen takes no backlog argument.
+  listenBacklog: { key: "server.listen_backlog", env: "SERVER_LISTEN_BACKLOG", fallback: 512, read: integer(1, 65535) },
+  maxConnections: { key: "server.max_connections", env: "SERVER_MAX_CONNECTIONS", fallback: 1024, read: integer(1, 1_000_000) },
+  maxFrameBytes: {
+    key: "server.max_frame_bytes",
+    env: "SERVER_MAX_FRAME_BYTES",
+    fallback: DEFAULT_MAX_FRAME_BYTES,
+    read: integer(1024, 16 * 1024 * 1024),
+  },
+  idleTimeoutSeconds: { key: "server.idle_timeout_seconds", env: "SERVER_IDLE_TIMEOUT_SECONDS", fallback: 30, read: integer(0, 86_400) },
+  shutdownGraceSeconds: { key: "server.shutdown_grace_seconds", env: "SERVER_SHUTDOWN_GRACE_SECONDS", fallback: 5, read: integer(0, 600) },
+  loggingLevel: { key: "logging.level", env: "LOGGING_LEVEL", fallback: "INFO" as const, read: logLevel },
+  agencies: { key: "lottery.agencies", env: "LOTTERY_AGENCIES", fallback: 5, read: integer(0, 100_000) },
+  storagePath: { key: "storage.filepath", env: "STORAGE_FILEPATH", fallback: "./bets.csv", read: nonEmpty },
+  storageSync: { key: "storage.sync", env: "STORAGE_SYNC", fallback: "always" as const, read: oneOf("always", "never") },
+};
+
+export type CentralConfig = Awaited<ReturnType<typeof loadCentralConfig>>;
+
+export function loadCentralConfig(env: Record<string, string | undefined> = process.env) {
+  return loadConfig(centralSettings, { path: env.CENTRAL_CONFIG, fallbackPath: "config/central.yaml", env });
+}

@@ -1,0 +1,334 @@
+import type { Socket, TCPSocketListener } from "bun";
+import type { Logger } from "../log.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  FrameDecoder,
+  FrameTooLargeError,
+  MessageType,
+  messageName,
+  ProtocolError,
+  type Message,
+} from "../protocol/index.ts";
+import { SocketWriter } from "../socket-writer.ts";
+import { BetStore } from "../store.ts";
+import type { CentralConfig } from "./config.ts";
+import { DrawCancelledError, Lottery, RefusedError } from "./lottery.ts";
+
+/** Requests one connection may have in progress before we stop reading from it (bounded memory). */
+const MAX_OUTSTANDING_REQUESTS = 64;
+/** How often idle connections are looked for. */
+const IDLE_SWEEP_MS = 1000;
+
+interface Connection {
+  peer: string;
+  decoder: FrameDecoder;
+  writer: SocketWriter;
+  /** The agency named by this connection's hello, if any. */
+  agency: number | undefined;
+  /** Replies leave in request order: each waits for the one before it. */
+  replies: Promise<void>;
+  outstanding: number;
+  paused: boolean;
+  lastActivity: number;
+  /** Replaced by a newer connection of the same agency: nothing more is taken from it. */
+  superseded: boolean;
+  closed: boolean;
+}
+
+type ClientSocket = Socket<Connection>;
+
+/**
+ * The central's TCP side: accepts agencies, turns their bytes into messages, hands each request to the
+ * lottery and the store, and answers every request in order on its connection.
+ */
+export class CentralServer {
+  private listener: TCPSocketListener<Connection> | undefined;
+  private readonly connections = new Set<ClientSocket>();
+  private readonly agencySockets = new Map<number, ClientSocket>();
+  private idleSweep: ReturnType<typeof setInterval> | undefined;
+  private stopping = false;
+
+  private constructor(
+    private readonly config: CentralConfig,
+    private readonly log: Logger,
+    private readonly lottery: Lottery,
+    private readonly store: BetStore,
+  ) {}
+
+  /** Recovers the stored state, then listens. */
+  static async start(config: CentralConfig, log: Logger): Promise<CentralServer> {
+    const lottery = new Lottery(config.agencies, log);
+    const store = new BetStore(config.storagePath, config.storageSync, (bets) => {
+      for (const bet of bets) lottery.record(bet);
+    });
+    const recovery = await store.open((bet) => lottery.record(bet));
+    if (recovery.cutBytes > 0) {
+      log.warning("recuperacion_corte", "success", { storage: config.storagePath, cut_bytes: recovery.cutBytes });
+    }
+    log.info("recuperacion", "success", {
+      bets: recovery.bets,
+      ended: recovery.ended.join(",") || "none",
+    });
+    lottery.restoreEnded(recovery.ended);
+
+    const server = new CentralServer(config, log, lottery, store);
+    server.listen();
+    return server;
+  }
+
+  get port(): number {
+    return this.listener?.port ?? 0;
+  }
+
+  private listen(): void {
+    this.listener = Bun.listen<Connection>({
+      hostname: "0.0.0.0",
+      port: this.config.port,
+      socket: {
+        open: (socket) => this.onOpen(socket),
+        data: (socket, chunk) => this.onData(socket, chunk),
+        drain: (socket) => socket.data.writer.drain(),
+        close: (socket) => this.onClose(socket),
+        error: (socket, error) => this.log.warning("connection", "fail", { peer: socket.data?.peer ?? "?", error: error.message }),
+      },
+    });
+    this.log.info("listen", "success", { port: this.listener.port });
+    if (this.config.idleTimeoutSeconds > 0) {
+      this.idleSweep = setInterval(() => this.closeIdle(), IDLE_SWEEP_MS);
+    }
+  }
+
+  private onOpen(socket: ClientSocket): void {
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    socket.data = {
+      peer,
+      decoder: new FrameDecoder(this.config.maxFrameBytes),
+      writer: new SocketWriter(socket),
+      agency: undefined,
+      replies: Promise.resolve(),
+      outstanding: 0,
+      paused: false,
+      lastActivity: performance.now(),
+      superseded: false,
+      closed: false,
+    };
+    if (this.stopping || this.connections.size >= this.config.maxConnections) {
+      const reason = this.stopping ? "the central is shutting down" : `too many connections (${this.config.maxConnections})`;
+      this.log.warning("conexion_rechazada", "fail", { peer, reason });
+      socket.data.writer.write(encodeMessage({ type: MessageType.Error, reason }));
+      socket.end();
+      socket.data.closed = true;
+      return;
+    }
+    this.connections.add(socket);
+    this.log.debug("conexion", "success", { peer });
+  }
+
+  private onData(socket: ClientSocket, chunk: Buffer): void {
+    const connection = socket.data;
+    if (connection.closed || connection.superseded) return;
+    connection.lastActivity = performance.now();
+    try {
+      connection.decoder.push(chunk, (type, payload) => this.onFrame(socket, type, payload));
+    } catch (error) {
+      if (!(error instanceof FrameTooLargeError)) throw error;
+      // The stream cannot be resynchronised without reading the whole frame: refuse it and hang up.
+      this.log.warning("frame", "fail", { peer: connection.peer, error: error.message });
+      this.reply(socket, { type: MessageType.Error, reason: error.message });
+      this.hangUp(socket);
+    }
+  }
+
+  private onFrame(socket: ClientSocket, type: number, payload: Buffer): void {
+    const connection = socket.data;
+    // While stopping, requests go unanswered: the connection closes and the agency retries elsewhen.
+    if (connection.closed || connection.superseded || this.stopping) return;
+    let message: Message;
+    try {
+      message = decodeMessage(type, payload);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.log.warning("frame", "fail", { peer: connection.peer, type: messageName(type), error: error.message });
+      this.reply(socket, { type: MessageType.Error, reason: error.message });
+      return;
+    }
+    this.reply(socket, this.handle(socket, message));
+  }
+
+  /** Queues the answer to one request behind the answers to the requests before it. */
+  private reply(socket: ClientSocket, answer: Message | Promise<Message>): void {
+    const connection = socket.data;
+    connection.outstanding++;
+    if (connection.outstanding >= MAX_OUTSTANDING_REQUESTS && !connection.paused) {
+      connection.paused = true;
+      socket.pause();
+    }
+    connection.replies = connection.replies.then(async () => {
+      let message: Message | undefined;
+      try {
+        message = await answer;
+      } catch (error) {
+        if (!(error instanceof DrawCancelledError)) {
+          message = { type: MessageType.Error, reason: this.describeFailure(socket, error) };
+        }
+      }
+      if (message) connection.writer.write(encodeMessage(message));
+      connection.outstanding--;
+      connection.lastActivity = performance.now();
+      if (connection.paused && connection.outstanding < MAX_OUTSTANDING_REQUESTS / 2 && !connection.closed) {
+        connection.paused = false;
+        socket.resume();
+      }
+    });
+  }
+
+  private describeFailure(socket: ClientSocket, error: unknown): string {
+    if (error instanceof RefusedError) return error.message;
+    this.log.error("request", "fail", { peer: socket.data.peer, error: String(error) });
+    return "internal error in the central";
+  }
+
+  private async handle(socket: ClientSocket, message: Message): Promise<Message> {
+    switch (message.type) {
+      case MessageType.Bets:
+        return this.storeBets(socket, message.agency, message.bets);
+      case MessageType.Hello:
+        return this.hello(socket, message.agency);
+      case MessageType.End:
+        return this.end(message.agency);
+      case MessageType.WinnersQuery:
+        return this.winners(message.agency);
+      case MessageType.Echo:
+        return message;
+      default:
+        throw new RefusedError(`unexpected ${messageName(message.type)} message from an agency`);
+    }
+  }
+
+  private async storeBets(socket: ClientSocket, agency: number, fields: Parameters<Lottery["admit"]>[1]): Promise<Message> {
+    const identified = socket.data.agency;
+    let bets;
+    try {
+      if (identified !== undefined && identified !== agency) {
+        throw new RefusedError(`this connection belongs to agency ${identified}, not ${agency}`);
+      }
+      bets = this.lottery.admit(agency, fields);
+    } catch (error) {
+      this.log.info("apuesta_recibida", "fail", { cantidad: fields.length, agency, error: (error as Error).message });
+      throw error;
+    }
+    await this.store.storeBets(bets);
+    this.log.info("apuesta_recibida", "success", { cantidad: bets.length });
+    const level = bets.length === 1 ? "INFO" : "DEBUG";
+    if (this.log.enabled(level)) {
+      for (const bet of bets) this.log.log(level, "apuesta_almacenada", "success", { dni: bet.document, numero: bet.number });
+    }
+    return { type: MessageType.Ok, count: bets.length };
+  }
+
+  /**
+   * An agency (re)connects: the newest connection wins, so nothing more is taken from an older one,
+   * and the answer is given once every batch already received is on disk. The count is the cursor
+   * from which the agency resumes, so no bet is stored twice.
+   */
+  private async hello(socket: ClientSocket, agency: number): Promise<Message> {
+    this.lottery.checkAgency(agency);
+    const previous = this.agencySockets.get(agency);
+    if (previous && previous !== socket && !previous.data.closed) {
+      previous.data.superseded = true;
+      this.log.warning("conexion_reemplazada", "success", { agency, peer: previous.data.peer });
+      this.reply(previous, { type: MessageType.Error, reason: "replaced by a newer connection of this agency" });
+      this.hangUp(previous);
+    }
+    this.agencySockets.set(agency, socket);
+    socket.data.agency = agency;
+    await this.store.idle();
+    const stored = this.lottery.storedCount(agency);
+    this.log.info("agencia_conectada", "success", { agency, stored, ended: this.lottery.hasEnded(agency) });
+    return { type: MessageType.Welcome, stored };
+  }
+
+  private async end(agency: number): Promise<Message> {
+    if (this.lottery.beginEnd(agency)) {
+      await this.store.recordEnd(agency);
+      this.log.info("fin_apuestas", "success", { agency, cantidad: this.lottery.storedCount(agency) });
+      this.lottery.completeEnd(agency);
+    } else {
+      // A repeated END counts once; it is answered once the first one is durable.
+      await this.store.idle();
+    }
+    return { type: MessageType.Ok, count: this.lottery.storedCount(agency) };
+  }
+
+  private async winners(agency: number): Promise<Message> {
+    const documents = await this.lottery.winners(agency);
+    this.log.info("ganadores_enviados", "success", { agency, cant_ganadores: documents.length });
+    return { type: MessageType.Winners, documents };
+  }
+
+  /** Closes once every reply queued so far has been handed to the socket. */
+  private hangUp(socket: ClientSocket): void {
+    const connection = socket.data;
+    connection.superseded = true;
+    void connection.replies.then(() => connection.writer.flushed()).then(() => socket.end());
+  }
+
+  private onClose(socket: ClientSocket): void {
+    const connection = socket.data;
+    if (!connection || connection.closed) return;
+    connection.closed = true;
+    connection.writer.close();
+    this.connections.delete(socket);
+    if (connection.agency !== undefined && this.agencySockets.get(connection.agency) === socket) {
+      this.agencySockets.delete(connection.agency);
+    }
+    if (connection.decoder.buffered > 0) {
+      this.log.warning("frame", "fail", {
+        peer: connection.peer,
+        error: `connection closed in the middle of a frame (${connection.decoder.buffered} bytes dropped)`,
+      });
+    }
+    this.log.debug("desconexion", "success", { peer: connection.peer });
+  }
+
+  /** Connections with nothing in progress that have said nothing for too long are closed. */
+  private closeIdle(): void {
+    const limit = performance.now() - this.config.idleTimeoutSeconds * 1000;
+    for (const socket of this.connections) {
+      const connection = socket.data;
+      if (connection.outstanding === 0 && connection.lastActivity < limit && !connection.superseded) {
+        this.log.warning("conexion_inactiva", "success", { peer: connection.peer, idle_seconds: this.config.idleTimeoutSeconds });
+        this.reply(socket, { type: MessageType.Error, reason: `idle for ${this.config.idleTimeoutSeconds} s` });
+        this.hangUp(socket);
+      }
+    }
+  }
+
+  /**
+   * Graceful stop: no new connections or requests; batches already received finish their write and
+   * their OK (for a bounded time); then each connection, the listener and the store are closed.
+   */
+  async shutdown(signal: string): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.log.info("shutdown", "in_progress", { signal });
+    clearInterval(this.idleSweep);
+    this.listener?.stop();
+    this.log.info("close_listener", "success", { port: this.port });
+
+    const grace = this.config.shutdownGraceSeconds * 1000;
+    const inTime = (work: Promise<unknown>) => Promise.race([work, Bun.sleep(grace)]);
+    await inTime(this.store.idle());
+    this.lottery.cancelWaiting();
+    const sockets = [...this.connections];
+    await inTime(Promise.all(sockets.map((socket) => socket.data.replies.then(() => socket.data.writer.flushed()))));
+    for (const socket of sockets) {
+      socket.end();
+      this.log.info("close_connection", "success", { peer: socket.data.peer, agency: socket.data.agency ?? "none" });
+    }
+    await this.store.close();
+    this.log.info("close_store", "success", { storage: this.config.storagePath });
+    this.log.info("shutdown", "success", { signal });
+  }
+}

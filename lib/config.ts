@@ -1,0 +1,124 @@
+// Settings come from a YAML file and are overridden by environment variables; every value is checked
+// at start-up and a bad one stops it with a message that names the key and its variable.
+import { parse as parseYaml } from "yaml";
+import { parseLogLevel, type LogLevel } from "./log.ts";
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** One setting: where it lives in the file, which variable overrides it, how its text is read. */
+export interface Setting<T> {
+  key: string;
+  env: string;
+  fallback: T;
+  read: (text: string) => T;
+}
+
+type Values<S> = { [K in keyof S]: S[K] extends Setting<infer T> ? T : never };
+
+export function integer(min: number, max: number): (text: string) => number {
+  return (text) => {
+    const value = Number(text);
+    if (!/^-?\d+$/.test(text.trim()) || value < min || value > max) {
+      throw new Error(`must be an integer from ${min} to ${max}`);
+    }
+    return value;
+  };
+}
+
+export function oneOf<T extends string>(...choices: T[]): (text: string) => T {
+  return (text) => {
+    if (!(choices as string[]).includes(text)) throw new Error(`must be one of ${choices.join(", ")}`);
+    return text as T;
+  };
+}
+
+export function nonEmpty(text: string): string {
+  if (text.trim() === "") throw new Error("must not be empty");
+  return text;
+}
+
+export function logLevel(text: string): LogLevel {
+  const level = parseLogLevel(text);
+  if (!level) throw new Error("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL");
+  return level;
+}
+
+export interface Address {
+  host: string;
+  port: number;
+}
+
+export function address(text: string): Address {
+  const match = /^(.+):(\d+)$/.exec(text.trim());
+  const port = Number(match?.[2]);
+  if (!match || port < 1 || port > 65535) throw new Error("must be HOST:PORT");
+  return { host: match[1]!.replace(/^\[(.*)\]$/, "$1"), port };
+}
+
+/** Reads a YAML mapping; a missing default file means "defaults only", a missing named file is an error. */
+async function readFile(path: string, named: boolean): Promise<Record<string, unknown>> {
+  const file = Bun.file(path);
+  if (!(await file.exists())) {
+    if (named) throw new ConfigError(`config file ${path} does not exist`);
+    return {};
+  }
+  let document: unknown;
+  try {
+    document = parseYaml(await file.text());
+  } catch (error) {
+    throw new ConfigError(`config file ${path} is not valid YAML: ${(error as Error).message}`);
+  }
+  if (document == null) return {};
+  if (typeof document !== "object" || Array.isArray(document)) {
+    throw new ConfigError(`config file ${path} must hold a mapping of sections`);
+  }
+  return document as Record<string, unknown>;
+}
+
+function flatten(node: Record<string, unknown>, prefix = "", into = new Map<string, unknown>()): Map<string, unknown> {
+  for (const [name, value] of Object.entries(node)) {
+    const key = prefix + name;
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+      flatten(value as Record<string, unknown>, `${key}.`, into);
+    } else {
+      into.set(key, value);
+    }
+  }
+  return into;
+}
+
+/**
+ * Loads the settings: the file (`path`, or `fallbackPath` when none is named) gives values, the
+ * environment overrides them, defaults fill the rest. Unknown keys in the file are errors (typos).
+ */
+export async function loadConfig<S extends Record<string, Setting<unknown>>>(
+  settings: S,
+  options: { path?: string; fallbackPath: string; env?: Record<string, string | undefined> },
+): Promise<Values<S> & { source: string }> {
+  const env = options.env ?? process.env;
+  const source = options.path || options.fallbackPath;
+  const fromFile = flatten(await readFile(source, Boolean(options.path)));
+  const known = new Set(Object.values(settings).map((setting) => setting.key));
+  for (const key of fromFile.keys()) {
+    if (!known.has(key)) throw new ConfigError(`unknown config key ${key} in ${source}`);
+  }
+
+  const values: Record<string, unknown> = { source };
+  for (const [name, setting] of Object.entries(settings)) {
+    const fromEnv = env[setting.env];
+    const raw = fromEnv !== undefined && fromEnv !== "" ? fromEnv : fromFile.get(setting.key);
+    if (raw === undefined || raw === null) {
+      values[name] = setting.fallback;
+      continue;
+    }
+    const origin = fromEnv !== undefined && fromEnv !== "" ? `env ${setting.env}` : `key ${setting.key} in ${source}`;
+    try {
+      values[name] = setting.read(String(raw));
+    } catch (error) {
+      throw new ConfigError(`invalid ${setting.key} (${origin}): ${(error as Error).message}, got ${JSON.stringify(String(raw))}`);
+    }
+  }
+  return values as Values<S> & { source: string };
+}

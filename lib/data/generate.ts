@@ -1,0 +1,92 @@
+// Deterministic bets datasets in the course's format: one file per agency, rows
+// first_name,last_name,document,birthdate,number, UTF-8, CRLF, no header.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { csvRow } from "../csv.ts";
+
+/** Bets per agency in the course's dataset. */
+export const COURSE_SIZES = [26_936, 25_518, 16_014, 9_238, 991];
+export const DEFAULT_SEED = 7574;
+
+const FIRST_NAMES = [
+  "Santiago Lionel", "Agustín Emanuel", "Tiago Nicolás", "Diego Alejandro", "María José", "Lucía", "Sofía Belén",
+  "Martín", "Joaquín", "Valentina", "Camila Inés", "Mateo", "Benjamín", "Julián Andrés", "Florencia", "Ramón",
+  "Ana Clara", "Tomás", "Emilia", "Nahuel", "Azul", "Renata", "Bautista", "Lautaro", "Catalina", "Ignacio",
+  "Micaela", "Gonzalo", "Ximena", "Héctor", "Zoe", "Facundo", "Agustina", "Ezequiel", "Abril", "Iñaki",
+];
+const LAST_NAMES = [
+  "Lorca", "Zambrano", "Rivera", "Sánchez", "González", "Rodríguez", "Fernández", "López", "Martínez", "Pérez",
+  "Gómez", "Díaz", "Álvarez", "Romero", "Sosa", "Benítez", "Ruiz", "Acuña", "Peña", "Muñoz", "Ibáñez", "Suárez",
+  "Castro", "Ortiz", "Giménez", "Núñez", "Domínguez", "Gutiérrez", "Herrera", "Medina", "Aguirre", "Cabrera",
+];
+const FIRST_BIRTH_DAY = Date.UTC(1980, 0, 1) / 86_400_000;
+const BIRTH_DAYS = Date.UTC(2004, 11, 31) / 86_400_000 - FIRST_BIRTH_DAY + 1;
+
+/** mulberry32: small, fast and the same everywhere, so datasets are reproducible from their seed. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** The rows of one agency's file; the seed and the agency fix them. */
+export function* agencyRows(agency: number, bets: number, seed = DEFAULT_SEED): Generator<string> {
+  const next = random(seed * 1_000_003 + agency);
+  const pick = <T>(list: readonly T[]) => list[Math.floor(next() * list.length)]!;
+  let previousDocument = "";
+  for (let i = 0; i < bets; i++) {
+    // Real data repeats documents (one person, several bets): about one bet in 500 does here too.
+    const document = previousDocument && next() < 0.002 ? previousDocument : String(20_000_000 + Math.floor(next() * 25_000_000));
+    previousDocument = document;
+    const birthdate = new Date((FIRST_BIRTH_DAY + Math.floor(next() * BIRTH_DAYS)) * 86_400_000).toISOString().slice(0, 10);
+    const number = String(Math.floor(next() * 10_000));
+    yield csvRow([pick(FIRST_NAMES), pick(LAST_NAMES), document, birthdate, number]);
+  }
+}
+
+/** Writes agency-1.csv ... agency-N.csv into `dir`; returns their paths. */
+export async function generateDataset(dir: string, sizes: readonly number[], seed = DEFAULT_SEED): Promise<string[]> {
+  mkdirSync(dir, { recursive: true });
+  const paths: string[] = [];
+  for (const [index, size] of sizes.entries()) {
+    const path = join(dir, `agency-${index + 1}.csv`);
+    const sink = Bun.file(path).writer({ highWaterMark: 1 << 20 });
+    for (const row of agencyRows(index + 1, size, seed)) sink.write(row);
+    await sink.end();
+    paths.push(path);
+  }
+  return paths;
+}
+
+const USAGE = `usage: bun run gen-data [--out DIR] [--agencies N --bets N] [--seed N]
+  Without --agencies/--bets, writes the course's sizes (${COURSE_SIZES.join(", ")}) into .data/.`;
+
+function positive(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`--${name} must be a non-negative integer`);
+  return value;
+}
+
+if (import.meta.main) {
+  try {
+    const { values } = parseArgs({
+      options: { out: { type: "string" }, agencies: { type: "string" }, bets: { type: "string" }, seed: { type: "string" } },
+    });
+    const custom = values.agencies !== undefined || values.bets !== undefined;
+    const sizes = custom
+      ? new Array(positive("agencies", values.agencies, 5)).fill(positive("bets", values.bets, 1000))
+      : COURSE_SIZES;
+    const paths = await generateDataset(values.out ?? ".data", sizes, positive("seed", values.seed, DEFAULT_SEED));
+    console.log(`wrote ${paths.length} files, ${sizes.reduce((a, b) => a + b, 0)} bets: ${paths.join(" ")}`);
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}

@@ -1,0 +1,73 @@
+// `bun run local`: the whole system as plain processes on 127.0.0.1, with compose-style output.
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { startBun, waitForLine, type RunningProcess } from "./processes.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const RUN_DIR = `${ROOT}.run`;
+
+const agencies = Number(process.env.LOTTERY_AGENCIES ?? 5);
+if (!Number.isInteger(agencies) || agencies < 1) {
+  console.error(`LOTTERY_AGENCIES must be a positive integer, got ${process.env.LOTTERY_AGENCIES}`);
+  process.exit(2);
+}
+const dataFile = (id: number) => `${ROOT}.data/agency-${id}.csv`;
+const missing = Array.from({ length: agencies }, (_, i) => dataFile(i + 1)).filter((path) => !existsSync(path));
+if (missing.length > 0) {
+  console.error(`missing data files: ${missing.join(", ")}\nmake them with: bun run gen-data --agencies ${agencies} --bets 1000`);
+  process.exit(2);
+}
+
+// Service names padded as docker compose pads them.
+const names = ["server", ...Array.from({ length: agencies }, (_, i) => `client${i + 1}`)];
+const width = Math.max(...names.map((name) => name.length)) + 1;
+const print = (name: string, line: string) => process.stdout.write(`${name.padEnd(width)}| ${line}\n`);
+
+// Each run is a draw of its own: it starts from an empty storage.
+rmSync(RUN_DIR, { recursive: true, force: true });
+mkdirSync(RUN_DIR, { recursive: true });
+const env = { ...process.env, LOTTERY_AGENCIES: String(agencies) };
+
+const central = startBun(
+  "server",
+  ["run", "central.ts"],
+  { ...env, SERVER_PORT: "0", STORAGE_FILEPATH: `${RUN_DIR}/bets.csv` },
+  print,
+  ROOT,
+);
+const port = (await waitForLine(central, /action: listen \| result: success \| port: (\d+)/))[1]!;
+
+const started = performance.now();
+const clients: RunningProcess[] = names.slice(1).map((name, i) =>
+  startBun(
+    name,
+    ["run", "agency.ts"],
+    { ...env, CLI_ID: String(i + 1), CLI_SERVER_ADDRESS: `127.0.0.1:${port}`, CLI_DATA_FILE: dataFile(i + 1) },
+    print,
+    ROOT,
+  ),
+);
+const codes = await Promise.all(clients.map((client) => client.done));
+const wall = (performance.now() - started) / 1000;
+
+central.process.kill("SIGTERM");
+const centralCode = await central.done;
+
+const storedBy = new Map<number, number>();
+for (const line of central.lines) {
+  const match = line.match(/action: fin_apuestas \| result: success \| agency: (\d+) \| cantidad: (\d+)/);
+  if (match) storedBy.set(Number(match[1]), Number(match[2]));
+}
+const winnersOf = (client: RunningProcess) =>
+  client.lines.map((line) => line.match(/action: consulta_ganadores \| result: success \| cant_ganadores: (\d+)/)).find(Boolean)?.[1];
+
+console.log("\nagency | bets stored | winners | exit");
+clients.forEach((client, i) => {
+  console.log(`${String(i + 1).padStart(6)} | ${String(storedBy.get(i + 1) ?? "-").padStart(11)} | ${(winnersOf(client) ?? "-").padStart(7)} | ${codes[i]}`);
+});
+const total = [...storedBy.values()].reduce((a, b) => a + b, 0);
+const ok = codes.every((code) => code === 0) && centralCode === 0;
+console.log(
+  `\n${ok ? "OK" : "FAILED"}: ${total} bets stored by ${agencies} agencies in ${wall.toFixed(2)} s; ` +
+    `central exit ${centralCode}; storage ${RUN_DIR}/bets.csv`,
+);
+process.exit(ok ? 0 : 1);

@@ -1,0 +1,61 @@
+// Log lines have one grep-able shape that other tools rely on:
+//   <ISO time> <LEVEL> action: NAME | result: success|fail|in_progress | key: value | ...
+
+export const LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type LogResult = "success" | "fail" | "in_progress";
+export type LogFields = Record<string, string | number | boolean>;
+
+const SEVERITY: Record<LogLevel, number> = { DEBUG: 10, INFO: 20, WARNING: 30, ERROR: 40, CRITICAL: 50 };
+
+/** Parses a level name case-insensitively ("warn" is accepted for WARNING); undefined when unknown. */
+export function parseLogLevel(value: string): LogLevel | undefined {
+  const upper = value.trim().toUpperCase();
+  const level = upper === "WARN" ? "WARNING" : upper;
+  return (LOG_LEVELS as readonly string[]).includes(level) ? (level as LogLevel) : undefined;
+}
+
+// A value may not break the line apart: separators and line breaks are quoted away.
+function formatValue(value: string | number | boolean): string {
+  const text = String(value);
+  return /[|\r\n]|^\s|\s$/.test(text) || text === "" ? JSON.stringify(text) : text;
+}
+
+export function formatLine(action: string, result: LogResult, fields: LogFields = {}): string {
+  let line = `action: ${action} | result: ${result}`;
+  for (const key in fields) line += ` | ${key}: ${formatValue(fields[key]!)}`;
+  return line;
+}
+
+export class Logger {
+  private readonly threshold: number;
+
+  constructor(
+    readonly level: LogLevel = "INFO",
+    private readonly sink: (line: string) => void = (line) => process.stdout.write(line),
+  ) {
+    this.threshold = SEVERITY[level];
+  }
+
+  enabled(level: LogLevel): boolean {
+    return SEVERITY[level] >= this.threshold;
+  }
+
+  log(level: LogLevel, action: string, result: LogResult, fields?: LogFields): void {
+    if (!this.enabled(level)) return;
+    this.sink(`${new Date().toISOString()} ${level.padEnd(7)} ${formatLine(action, result, fields)}\n`);
+  }
+
+  debug(action: string, result: LogResult, fields?: LogFields): void {
+    this.log("DEBUG", action, result, fields);
+  }
+  info(action: string, result: LogResult, fields?: LogFields): void {
+    this.log("INFO", action, result, fields);
+  }
+  warning(action: string, result: LogResult, fields?: LogFields): void {
+    this.log("WARNING", action, result, fields);
+  }
+  error(action: string, result: LogResult, fields?: LogFields): void {
+    this.log("ERROR", action, result, fields);
+  }
+}

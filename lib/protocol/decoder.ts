@@ -1,0 +1,82 @@
+import { FrameTooLargeError, HEADER_BYTES, SIZE_BYTES } from "./frame.ts";
+
+/**
+ * Receives a frame whose payload is a view into the decoder's buffers: it is valid only until
+ * the callback returns, so callers parse or copy it there.
+ */
+export type FrameCallback = (type: number, payload: Buffer) => void;
+
+/**
+ * Turns a byte stream, split or coalesced in any way, into whole frames.
+ *
+ * Frames wholly inside a received chunk are handed out as views of that chunk, never copied. Only a
+ * frame cut by a chunk boundary is gathered into one owned buffer, and only up to that frame's end,
+ * so the buffer never holds more than one maximal frame: memory per connection stays bounded.
+ */
+export class FrameDecoder {
+  private partial: Buffer = Buffer.allocUnsafe(256);
+  private partialLength = 0;
+
+  constructor(private readonly maxPayloadBytes: number) {}
+
+  /** Bytes received that do not yet form a whole frame. */
+  get buffered(): number {
+    return this.partialLength;
+  }
+
+  /** Feeds one received chunk; throws FrameTooLargeError as soon as an oversized header is seen. */
+  push(chunk: Buffer, onFrame: FrameCallback): void {
+    let offset = this.partialLength > 0 ? this.completePartial(chunk, onFrame) : 0;
+    if (offset < 0) return;
+
+    while (chunk.length - offset >= HEADER_BYTES) {
+      const frameEnd = offset + HEADER_BYTES + this.payloadSize(chunk, offset);
+      if (frameEnd > chunk.length) break;
+      onFrame(chunk[offset + SIZE_BYTES]!, chunk.subarray(offset + HEADER_BYTES, frameEnd));
+      offset = frameEnd;
+    }
+    if (offset < chunk.length) this.gather(chunk, offset, chunk.length);
+  }
+
+  reset(): void {
+    this.partialLength = 0;
+  }
+
+  /** Moves bytes from the chunk into the cut frame; returns where the chunk's own frames start, or -1. */
+  private completePartial(chunk: Buffer, onFrame: FrameCallback): number {
+    let offset = 0;
+    if (this.partialLength < HEADER_BYTES) {
+      offset = Math.min(HEADER_BYTES - this.partialLength, chunk.length);
+      this.gather(chunk, 0, offset);
+      if (this.partialLength < HEADER_BYTES) return -1;
+    }
+    const frameLength = HEADER_BYTES + this.payloadSize(this.partial, 0);
+    const taken = Math.min(frameLength - this.partialLength, chunk.length - offset);
+    this.gather(chunk, offset, offset + taken);
+    offset += taken;
+    if (this.partialLength < frameLength) return -1;
+    this.partialLength = 0;
+    onFrame(this.partial[SIZE_BYTES]!, this.partial.subarray(HEADER_BYTES, frameLength));
+    return offset;
+  }
+
+  private payloadSize(bytes: Buffer, offset: number): number {
+    const size = bytes.readUInt32BE(offset);
+    if (size > this.maxPayloadBytes) {
+      this.reset();
+      throw new FrameTooLargeError(size, this.maxPayloadBytes);
+    }
+    return size;
+  }
+
+  private gather(bytes: Buffer, start: number, end: number): void {
+    const needed = this.partialLength + end - start;
+    if (needed > this.partial.length) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, this.partial.length * 2));
+      this.partial.copy(grown, 0, 0, this.partialLength);
+      this.partial = grown;
+    }
+    bytes.copy(this.partial, this.partialLength, start, end);
+    this.partialLength = needed;
+  }
+}

@@ -1,0 +1,4 @@
+export * from "./frame.ts";
+export * from "./decoder.ts";
+export * from "./writer.ts";
+export * from "./messages.ts";

@@ -1,0 +1,151 @@
+import { FIELD_LENGTH_BYTES, MessageType, ProtocolError } from "./frame.ts";
+import { FrameWriter } from "./writer.ts";
+import type { BetFields } from "../bet.ts";
+
+export type Message =
+  | { type: MessageType.Hello; agency: number }
+  | { type: MessageType.Welcome; stored: number }
+  | { type: MessageType.Bets; agency: number; bets: BetFields[] }
+  | { type: MessageType.Ok; count: number }
+  | { type: MessageType.Error; reason: string }
+  | { type: MessageType.End; agency: number }
+  | { type: MessageType.WinnersQuery; agency: number }
+  | { type: MessageType.Winners; documents: string[] }
+  | { type: MessageType.Echo; payload: Uint8Array };
+
+export function messageName(type: number): string {
+  return MessageType[type as MessageType] ?? `0x${type.toString(16).padStart(2, "0")}`;
+}
+
+/** Reads length-prefixed UTF-8 fields from one payload. */
+class FieldReader {
+  private offset = 0;
+
+  constructor(private readonly payload: Buffer) {}
+
+  get done(): boolean {
+    return this.offset === this.payload.length;
+  }
+
+  string(): string {
+    const { payload } = this;
+    if (payload.length - this.offset < FIELD_LENGTH_BYTES) throw new ProtocolError("truncated field length");
+    const length = payload.readUInt32BE(this.offset);
+    const start = this.offset + FIELD_LENGTH_BYTES;
+    if (length > payload.length - start) throw new ProtocolError("field runs past the end of the frame");
+    this.offset = start + length;
+    return payload.toString("utf8", start, this.offset);
+  }
+
+  /** A non-negative decimal integer field, as counts and agency ids are sent. */
+  integer(what: string): number {
+    const text = this.string();
+    if (!/^\d{1,10}$/.test(text) || Number(text) > 0xffffffff) {
+      throw new ProtocolError(`${what} must be a non-negative integer, got ${JSON.stringify(text)}`);
+    }
+    return Number(text);
+  }
+
+  end(): void {
+    if (!this.done) throw new ProtocolError("unexpected bytes after the last field");
+  }
+}
+
+/** Parses one frame into a message; throws ProtocolError for unknown types or malformed payloads. */
+export function decodeMessage(type: number, payload: Buffer): Message {
+  const reader = new FieldReader(payload);
+  let message: Message;
+  switch (type) {
+    case MessageType.Hello:
+    case MessageType.End:
+    case MessageType.WinnersQuery:
+      message = { type, agency: reader.integer("agency") };
+      break;
+    case MessageType.Welcome:
+      message = { type, stored: reader.integer("stored") };
+      break;
+    case MessageType.Ok:
+      message = { type, count: reader.integer("count") };
+      break;
+    case MessageType.Error:
+      message = { type, reason: reader.string() };
+      break;
+    case MessageType.Bets:
+      return parseBets(reader);
+    case MessageType.Winners:
+      return parseWinners(reader);
+    case MessageType.Echo:
+      // Copied: the payload is a view that the decoder reuses once the callback returns.
+      return { type, payload: Uint8Array.prototype.slice.call(payload) };
+    default:
+      throw new ProtocolError(`unknown message type ${messageName(type)}`);
+  }
+  reader.end();
+  return message;
+}
+
+function parseBets(reader: FieldReader): Message {
+  const agency = reader.integer("agency");
+  const bets: BetFields[] = [];
+  while (!reader.done) {
+    bets.push({
+      firstName: reader.string(),
+      lastName: reader.string(),
+      document: reader.string(),
+      birthdate: reader.string(),
+      number: reader.string(),
+    });
+  }
+  if (bets.length === 0) throw new ProtocolError("a bets frame must carry at least one bet");
+  return { type: MessageType.Bets, agency, bets };
+}
+
+function parseWinners(reader: FieldReader): Message {
+  const documents: string[] = [];
+  while (!reader.done) documents.push(reader.string());
+  return { type: MessageType.Winners, documents };
+}
+
+/** Appends one bet's fields to a bets frame being built. */
+export function writeBetFields(writer: FrameWriter, bet: BetFields): FrameWriter {
+  return writer.field(bet.firstName).field(bet.lastName).field(bet.document).field(bet.birthdate).field(bet.number);
+}
+
+/** Appends a whole message as one frame. */
+export function writeMessage(writer: FrameWriter, message: Message): FrameWriter {
+  writer.start(message.type);
+  switch (message.type) {
+    case MessageType.Hello:
+    case MessageType.End:
+    case MessageType.WinnersQuery:
+      writer.field(String(message.agency));
+      break;
+    case MessageType.Welcome:
+      writer.field(String(message.stored));
+      break;
+    case MessageType.Ok:
+      writer.field(String(message.count));
+      break;
+    case MessageType.Error:
+      writer.field(message.reason);
+      break;
+    case MessageType.Bets:
+      writer.field(String(message.agency));
+      for (const bet of message.bets) writeBetFields(writer, bet);
+      break;
+    case MessageType.Winners:
+      for (const document of message.documents) writer.field(document);
+      break;
+    case MessageType.Echo:
+      writer.raw(message.payload);
+      break;
+  }
+  return writer.finish();
+}
+
+const shared = new FrameWriter(256);
+
+/** Encodes one message into a buffer of its own. */
+export function encodeMessage(message: Message): Buffer {
+  return writeMessage(shared, message).flush();
+}

@@ -1,0 +1,82 @@
+import { FIELD_LENGTH_BYTES, HEADER_BYTES, SIZE_BYTES } from "./frame.ts";
+
+/**
+ * Builds frames into one reused, growing buffer: start a frame, add fields, finish it.
+ * Several frames can be built back to back and taken together with `flush()`.
+ */
+export class FrameWriter {
+  private buffer: Buffer;
+  private length = 0;
+  private frameStart = -1;
+
+  constructor(initialBytes = 8 * 1024) {
+    this.buffer = Buffer.allocUnsafe(initialBytes);
+  }
+
+  /** Bytes of the frame being built, header included. */
+  get frameBytes(): number {
+    return this.frameStart < 0 ? 0 : this.length - this.frameStart;
+  }
+
+  start(type: number): this {
+    if (this.frameStart >= 0) throw new Error("FrameWriter: previous frame not finished");
+    this.ensure(HEADER_BYTES);
+    this.frameStart = this.length;
+    this.buffer[this.length + SIZE_BYTES] = type;
+    this.length += HEADER_BYTES;
+    return this;
+  }
+
+  field(value: string): this {
+    // A UTF-16 code unit never takes more than 3 UTF-8 bytes: reserve the worst case, write once.
+    this.ensure(FIELD_LENGTH_BYTES + value.length * 3);
+    const written = this.buffer.write(value, this.length + FIELD_LENGTH_BYTES, "utf8");
+    this.buffer.writeUInt32BE(written, this.length);
+    this.length += FIELD_LENGTH_BYTES + written;
+    return this;
+  }
+
+  /** Appends raw payload bytes (an echo payload, which is not made of fields). */
+  raw(bytes: Uint8Array): this {
+    this.ensure(bytes.length);
+    this.buffer.set(bytes, this.length);
+    this.length += bytes.length;
+    return this;
+  }
+
+  /** Fills in the frame's size. */
+  finish(): this {
+    if (this.frameStart < 0) throw new Error("FrameWriter: no frame started");
+    this.buffer.writeUInt32BE(this.length - this.frameStart - HEADER_BYTES, this.frameStart);
+    this.frameStart = -1;
+    return this;
+  }
+
+  /** Cuts the frame being built back to `frameBytes` bytes (a size read from `frameBytes` earlier). */
+  rewind(frameBytes: number): void {
+    if (this.frameStart < 0) throw new Error("FrameWriter: no frame started");
+    this.length = this.frameStart + frameBytes;
+  }
+
+  /** Drops the frame being built, keeping the finished ones. */
+  discard(): void {
+    if (this.frameStart >= 0) this.length = this.frameStart;
+    this.frameStart = -1;
+  }
+
+  /** Returns a copy of the finished frames and empties the writer for reuse. */
+  flush(): Buffer {
+    if (this.frameStart >= 0) throw new Error("FrameWriter: frame not finished");
+    const frames = Buffer.from(this.buffer.subarray(0, this.length));
+    this.length = 0;
+    return frames;
+  }
+
+  private ensure(extra: number): void {
+    const needed = this.length + extra;
+    if (needed <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2));
+    this.buffer.copy(grown, 0, 0, this.length);
+    this.buffer = grown;
+  }
+}

@@ -1,0 +1,191 @@
+import { closeSync, fdatasync, ftruncateSync, openSync } from "node:fs";
+import { promisify } from "node:util";
+import type { FileSink } from "bun";
+import type { Bet } from "./bet.ts";
+import { CsvParser, csvRow, type CsvRecord } from "./csv.ts";
+import { PromiseLock } from "./lock.ts";
+
+const syncData = promisify(fdatasync);
+
+export type SyncMode = "always" | "never";
+
+/** What the start-up scan found. */
+export interface Recovery {
+  bets: number;
+  /** Bytes of an unfinished last row, cut off the file. */
+  cutBytes: number;
+  /** Agencies whose END notice is on disk. */
+  ended: number[];
+}
+
+interface PendingBatch {
+  bets: readonly Bet[];
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** Storage that is not ours to repair: a row that is whole but not a bet. */
+export class CorruptStorageError extends Error {
+  override readonly name = "CorruptStorageError";
+}
+
+/** The CSV row the statement's store_bets writes: agency,first_name,last_name,document,birthdate,number. */
+export function betRow(bet: Bet): string {
+  return csvRow([String(bet.agency), bet.firstName, bet.lastName, bet.document, bet.birthdate, String(bet.number)]);
+}
+
+function rowToBet(record: CsvRecord, path: string): Bet {
+  const fields = record.fields;
+  if (!fields || fields.length !== 6 || !/^\d+$/.test(fields[0]!) || !/^\d+$/.test(fields[5]!)) {
+    throw new CorruptStorageError(`${path}:${record.line}: not a stored bet (${record.error ?? "wrong fields"})`);
+  }
+  return {
+    agency: Number(fields[0]),
+    firstName: fields[1]!,
+    lastName: fields[2]!,
+    document: fields[3]!,
+    birthdate: fields[4]!,
+    number: Number(fields[5]),
+  };
+}
+
+/**
+ * The bets file, appended to under a promise-chain lock with group commit: batches that arrive while a
+ * write and sync are running are written and synced together next, and each caller's promise settles
+ * only once its rows are on disk. END notices go the same way into a file of their own beside it.
+ */
+export class BetStore {
+  private readonly lock = new PromiseLock();
+  private pending: PendingBatch[] = [];
+  private flushQueued = false;
+  private betsFd = -1;
+  private betsSink: FileSink | undefined;
+  private endsFd = -1;
+  private endsSink: FileSink | undefined;
+  private lastScan = { size: 0, consumed: 0 };
+
+  constructor(
+    readonly path: string,
+    private readonly sync: SyncMode = "always",
+    /** Called for each batch once it is durable, before its caller hears of it. */
+    private readonly onCommit: (bets: readonly Bet[]) => void = () => {},
+  ) {}
+
+  get endsPath(): string {
+    return `${this.path}.ends`;
+  }
+
+  /**
+   * Opens the files for appending after a scan that hands every stored bet to `onBet` (in file order)
+   * and cuts off an unfinished last row or END line left by a crash.
+   */
+  async open(onBet: (bet: Bet) => void = () => {}): Promise<Recovery> {
+    let bets = 0;
+    for await (const bet of this.loadBets()) {
+      onBet(bet);
+      bets++;
+    }
+    const scan = this.lastScan;
+    const cutBytes = scan.size - scan.consumed;
+    this.betsFd = openSync(this.path, "a");
+    if (cutBytes > 0) ftruncateSync(this.betsFd, scan.consumed);
+    this.betsSink = Bun.file(this.betsFd).writer();
+
+    const ended = await this.readEnds();
+    this.endsFd = openSync(this.endsPath, "a");
+    if (ended.size < Bun.file(this.endsPath).size) ftruncateSync(this.endsFd, ended.size);
+    this.endsSink = Bun.file(this.endsFd).writer();
+    return { bets, cutBytes, ended: ended.agencies };
+  }
+
+  /** Appends the bets as one group; resolves once they are written (and synced, unless sync is "never"). */
+  storeBets(bets: readonly Bet[]): Promise<void> {
+    if (!this.betsSink) return Promise.reject(new Error("store is not open"));
+    return new Promise((resolve, reject) => {
+      this.pending.push({ bets, resolve, reject });
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        void this.lock.run(() => this.flushGroup());
+      }
+    });
+  }
+
+  /** Records durably that an agency sent all its bets, after every batch queued before it. */
+  recordEnd(agency: number): Promise<void> {
+    return this.lock.run(async () => {
+      const sink = this.endsSink;
+      if (!sink) throw new Error("store is not open");
+      sink.write(`${agency}\n`);
+      await sink.flush();
+      if (this.sync === "always") await syncData(this.endsFd);
+    });
+  }
+
+  /** Resolves once every write queued so far has finished. */
+  idle(): Promise<void> {
+    return this.lock.idle();
+  }
+
+  /** Streams the stored bets back in file order; memory stays flat whatever the file's size. */
+  async *loadBets(): AsyncGenerator<Bet> {
+    for await (const records of this.scanRecords()) {
+      for (const record of records) yield rowToBet(record, this.path);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.idle();
+    for (const sink of [this.betsSink, this.endsSink]) await sink?.end();
+    for (const fd of [this.betsFd, this.endsFd]) if (fd >= 0) closeSync(fd);
+    this.betsSink = this.endsSink = undefined;
+    this.betsFd = this.endsFd = -1;
+  }
+
+  private async flushGroup(): Promise<void> {
+    this.flushQueued = false;
+    const group = this.pending;
+    this.pending = [];
+    try {
+      const sink = this.betsSink!;
+      for (const batch of group) for (const bet of batch.bets) sink.write(betRow(bet));
+      await sink.flush();
+      if (this.sync === "always") await syncData(this.betsFd);
+    } catch (error) {
+      for (const batch of group) batch.reject(error);
+      return;
+    }
+    for (const batch of group) {
+      this.onCommit(batch.bets);
+      batch.resolve();
+    }
+  }
+
+  /**
+   * Parses the file chunk by chunk, yielding the whole rows of each chunk. Trailing bytes without a
+   * row terminator (a write cut short) are not rows; `lastScan` tells how many there were.
+   */
+  private async *scanRecords(): AsyncGenerator<CsvRecord[]> {
+    const file = Bun.file(this.path);
+    this.lastScan = { size: 0, consumed: 0 };
+    if (!(await file.exists())) return;
+    const parser = new CsvParser();
+    let size = 0;
+    for await (const chunk of file.stream()) {
+      size += chunk.length;
+      const records: CsvRecord[] = [];
+      parser.push(chunk, (record) => records.push(record));
+      if (records.length > 0) yield records;
+    }
+    this.lastScan = { size, consumed: parser.consumed };
+  }
+
+  private async readEnds(): Promise<{ agencies: number[]; size: number }> {
+    const file = Bun.file(this.endsPath);
+    if (!(await file.exists())) return { agencies: [], size: 0 };
+    const text = await file.text();
+    // Only whole lines count: a crash can leave the last one unfinished.
+    const whole = text.slice(0, text.lastIndexOf("\n") + 1);
+    const agencies = whole.split("\n").filter((line) => /^\d+$/.test(line)).map(Number);
+    return { agencies, size: Buffer.byteLength(whole) };
+  }
+}
