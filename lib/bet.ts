@@ -28,10 +28,10 @@ export function hasWon(bet: Bet): boolean {
 }
 
 export const MAX_NAME_LENGTH = 100;
-const DOCUMENT = /^\d{1,10}$/;
-const NUMBER = /^\d{1,4}$/;
-const BIRTHDATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const MAX_DOCUMENT_DIGITS = 10;
+const MAX_NUMBER_DIGITS = 4;
 const EARLIEST_BIRTH_YEAR = 1900;
+const NOT_BLANK = /\S/;
 
 /** A bet that breaks a rule; the message names the field. */
 export class InvalidBetError extends Error {
@@ -47,11 +47,13 @@ export function validateBet(agency: number, fields: BetFields): Bet {
   if (!isValidAgency(agency)) throw new InvalidBetError(`agency must be a positive integer, got ${agency}`);
   checkName("first_name", fields.firstName);
   checkName("last_name", fields.lastName);
-  if (!DOCUMENT.test(fields.document)) {
-    throw new InvalidBetError(`document must be 1 to 10 digits, got ${JSON.stringify(fields.document)}`);
+  if (!isDigits(fields.document, 1, MAX_DOCUMENT_DIGITS)) {
+    throw new InvalidBetError(`document must be 1 to ${MAX_DOCUMENT_DIGITS} digits, got ${JSON.stringify(fields.document)}`);
   }
-  checkBirthdate(fields.birthdate);
-  if (!NUMBER.test(fields.number)) {
+  if (!isPastDate(fields.birthdate)) {
+    throw new InvalidBetError(`birthdate must be a past date as YYYY-MM-DD, got ${JSON.stringify(fields.birthdate)}`);
+  }
+  if (!isDigits(fields.number, 1, MAX_NUMBER_DIGITS)) {
     throw new InvalidBetError(`number must be an integer from 0 to 9999, got ${JSON.stringify(fields.number)}`);
   }
   return {
@@ -65,31 +67,48 @@ export function validateBet(agency: number, fields: BetFields): Bet {
 }
 
 function checkName(field: string, value: string): void {
-  if (value.trim() === "") throw new InvalidBetError(`${field} must not be empty`);
+  if (!NOT_BLANK.test(value)) throw new InvalidBetError(`${field} must not be empty`);
   // Code points, so that accented and 4-byte characters count as one.
   if (value.length > MAX_NAME_LENGTH && [...value].length > MAX_NAME_LENGTH) {
     throw new InvalidBetError(`${field} must be at most ${MAX_NAME_LENGTH} characters`);
   }
 }
 
-function checkBirthdate(value: string): void {
-  const match = BIRTHDATE.exec(value);
-  const invalid = () => new InvalidBetError(`birthdate must be a past date as YYYY-MM-DD, got ${JSON.stringify(value)}`);
-  if (!match) throw invalid();
-  const year = Number(match[1]);
-  const month = Number(match[2]);
-  const day = Number(match[3]);
-  if (year < EARLIEST_BIRTH_YEAR || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) {
-    throw invalid();
+// Character checks rather than regular expressions: validation runs for every bet, on both sides.
+function isDigits(text: string, min: number, max: number): boolean {
+  if (text.length < min || text.length > max) return false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x30 || code > 0x39) return false;
   }
-  if (value > today()) throw invalid();
+  return true;
 }
 
-function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+function digitsAt(text: string, start: number, count: number): number {
+  let value = 0;
+  for (let i = start; i < start + count; i++) {
+    const digit = text.charCodeAt(i) - 0x30;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
 }
 
-// Today's date as YYYY-MM-DD, recomputed at most once a minute: validation runs per bet.
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** YYYY-MM-DD, a real calendar day, from 1900 up to today. */
+function isPastDate(text: string): boolean {
+  if (text.length !== 10 || text.charCodeAt(4) !== 0x2d || text.charCodeAt(7) !== 0x2d) return false;
+  const year = digitsAt(text, 0, 4);
+  const month = digitsAt(text, 5, 2);
+  const day = digitsAt(text, 8, 2);
+  if (year < EARLIEST_BIRTH_YEAR || month < 1 || month > 12 || day < 1) return false;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > DAYS_IN_MONTH[month - 1]! + (month === 2 && leap ? 1 : 0)) return false;
+  return text <= today();
+}
+
+// Today's date as YYYY-MM-DD, recomputed at most once a minute.
 let todayText = "";
 let todayExpires = 0;
 function today(): string {

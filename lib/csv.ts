@@ -1,10 +1,7 @@
 // CSV as RFC 4180 reads it and as Python's csv module (QUOTE_MINIMAL) writes it.
 
-const COMMA = 0x2c;
-const QUOTE = 0x22;
-const CR = 0x0d;
 const LF = 0x0a;
-const BOM = [0xef, 0xbb, 0xbf];
+const BOM = "\ufeff";
 /** Longest record the parser will buffer; bets are far shorter. */
 export const MAX_RECORD_BYTES = 64 * 1024;
 
@@ -28,191 +25,212 @@ export interface CsvRecord {
   error?: string;
   /** 1-based line of the file on which the record starts. */
   line: number;
-  /** Byte offset just past the record's line terminator. */
-  end: number;
 }
 
 export type RecordCallback = (record: CsvRecord) => void;
 
+const EMPTY = new Uint8Array(0);
+
+function join(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  const joined = new Uint8Array(a.length + b.length);
+  joined.set(a);
+  joined.set(b, a.length);
+  return joined;
+}
+
 /**
- * Streaming CSV parser over bytes. Records may span chunks and, inside quotes, lines. Blank lines are
- * skipped. A record is handed out only once its terminator is seen; `finish` decides about the rest.
+ * Streaming CSV parser. Bytes are decoded a whole line at a time (everything up to a chunk's last LF,
+ * so no UTF-8 sequence is ever cut) into one string, and rows without quotes, nearly all of them, are
+ * cut with native string search and split. Quoted fields, which may hold commas, doubled quotes and
+ * line breaks, take a character-by-character path. Blank lines are skipped. Rows end with CRLF or LF.
  */
 export class CsvParser {
-  private pending: Buffer = Buffer.alloc(0);
-  /** Stream offset of pending[0]. */
-  private base = 0;
+  private readonly decoder = new TextDecoder();
+  /** Bytes after the last LF seen: an unfinished line. */
+  private pendingBytes: Uint8Array = EMPTY;
+  /** Decoded text not yet made into records (an unfinished quoted record). */
+  private text = "";
+  /** Stream offset just past the bytes decoded into text so far. */
+  private decoded = 0;
   private line = 1;
   private atStart = true;
+  /** Dropping the rest of an overlong line, up to its LF. */
   private skipping = false;
 
   /** Feeds a chunk; records go to the callback as soon as they are whole. */
   push(chunk: Uint8Array, onRecord: RecordCallback): void {
-    let bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (this.skipping) {
-      // The rest of an overlong record: drop it up to its line's end.
-      const lf = bytes.indexOf(LF);
+      const lf = chunk.indexOf(LF);
       if (lf < 0) {
-        this.base += bytes.length;
+        this.decoded += chunk.length;
         return;
       }
       this.skipping = false;
-      this.base += lf + 1;
-      bytes = bytes.subarray(lf + 1);
+      this.decoded += lf + 1;
+      chunk = chunk.subarray(lf + 1);
     }
-    if (this.pending.length > 0) bytes = Buffer.concat([this.pending, bytes]);
-    let offset = 0;
-    if (this.atStart) {
-      if (bytes.length < BOM.length && BOM.slice(0, bytes.length).every((b, i) => bytes[i] === b)) {
-        this.pending = bytes;
-        return;
-      }
-      this.atStart = false;
-      if (BOM.every((b, i) => bytes[i] === b)) offset = BOM.length;
+    const lastLf = chunk.lastIndexOf(LF);
+    if (lastLf < 0) {
+      this.pendingBytes = join(this.pendingBytes, chunk.slice());
+      if (this.pendingBytes.length > MAX_RECORD_BYTES) this.dropOverlongLine(onRecord);
+      return;
     }
-    for (;;) {
-      const next = this.parseRecord(bytes, offset, false, onRecord);
-      if (next < 0) break;
-      offset = next;
-    }
-    this.base += offset;
-    this.pending = offset < bytes.length ? Buffer.from(bytes.subarray(offset)) : Buffer.alloc(0);
-    if (this.pending.length > MAX_RECORD_BYTES) this.dropOverlongRecord(onRecord);
-  }
-
-  /** A record that never ends (an unbalanced quote, a binary file) must not buffer the whole stream. */
-  private dropOverlongRecord(onRecord: RecordCallback): void {
-    const line = this.line;
-    const lf = this.pending.indexOf(LF);
-    const dropped = lf < 0 ? this.pending.length : lf + 1;
-    this.skipping = lf < 0;
-    this.line++;
-    this.base += dropped;
-    onRecord({ fields: undefined, error: `record longer than ${MAX_RECORD_BYTES} bytes`, line, end: this.base });
-    const rest = this.pending.subarray(dropped);
-    this.pending = Buffer.alloc(0);
-    if (rest.length > 0) this.push(rest, onRecord);
-  }
-
-  /** Bytes held back because their record has no terminator yet. */
-  get unterminated(): number {
-    return this.pending.length;
-  }
-
-  /** Stream offset just past the last whole record. */
-  get consumed(): number {
-    return this.base;
+    const whole = join(this.pendingBytes, chunk.subarray(0, lastLf + 1));
+    this.pendingBytes = chunk.slice(lastLf + 1);
+    this.decoded += whole.length;
+    this.parse(this.decode(whole), false, onRecord);
   }
 
   /** Ends the stream: a last record without a line terminator is handed out too. */
   finish(onRecord: RecordCallback): void {
-    if (this.pending.length === 0) return;
-    const bytes = this.pending;
-    this.pending = Buffer.alloc(0);
-    const offset = this.atStart && BOM.every((b, i) => bytes[i] === b) ? BOM.length : 0;
-    this.atStart = false;
-    if (offset < bytes.length) this.parseRecord(bytes, offset, true, onRecord);
-    this.base += bytes.length;
+    const rest = this.pendingBytes;
+    this.pendingBytes = EMPTY;
+    this.decoded += rest.length;
+    this.parse(this.decode(rest), true, onRecord);
+  }
+
+  /** Bytes held back because their record has no terminator yet. */
+  get unterminated(): number {
+    return this.pendingBytes.length + Buffer.byteLength(this.text);
+  }
+
+  /** Stream offset just past the last whole record. */
+  get consumed(): number {
+    return this.decoded - Buffer.byteLength(this.text);
+  }
+
+  private decode(bytes: Uint8Array): string {
+    let text = this.decoder.decode(bytes);
+    if (this.atStart && (text.length > 0 || this.decoded > 0)) {
+      this.atStart = false;
+      if (text.startsWith(BOM)) text = text.slice(1);
+    }
+    return text;
+  }
+
+  private parse(added: string, final: boolean, onRecord: RecordCallback): void {
+    const text = this.text + added;
+    let pos = 0;
+    // Where the next quote is: searched again only once passed, so quote-free text is scanned once.
+    let quote = text.indexOf('"');
+    while (pos < text.length) {
+      let lf = text.indexOf("\n", pos);
+      if (lf < 0) {
+        if (!final) break;
+        lf = text.length;
+      }
+      if (quote >= 0 && quote < pos) quote = text.indexOf('"', pos);
+      if (quote < 0 || quote > lf) {
+        const end = lf > pos && text.charCodeAt(lf - 1) === 0x0d ? lf - 1 : lf;
+        if (end > pos) onRecord({ fields: text.slice(pos, end).split(","), line: this.line });
+        this.line++;
+        pos = lf + 1;
+        continue;
+      }
+      const next = this.parseQuoted(text, pos, final, onRecord);
+      if (next < 0) break;
+      pos = next;
+    }
+    this.text = pos >= text.length ? "" : text.slice(pos);
+    if (this.text.length > MAX_RECORD_BYTES) {
+      this.text = "";
+      this.dropOverlongText(text, pos, onRecord);
+    }
   }
 
   /**
-   * Parses one record starting at `start`; returns the offset after it, or -1 when the bytes end
-   * before its terminator (unless `final`, where the end of the bytes ends the record).
+   * A record with quotes, character by character. Returns the position after it, or -1 when the
+   * text ends inside it and more may come.
    */
-  private parseRecord(bytes: Buffer, start: number, final: boolean, onRecord: RecordCallback): number {
-    const length = bytes.length;
+  private parseQuoted(text: string, start: number, final: boolean, onRecord: RecordCallback): number {
     const fields: string[] = [];
     let error: string | undefined;
     let lines = 0;
+    let field = "";
     let i = start;
-    if (i >= length) return -1;
-
-    // A blank line is no record.
-    if (bytes[i] === LF || bytes[i] === CR) {
-      const end = this.terminatorEnd(bytes, i, final);
-      if (end < 0) return -1;
-      this.line++;
-      return end;
-    }
-
+    let fieldStart = start;
     for (;;) {
-      if (bytes[i] === QUOTE) {
+      if (text.charCodeAt(i) === 0x22 && i === fieldStart) {
         // Quoted field: up to the closing quote, a doubled quote stands for one.
         let j = i + 1;
-        let hasEscapes = false;
         for (;;) {
-          if (j >= length) {
+          const close = text.indexOf('"', j);
+          if (close < 0) {
             if (!final) return -1;
             error ??= "unterminated quoted field";
+            field += text.slice(j);
+            j = text.length;
             break;
           }
-          const byte = bytes[j]!;
-          if (byte === QUOTE) {
-            if (j + 1 >= length && !final) return -1;
-            if (bytes[j + 1] === QUOTE) {
-              hasEscapes = true;
-              j += 2;
-              continue;
-            }
-            break;
+          field += text.slice(j, close);
+          if (close + 1 >= text.length && !final) return -1;
+          if (text.charCodeAt(close + 1) === 0x22) {
+            field += '"';
+            j = close + 2;
+            continue;
           }
-          if (byte === LF) lines++;
-          else if (byte === CR && bytes[j + 1] !== LF) lines++;
-          j++;
+          j = close + 1;
+          break;
         }
-        const text = bytes.toString("utf8", i + 1, Math.min(j, length));
-        let value = hasEscapes ? text.replaceAll('""', '"') : text;
-        i = j + 1;
-        // Anything between the closing quote and the next separator is kept, as Python's reader does.
-        const tail = i;
-        while (i < length && bytes[i] !== COMMA && bytes[i] !== LF && bytes[i] !== CR) i++;
-        if (i > tail) {
-          error ??= "text after a closing quote";
-          value += bytes.toString("utf8", tail, i);
-        }
-        fields.push(value);
-      } else {
-        let j = i;
-        while (j < length) {
-          const byte = bytes[j];
-          if (byte === COMMA || byte === LF || byte === CR) break;
-          if (byte === QUOTE) error ??= "quote inside an unquoted field";
-          j++;
-        }
-        fields.push(bytes.toString("utf8", i, j));
+        lines += countLineBreaks(text, i, j);
         i = j;
+        // Anything up to the next separator is kept, as Python's reader does, but flagged.
+        const tail = i;
+        while (i < text.length && !isSeparator(text.charCodeAt(i))) i++;
+        if (i > tail && !(i === tail + 1 && text.charCodeAt(tail) === 0x0d)) error ??= "text after a closing quote";
+        field += text.slice(tail, i).replace(/\r$/, "");
+      } else {
+        while (i < text.length && !isSeparator(text.charCodeAt(i))) {
+          if (text.charCodeAt(i) === 0x22) error ??= "quote inside an unquoted field";
+          i++;
+        }
+        const end = text.charCodeAt(i - 1) === 0x0d && text.charCodeAt(i) !== 0x2c ? i - 1 : i;
+        field += text.slice(fieldStart, end);
       }
-
-      if (i >= length) {
+      fields.push(field);
+      field = "";
+      if (i >= text.length) {
         if (!final) return -1;
         break;
       }
-      if (bytes[i] === COMMA) {
-        i++;
-        if (i >= length) {
-          if (!final) return -1;
-          fields.push("");
-          break;
-        }
+      if (text.charCodeAt(i) === 0x2c) {
+        fieldStart = ++i;
+        if (i >= text.length && !final) return -1;
         continue;
       }
-      // Line terminator: CRLF, LF or a lone CR.
-      const end = this.terminatorEnd(bytes, i, final);
-      if (end < 0) return -1;
-      i = end;
+      i++; // the LF
       break;
     }
-
-    const line = this.line;
+    onRecord({ fields: error ? undefined : fields, error, line: this.line });
     this.line += lines + 1;
-    onRecord({ fields: error ? undefined : fields, error, line, end: this.base + i });
     return i;
   }
 
-  /** Offset after the terminator at `i`, or -1 when a CR ends the bytes and an LF might follow. */
-  private terminatorEnd(bytes: Buffer, i: number, final: boolean): number {
-    if (bytes[i] === LF) return i + 1;
-    if (i + 1 >= bytes.length) return final ? i + 1 : -1;
-    return bytes[i + 1] === LF ? i + 2 : i + 1;
+  /** A line with no LF for too long (a binary file): report it once and skip to its end. */
+  private dropOverlongLine(onRecord: RecordCallback): void {
+    this.decoded += this.pendingBytes.length + Buffer.byteLength(this.text);
+    this.pendingBytes = EMPTY;
+    this.text = "";
+    this.skipping = true;
+    onRecord({ fields: undefined, error: `record longer than ${MAX_RECORD_BYTES} bytes`, line: this.line++ });
   }
+
+  /** A quoted record that never closes: report it and go on after the line it started on. */
+  private dropOverlongText(text: string, start: number, onRecord: RecordCallback): void {
+    const lf = text.indexOf("\n", start);
+    onRecord({ fields: undefined, error: `record longer than ${MAX_RECORD_BYTES} bytes`, line: this.line++ });
+    this.text = "";
+    this.parse(text.slice(lf + 1), false, onRecord);
+  }
+}
+
+function isSeparator(code: number): boolean {
+  return code === 0x2c || code === 0x0a;
+}
+
+function countLineBreaks(text: string, start: number, end: number): number {
+  let count = 0;
+  for (let i = text.indexOf("\n", start); i >= 0 && i < end; i = text.indexOf("\n", i + 1)) count++;
+  return count;
 }
