@@ -1,0 +1,186 @@
+// gen-compose.ts and lib/compose.ts: the compose file for N agencies, argument checks, the committed file.
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse } from "yaml";
+import {
+  DEFAULT_OUTPUT,
+  IMAGE,
+  MAX_AGENCIES,
+  parseComposeArgs,
+  renderCompose,
+  STORAGE_FILEPATH,
+  SUBNET,
+} from "../lib/compose.ts";
+
+const ROOT = join(import.meta.dir, "..");
+
+type Service = {
+  container_name: string;
+  image: string;
+  build?: string;
+  command: string[];
+  environment: Record<string, string>;
+  volumes: string[];
+  networks: string[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[]; interval: string; timeout: string; retries: number };
+};
+type Compose = {
+  services: Record<string, Service>;
+  networks: Record<string, { ipam: { driver: string; config: { subnet: string }[] } }>;
+  volumes: Record<string, unknown>;
+};
+
+function compose(n: number): Compose {
+  return parse(renderCompose(n)) as Compose;
+}
+
+/** Runs `bun gen-compose.ts ARGS` in `cwd` and returns its exit code and output. */
+function genCompose(args: string[], cwd: string) {
+  const proc = Bun.spawnSync(["bun", join(ROOT, "gen-compose.ts"), ...args], { cwd, stdout: "pipe", stderr: "pipe" });
+  return { code: proc.exitCode, stdout: proc.stdout.toString(), stderr: proc.stderr.toString() };
+}
+
+describe("renderCompose", () => {
+  for (const n of [0, 1, 5, 100]) {
+    test(`N=${n}: services, names, env, mounts, network, volume`, () => {
+      const doc = compose(n);
+      expect(Object.keys(doc).sort()).toEqual(["networks", "services", "volumes"]); // no top-level name:
+
+      const expectedServices = ["server", ...Array.from({ length: n }, (_, i) => `client${i + 1}`)];
+      expect(Object.keys(doc.services)).toEqual(expectedServices);
+
+      const server = doc.services.server!;
+      expect(server.container_name).toBe("server");
+      expect(server.image).toBe(IMAGE);
+      expect(server.build).toBe(".");
+      expect(server.command).toEqual(["bun", "run", "central.ts"]);
+      expect(server.environment).toEqual({
+        CENTRAL_CONFIG: "/config/central.yaml",
+        LOTTERY_AGENCIES: String(n),
+        STORAGE_FILEPATH,
+      });
+      expect(server.volumes).toEqual(["./config/central.yaml:/config/central.yaml:ro", "storage:/storage"]);
+      expect(server.networks).toEqual(["testing_net"]);
+      expect(server.depends_on).toBeUndefined();
+      expect(server.healthcheck!.test[0]).toBe("CMD-SHELL");
+      expect(server.healthcheck!.test[1]).toContain("nc ");
+
+      for (let i = 1; i <= n; i++) {
+        const client = doc.services[`client${i}`]!;
+        expect(client.container_name).toBe(`client${i}`);
+        expect(client.image).toBe(IMAGE);
+        expect(client.build).toBeUndefined(); // built once, by the server service
+        expect(client.command).toEqual(["bun", "run", "agency.ts"]);
+        expect(client.environment).toEqual({
+          AGENCY_CONFIG: "/config/agency.yaml",
+          CLI_ID: String(i),
+          CLI_DATA_FILE: "/data/agency.csv",
+        });
+        // Only its own data file, read-only.
+        expect(client.volumes).toEqual([
+          "./config/agency.yaml:/config/agency.yaml:ro",
+          `./.data/agency-${i}.csv:/data/agency.csv:ro`,
+        ]);
+        expect(client.depends_on).toEqual({ server: { condition: "service_healthy" } });
+        expect(client.networks).toEqual(["testing_net"]);
+      }
+
+      expect(doc.networks).toEqual({
+        testing_net: { ipam: { driver: "default", config: [{ subnet: SUBNET }] } },
+      });
+      expect(SUBNET).toBe("172.25.125.0/24");
+      expect(Object.keys(doc.volumes)).toEqual(["storage"]);
+    });
+  }
+
+  test("is deterministic", () => {
+    expect(renderCompose(7)).toBe(renderCompose(7));
+  });
+
+  test("the health check sends the 'ping' echo frame and expects the same 9 bytes back", () => {
+    const cmd = compose(1).services.server!.healthcheck!.test[1]!;
+    expect(cmd).toContain(String.raw`printf '\000\000\000\004Pping'`);
+    // 00 00 00 04 | 'P' | "ping"
+    const hex = Buffer.from([0, 0, 0, 4, ...Buffer.from("Pping")]).toString("hex");
+    expect(cmd).toContain(`grep -qx ${hex}`);
+    expect(cmd).not.toContain("$"); // compose would try to interpolate it
+  });
+
+  test("refuses an out-of-range count", () => {
+    expect(() => renderCompose(-1)).toThrow(RangeError);
+    expect(() => renderCompose(1.5)).toThrow(RangeError);
+    expect(() => renderCompose(MAX_AGENCIES + 1)).toThrow(RangeError);
+  });
+});
+
+describe("parseComposeArgs", () => {
+  test("one argument is N, two are OUTPUT N", () => {
+    expect(parseComposeArgs(["3"])).toEqual({ output: DEFAULT_OUTPUT, agencies: 3 });
+    expect(parseComposeArgs(["out.yaml", "0"])).toEqual({ output: "out.yaml", agencies: 0 });
+    expect(parseComposeArgs([String(MAX_AGENCIES)])).toEqual({ output: DEFAULT_OUTPUT, agencies: MAX_AGENCIES });
+  });
+
+  for (const bad of [[], ["a", "b", "c"], ["x"], ["-1"], ["1.5"], ["1e3"], [" 5"], [""], ["0x10"], ["1001"], ["", "5"]]) {
+    test(`refuses ${JSON.stringify(bad)}`, () => {
+      expect("error" in parseComposeArgs(bad)).toBe(true);
+    });
+  }
+});
+
+describe("gen-compose.ts", () => {
+  test("writes OUTPUT for N and a bad N leaves it untouched with usage and exit 2", () => {
+    const dir = mkdtempSync(join(tmpdir(), "gen-compose-"));
+    try {
+      const out = join(dir, "compose.yaml");
+      const ok = genCompose([out, "2"], dir);
+      expect(ok.code).toBe(0);
+      expect(readFileSync(out, "utf8")).toBe(renderCompose(2));
+      // .data/agency-1.csv and -2.csv do not exist next to it: warned about, not fatal.
+      expect(ok.stderr).toContain("warning");
+
+      writeFileSync(out, "sentinel\n");
+      for (const bad of [["abc"], ["-3"], ["2.5"], ["100000"], []]) {
+        const res = genCompose(bad.length ? [out, ...bad] : [], dir);
+        expect(res.code).toBe(2);
+        expect(res.stderr).toContain("usage: bun gen-compose.ts [OUTPUT] N");
+        expect(readFileSync(out, "utf8")).toBe("sentinel\n");
+      }
+      // A single bad argument (taken as N) does not create the default output either.
+      expect(genCompose(["nope"], dir).code).toBe(2);
+      expect(existsSync(join(dir, DEFAULT_OUTPUT))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("one argument writes docker-compose-dev.yaml in the working directory", () => {
+    const dir = mkdtempSync(join(tmpdir(), "gen-compose-"));
+    try {
+      expect(genCompose(["0"], dir).code).toBe(0);
+      expect(readFileSync(join(dir, DEFAULT_OUTPUT), "utf8")).toBe(renderCompose(0));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("generar-compose.sh OUTPUT N is the same generator", () => {
+    const dir = mkdtempSync(join(tmpdir(), "gen-compose-"));
+    try {
+      const out = join(dir, "c.yaml");
+      const proc = Bun.spawnSync(["sh", join(ROOT, "generar-compose.sh"), out, "3"], { cwd: dir, stderr: "pipe" });
+      expect(proc.exitCode).toBe(0);
+      expect(readFileSync(out, "utf8")).toBe(renderCompose(3));
+      const bad = Bun.spawnSync(["sh", join(ROOT, "generar-compose.sh"), out], { cwd: dir, stderr: "pipe" });
+      expect(bad.exitCode).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("the committed docker-compose-dev.yaml is the output for N=5", () => {
+    expect(readFileSync(join(ROOT, "docker-compose-dev.yaml"), "utf8")).toBe(renderCompose(5));
+  });
+});
