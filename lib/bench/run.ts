@@ -1,0 +1,161 @@
+// `bun run bench`: the whole system as real processes on loopback, per dataset size, against the raw floor.
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { COURSE_SIZES, generateDataset } from "../data/generate.ts";
+import { startBun, waitForLine, type RunningProcess } from "../local/processes.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const BENCH_DIR = join(ROOT, ".bench");
+
+interface Size {
+  name: string;
+  sizes: number[];
+}
+
+const SIZES: Record<string, Size> = {
+  smoke: { name: "smoke: 5 x 2,000", sizes: new Array(5).fill(2_000) },
+  course: { name: "course: 78,697 (5 agencies)", sizes: COURSE_SIZES },
+  "1m": { name: "1,000,000 (5 agencies)", sizes: new Array(5).fill(200_000) },
+  "5m": { name: "5,000,000 (5 agencies)", sizes: new Array(5).fill(1_000_000) },
+  "100x10k": { name: "100 agencies x 10,000", sizes: new Array(100).fill(10_000) },
+};
+
+interface Usage {
+  peakRssMb: number;
+  cpuSeconds: number;
+}
+
+interface Sample {
+  wallSeconds: number;
+  central: Usage;
+  agency: Usage;
+  floorSeconds: number;
+}
+
+function usage(running: RunningProcess): Usage {
+  const resources = running.process.resourceUsage()!;
+  return {
+    peakRssMb: resources.maxRSS / (1024 * 1024),
+    cpuSeconds: Number(resources.cpuTime.total) / 1e6,
+  };
+}
+
+/** Generates a dataset once; later runs reuse it (the generator is deterministic). */
+async function dataset(key: string, size: Size): Promise<string[]> {
+  const dir = join(BENCH_DIR, "data", key);
+  const files = size.sizes.map((_, i) => join(dir, `agency-${i + 1}.csv`));
+  const marker = join(dir, "complete");
+  if (!existsSync(marker)) {
+    rmSync(dir, { recursive: true, force: true });
+    await generateDataset(dir, size.sizes);
+    writeFileSync(marker, JSON.stringify(size.sizes));
+  }
+  return files;
+}
+
+async function runSystem(files: string[], work: string): Promise<Omit<Sample, "floorSeconds">> {
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const central = startBun("server", ["run", "central.ts"], {
+    ...process.env,
+    SERVER_PORT: "0",
+    LOTTERY_AGENCIES: String(files.length),
+    STORAGE_FILEPATH: join(work, "bets.csv"),
+  }, undefined, ROOT);
+  const port = (await waitForLine(central, /action: listen \| result: success \| port: (\d+)/))[1]!;
+  const started = performance.now();
+  const agencies = files.map((file, i) =>
+    startBun(`client${i + 1}`, ["run", "agency.ts"], {
+      ...process.env,
+      CLI_ID: String(i + 1),
+      CLI_SERVER_ADDRESS: `127.0.0.1:${port}`,
+      CLI_DATA_FILE: file,
+    }, undefined, ROOT),
+  );
+  const codes = await Promise.all(agencies.map((agency) => agency.done));
+  const wallSeconds = (performance.now() - started) / 1000;
+  central.process.kill("SIGTERM");
+  await central.done;
+  const failed = codes.findIndex((code) => code !== 0);
+  if (failed >= 0) throw new Error(`agency ${failed + 1} exited ${codes[failed]}:\n${agencies[failed]!.lines.slice(-5).join("\n")}`);
+  if (!agencies.every((agency) => agency.lines.some((line) => line.includes("action: consulta_ganadores | result: success")))) {
+    throw new Error("an agency got no winners answer");
+  }
+  return { wallSeconds, central: usage(central), agency: usage(agencies[0]!) };
+}
+
+async function runFloor(files: string[], work: string): Promise<number> {
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const receiver = startBun("floor", ["lib/bench/floor.ts", "receive", join(work, "floor.bin"), String(files.length)], process.env, undefined, ROOT);
+  const port = (await waitForLine(receiver, /port: (\d+)/))[1]!;
+  const started = performance.now();
+  const senders = files.map((file) => startBun("send", ["lib/bench/floor.ts", "send", port, file], process.env, undefined, ROOT));
+  await Promise.all([...senders.map((sender) => sender.done), receiver.done]);
+  return (performance.now() - started) / 1000;
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: "string", default: "course,1m,5m,100x10k" },
+    runs: { type: "string", default: "5" },
+    out: { type: "string", default: join(BENCH_DIR, "results.json") },
+  },
+});
+const runs = Number(values.runs);
+const keys = values.sizes!.split(",");
+for (const key of keys) if (!SIZES[key]) throw new Error(`unknown size ${key}; known: ${Object.keys(SIZES).join(", ")}`);
+
+const results = [];
+for (const key of keys) {
+  const size = SIZES[key]!;
+  const files = await dataset(key, size);
+  const bets = size.sizes.reduce((a, b) => a + b, 0);
+  const samples: Sample[] = [];
+  for (let run = 0; run < runs; run++) {
+    const system = await runSystem(files, join(BENCH_DIR, "run"));
+    const floorSeconds = await runFloor(files, join(BENCH_DIR, "run"));
+    samples.push({ ...system, floorSeconds });
+    process.stderr.write(`${key} run ${run + 1}/${runs}: ${system.wallSeconds.toFixed(3)} s (floor ${floorSeconds.toFixed(3)} s)\n`);
+  }
+  const wall = median(samples.map((s) => s.wallSeconds));
+  const floor = median(samples.map((s) => s.floorSeconds));
+  results.push({
+    size: key,
+    name: size.name,
+    agencies: size.sizes.length,
+    bets,
+    runs,
+    wallSeconds: wall,
+    betsPerSecond: bets / wall,
+    centralPeakRssMb: median(samples.map((s) => s.central.peakRssMb)),
+    centralCpuSeconds: median(samples.map((s) => s.central.cpuSeconds)),
+    agencyPeakRssMb: median(samples.map((s) => s.agency.peakRssMb)),
+    agencyCpuSeconds: median(samples.map((s) => s.agency.cpuSeconds)),
+    floorSeconds: floor,
+    ratioToFloor: wall / floor,
+    samples,
+  });
+}
+rmSync(join(BENCH_DIR, "run"), { recursive: true, force: true });
+
+const fixed = (value: number, digits: number) => value.toFixed(digits);
+console.log(`| dataset | bets | wall (s) | bets/s | central peak RSS (MB) | central CPU (s) | agency 1 peak RSS (MB) | agency 1 CPU (s) | floor (s) | system / floor |`);
+console.log(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
+for (const r of results) {
+  console.log(
+    `| ${r.name} | ${r.bets.toLocaleString("en-US")} | ${fixed(r.wallSeconds, 3)} | ${Math.round(r.betsPerSecond).toLocaleString("en-US")} | ` +
+      `${fixed(r.centralPeakRssMb, 0)} | ${fixed(r.centralCpuSeconds, 2)} | ${fixed(r.agencyPeakRssMb, 0)} | ${fixed(r.agencyCpuSeconds, 2)} | ` +
+      `${fixed(r.floorSeconds, 3)} | ${fixed(r.ratioToFloor, 1)} |`,
+  );
+}
+console.log(`\nmedians of ${runs} runs each; ${new Date().toISOString()}; ${navigator.hardwareConcurrency} cores; Bun ${Bun.version}`);
+mkdirSync(BENCH_DIR, { recursive: true });
+writeFileSync(values.out!, JSON.stringify({ date: new Date().toISOString(), bun: Bun.version, cores: navigator.hardwareConcurrency, results }, null, 2));
