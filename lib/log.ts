@@ -1,3 +1,5 @@
+import { writeSync } from "node:fs";
+
 // Log lines have one grep-able shape that other tools rely on:
 //   <ISO time> <LEVEL> action: NAME | result: success|fail|in_progress | key: value | ...
 
@@ -32,7 +34,9 @@ export class Logger {
 
   constructor(
     readonly level: LogLevel = "INFO",
-    private readonly sink: (line: string) => void = (line) => process.stdout.write(line),
+    // Synchronous: on a pipe, process.stdout.write queues what the pipe cannot take yet and
+    // process.exit() drops that queue, losing the closing lines of a shutdown.
+    private readonly sink: (line: string) => void = (line) => writeSync(1, line),
   ) {
     this.threshold = SEVERITY[level];
   }

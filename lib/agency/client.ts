@@ -61,6 +61,8 @@ export class AgencyClient {
   /** Sends the whole file, ends, and returns the outcome; reconnects while the central is away. */
   async run(): Promise<AgencyOutcome> {
     this.source = this.file.batches();
+    // The first bets are read before connecting: a missing or unreadable file fails here, not mid-session.
+    await this.fillUnsent();
     for (;;) {
       const connection = await this.connect();
       try {
