@@ -21,16 +21,25 @@ log.info("config_limits", "success", {
   idle_timeout_seconds: config.idleTimeoutSeconds,
 });
 
-const server = await CentralServer.start(config, log).catch(exitOnStartupError);
-
+// Installed before start-up: a stop asked for while the storage is recovered (or just after the listen
+// line) is carried out once the server is up, instead of killing the process with the default action.
+let server: CentralServer | undefined;
+let stopSignal: string | undefined;
+function stop(signal: string): void {
+  server!.shutdown(signal).then(
+    () => process.exit(0),
+    (error) => {
+      log.error("shutdown", "fail", { signal, error: String(error) });
+      process.exit(1);
+    },
+  );
+}
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.on(signal, () => {
-    server.shutdown(signal).then(
-      () => process.exit(0),
-      (error) => {
-        log.error("shutdown", "fail", { signal, error: String(error) });
-        process.exit(1);
-      },
-    );
+    if (server) stop(signal);
+    else stopSignal ??= signal;
   });
 }
+
+server = await CentralServer.start(config, log).catch(exitOnStartupError);
+if (stopSignal) stop(stopSignal);

@@ -17,6 +17,10 @@ import { DrawCancelledError, Lottery, RefusedError } from "./lottery.ts";
 
 /** Requests one connection may have in progress before we stop reading from it (bounded memory). */
 const MAX_OUTSTANDING_REQUESTS = 64;
+/** Reply bytes a connection may have queued for a client that is not reading before we stop reading from it. */
+const MAX_QUEUED_REPLY_BYTES = 1024 * 1024;
+/** How long a hang-up waits for earlier replies to reach a client that does not read them. */
+const HANG_UP_GRACE_MS = 1000;
 /** How often idle connections are looked for. */
 const IDLE_SWEEP_MS = 1000;
 
@@ -88,7 +92,10 @@ export class CentralServer {
       socket: {
         open: (socket) => this.onOpen(socket),
         data: (socket, chunk) => this.onData(socket, chunk),
-        drain: (socket) => socket.data.writer.drain(),
+        drain: (socket) => {
+          socket.data.writer.drain();
+          this.updateFlow(socket);
+        },
         close: (socket) => this.onClose(socket),
         error: (socket, error) => this.log.warning("connection", "fail", { peer: socket.data?.peer ?? "?", error: error.message }),
       },
@@ -159,11 +166,11 @@ export class CentralServer {
   /** Queues the answer to one request behind the answers to the requests before it. */
   private reply(socket: ClientSocket, answer: Message | Promise<Message>): void {
     const connection = socket.data;
+    // An answer may fail before its turn comes (a refused batch behind one still syncing): it must not
+    // count as an unhandled rejection, which ends the process. Its turn still sees the failure.
+    if (answer instanceof Promise) answer.catch(() => undefined);
     connection.outstanding++;
-    if (connection.outstanding >= MAX_OUTSTANDING_REQUESTS && !connection.paused) {
-      connection.paused = true;
-      socket.pause();
-    }
+    this.updateFlow(socket);
     connection.replies = connection.replies.then(async () => {
       let message: Message | undefined;
       try {
@@ -176,11 +183,25 @@ export class CentralServer {
       if (message) connection.writer.write(encodeMessage(message));
       connection.outstanding--;
       connection.lastActivity = performance.now();
-      if (connection.paused && connection.outstanding < MAX_OUTSTANDING_REQUESTS / 2 && !connection.closed) {
-        connection.paused = false;
-        socket.resume();
-      }
+      this.updateFlow(socket);
     });
+  }
+
+  /**
+   * Reading stops while a connection has too many requests in progress or too many reply bytes its
+   * client has not taken, and resumes once both are down to half: memory per connection stays bounded.
+   */
+  private updateFlow(socket: ClientSocket): void {
+    const connection = socket.data;
+    if (connection.closed) return;
+    const queued = connection.writer.pending;
+    if (!connection.paused && (connection.outstanding >= MAX_OUTSTANDING_REQUESTS || queued > MAX_QUEUED_REPLY_BYTES)) {
+      connection.paused = true;
+      socket.pause();
+    } else if (connection.paused && connection.outstanding < MAX_OUTSTANDING_REQUESTS / 2 && queued <= MAX_QUEUED_REPLY_BYTES / 2) {
+      connection.paused = false;
+      socket.resume();
+    }
   }
 
   private describeFailure(socket: ClientSocket, error: unknown): string {
@@ -267,11 +288,21 @@ export class CentralServer {
     return { type: MessageType.Winners, documents };
   }
 
-  /** Closes once every reply queued so far has been handed to the socket. */
+  /**
+   * Closes once every reply queued so far has been handed to the socket; a client that does not take
+   * them within a grace period is cut off, or it would hold its socket and its replies forever.
+   */
   private hangUp(socket: ClientSocket): void {
     const connection = socket.data;
     connection.superseded = true;
-    void connection.replies.then(() => connection.writer.flushed()).then(() => socket.end());
+    void connection.replies.then(async () => {
+      const flushed = await Promise.race([
+        connection.writer.flushed().then(() => true),
+        Bun.sleep(HANG_UP_GRACE_MS).then(() => false),
+      ]);
+      if (flushed) socket.end();
+      else socket.terminate();
+    });
   }
 
   private onClose(socket: ClientSocket): void {

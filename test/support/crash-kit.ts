@@ -1,0 +1,209 @@
+// Helpers for the crash-safety and fuzz tests: seeded randomness that a failure can be replayed from,
+// process bookkeeping that never leaks a central or an agency, log-line counting, and the checks on
+// the storage file (every valid bet of every agency file exactly once, in order).
+import { readFileSync } from "node:fs";
+import { CsvParser } from "../../lib/csv.ts";
+import {
+  actionLines,
+  scratchDir,
+  startAgency,
+  startCentral,
+  type Central,
+  type RunningProcess,
+} from "./system.ts";
+
+/** mulberry32: tiny, and the same sequence from the same seed everywhere. */
+export class Random {
+  private state: number;
+
+  constructor(readonly seed: number) {
+    this.state = seed >>> 0;
+  }
+
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  }
+
+  /** An integer in [min, max], both included. */
+  int(min: number, max: number): number {
+    return min + Math.floor(this.next() * (max - min + 1));
+  }
+
+  chance(probability: number): boolean {
+    return this.next() < probability;
+  }
+
+  pick<T>(items: readonly T[]): T {
+    return items[Math.floor(this.next() * items.length)]!;
+  }
+}
+
+/**
+ * The seed of a randomized test: TEST_SEED when set (to replay a failure), a fresh one otherwise.
+ * It is printed so that a failing run says how to reproduce it.
+ */
+export function testSeed(test: string, file: string): Random {
+  const fromEnv = process.env.TEST_SEED;
+  const seed = fromEnv ? Number(fromEnv) >>> 0 : Math.floor(Math.random() * 2 ** 32);
+  console.log(`[${test}] seed ${seed}; replay with: TEST_SEED=${seed} bun test ${file} -t '${test}'`);
+  return new Random(seed);
+}
+
+/**
+ * Everything one test starts: processes are killed and scratch directories removed by `cleanup()`,
+ * whether the test passed or not.
+ */
+export class Scope {
+  readonly processes: RunningProcess[] = [];
+  private readonly dirs: (() => void)[] = [];
+
+  dir(): string {
+    const dir = scratchDir("lottery-crash-");
+    this.dirs.push(dir.cleanup);
+    return dir.path;
+  }
+
+  async central(storage: string, env: Record<string, string> = {}): Promise<Central> {
+    // startCentral rejects only once its process has exited: nothing is left to reap then.
+    const central = await startCentral(storage, env);
+    this.processes.push(central);
+    return central;
+  }
+
+  agency(id: number, port: number, file: string, env: Record<string, string> = {}): RunningProcess {
+    const agency = startAgency(id, port, file, env);
+    this.processes.push(agency);
+    return agency;
+  }
+
+  async cleanup(): Promise<void> {
+    for (const running of this.processes) {
+      if (running.process.exitCode === null && running.process.signalCode === null) running.process.kill("SIGKILL");
+    }
+    await Promise.all(this.processes.map((running) => running.done.catch(() => undefined)));
+    for (const remove of this.dirs.splice(0)) remove();
+    this.processes.length = 0;
+  }
+}
+
+/** Sends `signal` and resolves with the exit code once the process is gone. */
+export async function kill(running: RunningProcess, signal: "SIGKILL" | "SIGTERM"): Promise<number> {
+  running.process.kill(signal);
+  return running.done;
+}
+
+/**
+ * Resolves once `count` more lines matching `pattern` have been printed (counting from now on);
+ * rejects if the process exits first.
+ */
+export function afterLines(running: RunningProcess, pattern: RegExp, count: number): Promise<void> {
+  if (count <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    let seen = 0;
+    const listener = (line: string) => {
+      if (!pattern.test(line) || ++seen < count) return;
+      running.listeners.delete(listener);
+      resolve();
+    };
+    running.listeners.add(listener);
+    void running.done.then((code) => {
+      if (!running.listeners.delete(listener)) return;
+      reject(new Error(`${running.name} exited with ${code} after ${seen} of ${count} lines matching ${pattern}`));
+    });
+  });
+}
+
+/** A stored batch: the central logs this once the batch is durable, just before its OK. */
+export const STORED_BATCH = /action: apuesta_recibida \| result: success \|/;
+
+/** The `cant_ganadores` an agency reported, or undefined when it never did. */
+export function reportedWinners(agency: RunningProcess): number | undefined {
+  const line = actionLines(agency, "consulta_ganadores").find((text) => text.includes("result: success"));
+  const match = line && /\| cant_ganadores: (\d+)$/.exec(line);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** The value of `key` in the first line of `action` a process printed. */
+export function logValue(running: RunningProcess, action: string, key: string): string | undefined {
+  for (const line of actionLines(running, action)) {
+    const match = new RegExp(`\\| ${key}: ([^|]*?)(?: \\||$)`).exec(line);
+    if (match) return match[1];
+  }
+  return undefined;
+}
+
+/** The records of a CSV file (storage or agency file), as the product's own parser reads them. */
+export function readCsv(path: string): string[][] {
+  const rows: string[][] = [];
+  const parser = new CsvParser();
+  const onRecord = (record: { fields: string[] | undefined; error?: string; line: number }) => {
+    if (!record.fields) throw new Error(`${path}:${record.line}: malformed CSV: ${record.error}`);
+    rows.push(record.fields);
+  };
+  parser.push(readFileSync(path), onRecord);
+  parser.finish(onRecord);
+  return rows;
+}
+
+/**
+ * Compares the storage with the agency files (files[i] belongs to agency i + 1): each agency's stored
+ * rows must be the rows of its file, each once and in file order, and no other agency may appear.
+ * Returns a description of every difference (empty when all is well), short enough to read in a failure.
+ */
+export function exactlyOnceProblems(storage: string, files: readonly string[]): string[] {
+  const byAgency = new Map<string, string[][]>();
+  for (const row of readCsv(storage)) {
+    const list = byAgency.get(row[0]!);
+    if (list) list.push(row.slice(1));
+    else byAgency.set(row[0]!, [row.slice(1)]);
+  }
+  const problems: string[] = [];
+  files.forEach((file, index) => {
+    const agency = String(index + 1);
+    // The central stores the number as an integer: "0042" in a file is 42 in the storage.
+    const expected = readCsv(file).map((fields) => [...fields.slice(0, 4), String(Number(fields[4]))]);
+    const stored = byAgency.get(agency) ?? [];
+    byAgency.delete(agency);
+    if (stored.length !== expected.length) {
+      problems.push(`agency ${agency}: ${stored.length} rows stored, its file has ${expected.length}`);
+    }
+    const first = expected.findIndex((fields, i) => stored[i]?.join("\u0000") !== fields.join("\u0000"));
+    if (first >= 0) {
+      problems.push(
+        `agency ${agency}: row ${first + 1} differs: stored ${JSON.stringify(stored[first])}, file ${JSON.stringify(expected[first])}`,
+      );
+    }
+  });
+  for (const [agency, rows] of byAgency) problems.push(`agency ${agency}: ${rows.length} rows stored that no file holds`);
+  return problems;
+}
+
+/** The resident memory of a process in MiB, from /proc (Linux). */
+export function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  // A process that has exited but not been reaped yet has no memory left to report.
+  if (!match) throw new Error(`process ${pid} is not running`);
+  return Number(match[1]) / 1024;
+}
+
+/**
+ * Undefined while the process runs; once it has died, how: its exit code and the lines it printed
+ * that are not log lines (a stack trace, say). Reads /proc, since the exit is noticed asynchronously.
+ */
+export async function deathOf(running: RunningProcess): Promise<string | undefined> {
+  let state = "";
+  try {
+    state = /^State:\s+(\S)/m.exec(readFileSync(`/proc/${running.process.pid}/status`, "utf8"))?.[1] ?? "";
+  } catch {
+    // No /proc entry: reaped already.
+  }
+  if (state !== "" && state !== "Z" && state !== "X") return undefined;
+  const code = await running.done;
+  const output = running.lines.filter((line) => !/^\d{4}-\d\d-\d\dT/.test(line)).slice(0, 20);
+  return `${running.name} died with exit code ${code}:\n${output.join("\n")}`;
+}
