@@ -113,7 +113,7 @@ export async function loadConfig<S extends Record<string, Setting<unknown>>>(
       values[name] = setting.fallback;
       continue;
     }
-    const origin = fromEnv !== undefined && fromEnv !== "" ? `env ${setting.env}` : `key ${setting.key} in ${source}`;
+    const origin = fromEnv !== undefined && fromEnv !== "" ? `env ${setting.env}` : `key ${setting.key} in ${source}, env ${setting.env} unset`;
     try {
       values[name] = setting.read(String(raw));
     } catch (error) {

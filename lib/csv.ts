@@ -46,7 +46,9 @@ function join(a: Uint8Array, b: Uint8Array): Uint8Array {
  * line breaks, take a character-by-character path. Blank lines are skipped. Rows end with CRLF or LF.
  */
 export class CsvParser {
-  private readonly decoder = new TextDecoder();
+  // ignoreBOM keeps U+FEFF in the text: decode() drops it at the start of the stream only, not at
+  // the start of every decoded piece (which would make the result depend on the chunking).
+  private readonly decoder = new TextDecoder("utf-8", { ignoreBOM: true });
   /** Bytes after the last LF seen: an unfinished line. */
   private pendingBytes: Uint8Array = EMPTY;
   /** Decoded text not yet made into records (an unfinished quoted record). */
@@ -209,11 +211,14 @@ export class CsvParser {
 
   /** A line with no LF for too long (a binary file): report it once and skip to its end. */
   private dropOverlongLine(onRecord: RecordCallback): void {
-    this.decoded += this.pendingBytes.length + Buffer.byteLength(this.text);
+    // The text's bytes were counted in `decoded` when it was decoded; the lines it spans were not.
+    const line = this.line;
+    this.line += countLineBreaks(this.text, 0, this.text.length) + 1;
+    this.decoded += this.pendingBytes.length;
     this.pendingBytes = EMPTY;
     this.text = "";
     this.skipping = true;
-    onRecord({ fields: undefined, error: `record longer than ${MAX_RECORD_BYTES} bytes`, line: this.line++ });
+    onRecord({ fields: undefined, error: `record longer than ${MAX_RECORD_BYTES} bytes`, line });
   }
 
   /** A quoted record that never closes: report it and go on after the line it started on. */

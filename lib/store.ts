@@ -134,11 +134,14 @@ export class BetStore {
   }
 
   async close(): Promise<void> {
-    await this.idle();
-    for (const sink of [this.betsSink, this.endsSink]) await sink?.end();
-    for (const fd of [this.betsFd, this.endsFd]) if (fd >= 0) closeSync(fd);
-    this.betsSink = this.endsSink = undefined;
-    this.betsFd = this.endsFd = -1;
+    // A task of the lock: writes queued before it finish first; any asked for later find the store closed.
+    await this.lock.run(async () => {
+      const sinks = [this.betsSink, this.endsSink];
+      this.betsSink = this.endsSink = undefined;
+      for (const sink of sinks) await sink?.end();
+      for (const fd of [this.betsFd, this.endsFd]) if (fd >= 0) closeSync(fd);
+      this.betsFd = this.endsFd = -1;
+    });
   }
 
   private async flushGroup(): Promise<void> {
@@ -146,7 +149,8 @@ export class BetStore {
     const group = this.pending;
     this.pending = [];
     try {
-      const sink = this.betsSink!;
+      const sink = this.betsSink;
+      if (!sink) throw new Error("store is not open");
       for (const batch of group) for (const bet of batch.bets) sink.write(betRow(bet));
       await sink.flush();
       if (this.sync === "always") await syncData(this.betsFd);

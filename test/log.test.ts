@@ -1,0 +1,117 @@
+// Log lines: the one grep-able form `action: X | result: success|fail|in_progress | key: value ...`
+// that tests and tools rely on, values that cannot break it, and level filtering.
+import { describe, expect, test } from "bun:test";
+import { formatLine, LOG_LEVELS, Logger, parseLogLevel, type LogLevel } from "../lib/log.ts";
+
+// The form every line holding `action:` must have; a quoted value is a JSON string.
+const LINE = /^action: [^\s|]+ \| result: (success|fail|in_progress)( \| [^\s|:]+: ("(?:[^"\\]|\\.)*"|[^\s|](?:[^|\r\n]*[^\s|])?))*$/;
+
+/** The key/value fields after `result`, JSON-quoted values unquoted. */
+function fieldsOf(line: string): Record<string, string> {
+  const head = /^action: [^\s|]+ \| result: \w+/.exec(line)![0];
+  const fields: Record<string, string> = {};
+  for (const match of line.slice(head.length).matchAll(/ \| ([^\s|:]+): ("(?:[^"\\]|\\.)*"|[^|]*?)(?= \| |$)/g)) {
+    const value = match[2]!;
+    fields[match[1]!] = value.startsWith('"') ? (JSON.parse(value) as string) : value;
+  }
+  return fields;
+}
+
+describe("formatLine", () => {
+  test("action and result, then each key in order", () => {
+    expect(formatLine("apuesta_almacenada", "success", { dni: "30904465", numero: 7574 })).toBe(
+      "action: apuesta_almacenada | result: success | dni: 30904465 | numero: 7574",
+    );
+    expect(formatLine("sorteo", "success")).toBe("action: sorteo | result: success");
+    expect(formatLine("apuesta_recibida", "fail", { cantidad: 3, ok: false })).toBe(
+      "action: apuesta_recibida | result: fail | cantidad: 3 | ok: false",
+    );
+    expect(formatLine("shutdown", "in_progress", { signal: "SIGTERM" })).toMatch(LINE);
+  });
+
+  test("plain values with spaces, accents and colons stay unquoted", () => {
+    const line = formatLine("apuesta_invalida", "fail", { line: 12, error: "birthdate must be a past date: 2999-01-01", name: "José Ñúñez" });
+    expect(line).toBe("action: apuesta_invalida | result: fail | line: 12 | error: birthdate must be a past date: 2999-01-01 | name: José Ñúñez");
+    expect(line).toMatch(LINE);
+  });
+
+  test("values that could break the line are quoted, so it stays one line of the same form", () => {
+    const nasty = [
+      "a | b",
+      "|",
+      "line\nbreak",
+      "carriage\rreturn",
+      "crlf\r\n| result: fail",
+      "",
+      " leading",
+      "trailing ",
+      'quote " inside | pipe',
+      "back\\slash | pipe",
+      "emoji 😀 | pipe",
+    ];
+    for (const value of nasty) {
+      const line = formatLine("frame", "fail", { error: value, peer: "127.0.0.1:5000" });
+      expect({ value, oneLine: !/[\r\n]/.test(line), form: LINE.test(line) }).toEqual({ value, oneLine: true, form: true });
+      // And the value reads back unchanged.
+      expect(fieldsOf(line)).toEqual({ error: value, peer: "127.0.0.1:5000" });
+    }
+  });
+});
+
+describe("Logger", () => {
+  function capture(level: LogLevel) {
+    const lines: string[] = [];
+    return { logger: new Logger(level, (line) => lines.push(line)), lines };
+  }
+
+  test("a line is timestamp, level and the formatted fields, ending in one newline", () => {
+    const { logger, lines } = capture("INFO");
+    logger.info("config", "success", { port: 12345, storage: "./bets.csv" });
+    expect(lines.length).toBe(1);
+    const match = /^(\S+) (INFO) +(action: .*)\n$/.exec(lines[0]!);
+    expect(match).not.toBeNull();
+    expect(new Date(match![1]!).toISOString()).toBe(match![1]!);
+    expect(match![3]).toBe("action: config | result: success | port: 12345 | storage: ./bets.csv");
+  });
+
+  test("levels below the threshold are dropped", () => {
+    const { logger, lines } = capture("WARNING");
+    logger.debug("a", "success");
+    logger.info("b", "success");
+    logger.warning("c", "fail");
+    logger.error("d", "fail");
+    logger.log("CRITICAL", "e", "fail");
+    expect(lines.map((line) => /action: (\w+)/.exec(line)![1])).toEqual(["c", "d", "e"]);
+    expect(logger.enabled("INFO")).toBe(false);
+    expect(logger.enabled("ERROR")).toBe(true);
+  });
+
+  test("DEBUG lets everything through", () => {
+    const { logger, lines } = capture("DEBUG");
+    for (const level of LOG_LEVELS) logger.log(level, "x", "success");
+    expect(lines.length).toBe(LOG_LEVELS.length);
+    expect(lines.every((line) => line.endsWith("action: x | result: success\n"))).toBe(true);
+  });
+
+  test("a multi-line value still gives exactly one output line", () => {
+    const { logger, lines } = capture("INFO");
+    logger.error("frame", "fail", { error: "bad\nframe\r\n| result: success" });
+    expect(lines.length).toBe(1);
+    expect(lines[0]!.indexOf("\n")).toBe(lines[0]!.length - 1);
+    expect(lines[0]!.slice(lines[0]!.indexOf("action: "), -1)).toMatch(LINE);
+  });
+});
+
+describe("parseLogLevel", () => {
+  test("names in any case, and WARN for WARNING", () => {
+    expect(parseLogLevel("debug")).toBe("DEBUG");
+    expect(parseLogLevel(" Info ")).toBe("INFO");
+    expect(parseLogLevel("warn")).toBe("WARNING");
+    expect(parseLogLevel("WARNING")).toBe("WARNING");
+    expect(parseLogLevel("critical")).toBe("CRITICAL");
+  });
+
+  test("anything else is unknown", () => {
+    for (const text of ["", "verbose", "TRACE", "10", "INFO!"]) expect(parseLogLevel(text)).toBeUndefined();
+  });
+});

@@ -1,0 +1,365 @@
+// BetStore: the statement's store_bets/load_bets contract on a CSV file, concurrent appends under the
+// promise-chain lock, streaming reads, crash recovery of a torn last row, END notices.
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Bet } from "../lib/bet.ts";
+import { agencyRows } from "../lib/data/generate.ts";
+import { PromiseLock } from "../lib/lock.ts";
+import { BetStore, betRow, CorruptStorageError, type SyncMode } from "../lib/store.ts";
+
+let dir = "";
+let path = "";
+const opened: BetStore[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "lottery-store-"));
+  path = join(dir, "bets.csv");
+});
+
+afterEach(async () => {
+  for (const store of opened.splice(0)) await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function openStore(sync: SyncMode = "always", onCommit?: (bets: readonly Bet[]) => void, onBet?: (bet: Bet) => void) {
+  const store = new BetStore(path, sync, onCommit);
+  opened.push(store);
+  const recovery = await store.open(onBet);
+  return { store, recovery };
+}
+
+async function loadAll(store: BetStore): Promise<Bet[]> {
+  const bets: Bet[] = [];
+  for await (const bet of store.loadBets()) bets.push(bet);
+  return bets;
+}
+
+function bet(change: Partial<Bet> = {}): Bet {
+  return { agency: 1, firstName: "Ana", lastName: "Pérez", document: "30904465", birthdate: "1999-03-17", number: 7574, ...change };
+}
+
+// Fields that need quoting or multi-byte UTF-8, and the bytes Python's csv.writer writes for them.
+const TRICKY: Bet[] = [
+  bet({ agency: 1, firstName: "a,b", lastName: 'say "hi"', document: "30904465", birthdate: "1999-03-17", number: 7574 }),
+  bet({ agency: 2, firstName: "multi\r\nline", lastName: "lf\nonly", document: "1", birthdate: "2000-02-29", number: 0 }),
+  bet({ agency: 3, firstName: "cr\ralone", lastName: "José Ñúñez", document: "2", birthdate: "1980-01-01", number: 42 }),
+  bet({ agency: 4, firstName: "😀 emoji", lastName: " spaced ", document: "3", birthdate: "1990-12-31", number: 9999 }),
+  bet({ agency: 5, firstName: '"', lastName: '","', document: "4", birthdate: "1991-01-01", number: 1 }),
+];
+const TRICKY_CSV =
+  '1,"a,b","say ""hi""",30904465,1999-03-17,7574\r\n' +
+  '2,"multi\r\nline","lf\nonly",1,2000-02-29,0\r\n' +
+  '3,"cr\ralone",José Ñúñez,2,1980-01-01,42\r\n' +
+  "4,😀 emoji, spaced ,3,1990-12-31,9999\r\n" +
+  '5,"""",""",""",4,1991-01-01,1\r\n';
+
+describe("betRow", () => {
+  test("writes agency,first_name,last_name,document,birthdate,number as Python's csv module would", () => {
+    expect(TRICKY.map(betRow).join("")).toBe(TRICKY_CSV);
+  });
+});
+
+describe("storeBets and loadBets", () => {
+  test("tricky fields round trip, and the file holds exactly Python's bytes", async () => {
+    const { store, recovery } = await openStore();
+    expect(recovery).toEqual({ bets: 0, cutBytes: 0, ended: [] });
+    await store.storeBets(TRICKY);
+    expect(readFileSync(path, "utf8")).toBe(TRICKY_CSV);
+    expect(await loadAll(store)).toEqual(TRICKY);
+  });
+
+  test("a store reopened on the file hands back every stored bet in file order", async () => {
+    const first = await openStore();
+    await first.store.storeBets(TRICKY.slice(0, 2));
+    await first.store.storeBets(TRICKY.slice(2));
+    await first.store.close();
+    opened.length = 0;
+
+    const seen: Bet[] = [];
+    const { recovery } = await openStore("always", undefined, (b) => seen.push(b));
+    expect(recovery).toEqual({ bets: TRICKY.length, cutBytes: 0, ended: [] });
+    expect(seen).toEqual(TRICKY);
+  });
+
+  test("bets with the same document are all kept", async () => {
+    const { store } = await openStore();
+    await store.storeBets([bet({ number: 1 }), bet({ number: 1 })]);
+    await store.storeBets([bet({ number: 1 })]);
+    expect((await loadAll(store)).length).toBe(3);
+  });
+
+  test("loadBets on a missing file yields nothing", async () => {
+    const store = new BetStore(join(dir, "missing.csv"));
+    expect(await loadAll(store)).toEqual([]);
+  });
+
+  // All 50 calls at once (one group commit), or 10 clients storing 5 batches each in turn, as
+  // connections do (groups of varying sizes form while a write and sync are running).
+  const patterns = { "all at once": 50, "from 10 clients in turn": 10 } as const;
+  for (const sync of ["always", "never"] as const) {
+    for (const [pattern, clients] of Object.entries(patterns)) {
+      test(`50 storeBets calls ${pattern} keep every row whole and each batch's rows together (sync ${sync})`, async () => {
+        const committed: number[] = [];
+        const { store } = await openStore(sync, (bets) => committed.push(Number(bets[0]!.lastName.split(",")[0])));
+        // Fields that need quoting, so a row cut or interleaved with another would not parse back the same.
+        const batches = Array.from({ length: 50 }, (_, b) =>
+          Array.from({ length: 1 + ((b * 37) % 200) }, (_, i) =>
+            bet({ agency: 1 + (b % 5), firstName: `Ñandú "${b}"\r\n#${i}`, lastName: `${b},${i}`, document: String(b * 1000 + i), number: i }),
+          ),
+        );
+        const blocks = batches.map((batch) => batch.map(betRow).join(""));
+
+        const store1 = async (b: number) => {
+          await store.storeBets(batches[b]!);
+          // The caller hears of its batch only once the batch is in the file, whole, and committed.
+          expect(readFileSync(path, "utf8").includes(blocks[b]!)).toBe(true);
+          expect(committed).toContain(b);
+        };
+        await Promise.all(
+          Array.from({ length: clients }, async (_, client) => {
+            for (let b = client; b < batches.length; b += clients) await store1(b);
+          }),
+        );
+
+        // The file is the batches' blocks back to back, each exactly once.
+        const text = readFileSync(path, "utf8");
+        let offset = 0;
+        const order: number[] = [];
+        while (offset < text.length) {
+          const b = blocks.findIndex((block, index) => !order.includes(index) && text.startsWith(block, offset));
+          expect(b).toBeGreaterThanOrEqual(0);
+          order.push(b);
+          offset += blocks[b]!.length;
+        }
+        expect(order.toSorted((x, y) => x - y)).toEqual(batches.map((_, b) => b));
+
+        expect(await loadAll(store)).toEqual(order.flatMap((b) => batches[b]!));
+        expect(committed.toSorted((x, y) => x - y)).toEqual(batches.map((_, b) => b));
+      });
+    }
+  }
+
+  test("idle resolves once the queued writes are in the file", async () => {
+    const { store } = await openStore();
+    void store.storeBets([bet({ number: 1 })]);
+    void store.storeBets([bet({ number: 2 })]);
+    await store.idle();
+    expect(readFileSync(path, "utf8")).toBe(betRow(bet({ number: 1 })) + betRow(bet({ number: 2 })));
+  });
+
+  test("storeBets is refused before open and after close", async () => {
+    const store = new BetStore(path);
+    await expect(store.storeBets([bet()])).rejects.toThrow("store is not open");
+    await store.open();
+    await store.storeBets([bet()]);
+    await store.close();
+    await expect(store.storeBets([bet()])).rejects.toThrow("store is not open");
+    await expect(store.recordEnd(1)).rejects.toThrow("store is not open");
+    expect(readFileSync(path, "utf8")).toBe(betRow(bet()));
+  });
+
+  test("a write asked for while close() runs is refused or stored, never acknowledged and lost", async () => {
+    // The outcome may depend on how the close and the write interleave: try each sync mode a few times.
+    for (let round = 0; round < 10; round++) {
+      const file = join(dir, `closing-${round}.csv`);
+      const store = new BetStore(file, round % 2 === 0 ? "never" : "always");
+      await store.open();
+      await store.storeBets([bet({ number: 1 })]);
+      const closed = store.close();
+      const late = store.storeBets([bet({ number: 2 })]).then(
+        () => "stored",
+        () => "refused",
+      );
+      const lateEnd = store.recordEnd(4).then(
+        () => "stored",
+        () => "refused",
+      );
+      await closed;
+      // The central sends OK on this promise: it must tell the truth about the file.
+      const rows = (await late) === "stored" ? [bet({ number: 1 }), bet({ number: 2 })] : [bet({ number: 1 })];
+      expect({ round, text: readFileSync(file, "utf8") }).toEqual({ round, text: rows.map(betRow).join("") });
+      expect(readFileSync(`${file}.ends`, "utf8")).toBe((await lateEnd) === "stored" ? "4\n" : "");
+    }
+  });
+
+  test("a whole row that is not a bet stops open() rather than being dropped", async () => {
+    writeFileSync(path, betRow(bet()) + "1,only,four,fields\r\n");
+    const store = new BetStore(path);
+    const error = await store.open().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(CorruptStorageError);
+    expect((error as Error).message).toContain(`${path}:2`);
+    expect(readFileSync(path, "utf8")).toBe(betRow(bet()) + "1,only,four,fields\r\n");
+  });
+});
+
+describe("loadBets streams", () => {
+  test("bets are yielded as their rows arrive, before the file ends", async () => {
+    // A named pipe: its end of file comes only when the writer closes, so a reader that waited for
+    // the whole file would never see the first bet while the writer still holds the pipe open.
+    const fifo = join(dir, "pipe.csv");
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    const store = new BetStore(fifo);
+    const bets = store.loadBets();
+    const first = bets.next();
+    // Read-write, so opening does not block waiting for the reader (Linux semantics).
+    const fd = openSync(fifo, "r+");
+    try {
+      writeSync(fd, betRow(TRICKY[0]!));
+      expect((await first).value).toEqual(TRICKY[0]);
+      writeSync(fd, betRow(TRICKY[1]!) + betRow(TRICKY[2]!));
+      expect((await bets.next()).value).toEqual(TRICKY[1]);
+      expect((await bets.next()).value).toEqual(TRICKY[2]);
+    } finally {
+      closeSync(fd);
+    }
+    expect((await bets.next()).done).toBe(true);
+  }, 10_000);
+
+  test("a file of 200k rows is read with memory that does not grow with it, and can be left early", async () => {
+    const rows = 200_000;
+    const sink = Bun.file(path).writer({ highWaterMark: 1 << 20 });
+    for (const row of agencyRows(3, rows, 1)) sink.write(`3,${row}`);
+    await sink.end();
+    const fileBytes = Bun.file(path).size;
+    const store = new BetStore(path);
+
+    for await (const first of store.loadBets()) {
+      expect(first.agency).toBe(3);
+      break; // leaving early must release the file and not spoil later reads
+    }
+
+    const heap = () => {
+      Bun.gc(true);
+      return process.memoryUsage().heapUsed;
+    };
+    // Heap after a full collection at checkpoints: the first one sets the level (about one chunk's
+    // worth of rows is alive while it is handed out); later ones must stay near it.
+    const checkpoints: number[] = [];
+    let count = 0;
+    let winners = 0;
+    for await (const b of store.loadBets()) {
+      count++;
+      if (b.number === 7574) winners++;
+      if (count % 25_000 === 0) checkpoints.push(heap());
+    }
+    expect(count).toBe(rows);
+    expect(winners).toBe([...agencyRows(3, rows, 1)].filter((row) => row.endsWith(",7574\r\n")).length);
+    const growth = Math.max(...checkpoints) - checkpoints[0]!;
+    // Loose on purpose: keeping the bets would add several times the file's size over the scan.
+    expect(growth).toBeLessThan(fileBytes / 4);
+  }, 60_000); // generating and scanning 9 MB on a loaded 2-core machine
+});
+
+describe("recovery at open()", () => {
+  const whole = [bet({ number: 1 }), bet({ firstName: "Multi\r\nLine", number: 2 }), bet({ number: 3 })];
+  const wholeCsv = whole.map(betRow).join("");
+
+  const torn: [string, Buffer][] = [
+    ["a row cut mid-field", Buffer.from("1,Juan,Pé", "utf8")],
+    ["a row cut inside a UTF-8 character", Buffer.from("1,Juan,Pé", "utf8").subarray(0, -1)],
+    ["a row whose quoted field holds a CRLF", Buffer.from('1,"Ana\r\nMaría",Gó', "utf8")],
+    ["a row cut right after the CRLF inside its quoted field", Buffer.from('1,"Ana\r\n', "utf8")],
+    ["a row cut between CR and LF", Buffer.from("1,Juan,Pérez,30904465,1999-03-17,7574\r", "utf8")],
+    ["a row cut at its first byte", Buffer.from("1", "utf8")],
+  ];
+
+  for (const [name, tail] of torn) {
+    test(`${name} is cut off and reported`, async () => {
+      writeFileSync(path, Buffer.concat([Buffer.from(wholeCsv), tail]));
+      const { store, recovery } = await openStore();
+      expect(recovery).toEqual({ bets: whole.length, cutBytes: tail.length, ended: [] });
+      expect(readFileSync(path, "utf8")).toBe(wholeCsv);
+
+      // Appends after recovery start on a clean row boundary.
+      await store.storeBets([bet({ number: 4 })]);
+      expect(await loadAll(store)).toEqual([...whole, bet({ number: 4 })]);
+    });
+  }
+
+  test("a file of whole rows is left alone", async () => {
+    writeFileSync(path, wholeCsv);
+    const { recovery } = await openStore();
+    expect(recovery).toEqual({ bets: whole.length, cutBytes: 0, ended: [] });
+    expect(readFileSync(path, "utf8")).toBe(wholeCsv);
+  });
+});
+
+describe("END notices", () => {
+  test("recordEnd round trips through a reopen", async () => {
+    const first = await openStore();
+    await first.store.recordEnd(2);
+    await first.store.recordEnd(5);
+    await first.store.close();
+    opened.length = 0;
+    const { recovery } = await openStore();
+    expect(recovery.ended).toEqual([2, 5]);
+  });
+
+  test("a torn END line is ignored and cut, so the next notice starts a line of its own", async () => {
+    writeFileSync(`${path}.ends`, "2\n5\n4");
+    const { store, recovery } = await openStore();
+    expect(recovery.ended).toEqual([2, 5]);
+    await store.recordEnd(3);
+    expect(readFileSync(`${path}.ends`, "utf8")).toBe("2\n5\n3\n");
+  });
+
+  test("an END is recorded after the batches queued before it", async () => {
+    const { store } = await openStore();
+    const batch = [bet({ number: 11 }), bet({ number: 12 })];
+    const stored = store.storeBets(batch);
+    await store.recordEnd(1);
+    // The draw trusts an END on disk to mean that agency's bets are on disk too.
+    expect(readFileSync(path, "utf8")).toBe(batch.map(betRow).join(""));
+    expect(readFileSync(`${path}.ends`, "utf8")).toBe("1\n");
+    await stored;
+  });
+
+  test("open() on a fresh path creates both files", async () => {
+    const { store, recovery } = await openStore("never");
+    expect(recovery).toEqual({ bets: 0, cutBytes: 0, ended: [] });
+    expect(existsSync(path)).toBe(true);
+    expect(existsSync(store.endsPath)).toBe(true);
+    await store.recordEnd(7);
+    expect(readFileSync(store.endsPath, "utf8")).toBe("7\n");
+  });
+});
+
+describe("PromiseLock", () => {
+  test("tasks run one at a time in the order queued", async () => {
+    const lock = new PromiseLock();
+    const events: string[] = [];
+    const task = (name: string) => async () => {
+      events.push(`${name} start`);
+      await Promise.resolve();
+      await Promise.resolve();
+      events.push(`${name} end`);
+      return name;
+    };
+    const results = await Promise.all([lock.run(task("a")), lock.run(task("b")), lock.run(task("c"))]);
+    expect(results).toEqual(["a", "b", "c"]);
+    expect(events).toEqual(["a start", "a end", "b start", "b end", "c start", "c end"]);
+  });
+
+  test("a failed task is reported to its caller and does not stop the chain", async () => {
+    const lock = new PromiseLock();
+    const failed = lock.run(() => Promise.reject(new Error("disk full")));
+    const next = lock.run(() => "still runs");
+    await expect(failed).rejects.toThrow("disk full");
+    expect(await next).toBe("still runs");
+  });
+
+  test("idle waits for every task queued before it", async () => {
+    const lock = new PromiseLock();
+    let done = 0;
+    for (let i = 0; i < 3; i++) {
+      void lock.run(async () => {
+        await Promise.resolve();
+        done++;
+      });
+    }
+    await lock.idle();
+    expect(done).toBe(3);
+  });
+});
