@@ -105,8 +105,11 @@ function isPastDate(text: string): boolean {
   if (year < EARLIEST_BIRTH_YEAR || month < 1 || month > 12 || day < 1) return false;
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   if (day > DAYS_IN_MONTH[month - 1]! + (month === 2 && leap ? 1 : 0)) return false;
-  return text <= today();
+  // A year before the one this process started in is past without looking at the clock.
+  return year < START_YEAR || text <= today();
 }
+
+const START_YEAR = new Date().getUTCFullYear();
 
 // Today's date as YYYY-MM-DD, recomputed at most once a minute.
 let todayText = "";

@@ -7,9 +7,13 @@ export const MAX_RECORD_BYTES = 64 * 1024;
 
 const NEEDS_QUOTES = /[",\r\n]/;
 
+export function needsQuoting(value: string): boolean {
+  return NEEDS_QUOTES.test(value);
+}
+
 /** Quotes a field only when it holds a comma, a quote or a line break, doubling its quotes. */
 export function csvField(value: string): string {
-  return NEEDS_QUOTES.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+  return needsQuoting(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
 /** One record, terminated by CRLF as Python's csv writer does. */
@@ -46,9 +50,6 @@ function join(a: Uint8Array, b: Uint8Array): Uint8Array {
  * line breaks, take a character-by-character path. Blank lines are skipped. Rows end with CRLF or LF.
  */
 export class CsvParser {
-  // ignoreBOM keeps U+FEFF in the text: decode() drops it at the start of the stream only, not at
-  // the start of every decoded piece (which would make the result depend on the chunking).
-  private readonly decoder = new TextDecoder("utf-8", { ignoreBOM: true });
   /** Bytes after the last LF seen: an unfinished line. */
   private pendingBytes: Uint8Array = EMPTY;
   /** Decoded text not yet made into records (an unfinished quoted record). */
@@ -102,8 +103,12 @@ export class CsvParser {
     return this.decoded - Buffer.byteLength(this.text);
   }
 
+  /**
+   * Whole lines only, so no UTF-8 sequence is ever cut. Buffer's decoder keeps U+FEFF, which is dropped
+   * at the start of the stream only (TextDecoder drops it at the start of every call, and is slower).
+   */
   private decode(bytes: Uint8Array): string {
-    let text = this.decoder.decode(bytes);
+    let text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
     if (this.atStart && (text.length > 0 || this.decoded > 0)) {
       this.atStart = false;
       if (text.startsWith(BOM)) text = text.slice(1);
@@ -113,6 +118,7 @@ export class CsvParser {
 
   private parse(added: string, final: boolean, onRecord: RecordCallback): void {
     const text = this.text + added;
+    if (text.indexOf('"') < 0) return this.parseUnquoted(text, final, onRecord);
     let pos = 0;
     // Where the next quote is: searched again only once passed, so quote-free text is scanned once.
     let quote = text.indexOf('"');
@@ -139,6 +145,19 @@ export class CsvParser {
       this.text = "";
       this.dropOverlongText(text, pos, onRecord);
     }
+  }
+
+  /** Text without any quote, nearly every chunk of a bets file: lines and fields by native splits. */
+  private parseUnquoted(text: string, final: boolean, onRecord: RecordCallback): void {
+    const lines = text.split("\n");
+    // The piece after the last LF is an unfinished line, unless the stream ends here.
+    const rest = final ? "" : lines.pop()!;
+    for (let line of lines) {
+      if (line.charCodeAt(line.length - 1) === 0x0d) line = line.slice(0, -1);
+      if (line.length > 0) onRecord({ fields: line.split(","), line: this.line });
+      this.line++;
+    }
+    this.text = rest;
   }
 
   /**

@@ -2,7 +2,7 @@ import { closeSync, fdatasync, ftruncateSync, openSync } from "node:fs";
 import { promisify } from "node:util";
 import type { FileSink } from "bun";
 import type { Bet } from "./bet.ts";
-import { CsvParser, csvRow, type CsvRecord } from "./csv.ts";
+import { CsvParser, csvRow, needsQuoting, type CsvRecord } from "./csv.ts";
 import { PromiseLock } from "./lock.ts";
 
 const syncData = promisify(fdatasync);
@@ -31,7 +31,12 @@ export class CorruptStorageError extends Error {
 
 /** The CSV row the statement's store_bets writes: agency,first_name,last_name,document,birthdate,number. */
 export function betRow(bet: Bet): string {
-  return csvRow([String(bet.agency), bet.firstName, bet.lastName, bet.document, bet.birthdate, String(bet.number)]);
+  // Only the names can hold a separator, a quote or a line break (the other fields are validated
+  // digits and dashes); when neither does, the row needs no quoting and is built directly.
+  if (needsQuoting(bet.firstName) || needsQuoting(bet.lastName)) {
+    return csvRow([String(bet.agency), bet.firstName, bet.lastName, bet.document, bet.birthdate, String(bet.number)]);
+  }
+  return `${bet.agency},${bet.firstName},${bet.lastName},${bet.document},${bet.birthdate},${bet.number}\r\n`;
 }
 
 function rowToBet(record: CsvRecord, path: string): Bet {
@@ -151,7 +156,10 @@ export class BetStore {
     try {
       const sink = this.betsSink;
       if (!sink) throw new Error("store is not open");
-      for (const batch of group) for (const bet of batch.bets) sink.write(betRow(bet));
+      // One write for the whole group: rows are gathered as one string first.
+      let rows = "";
+      for (const batch of group) for (const bet of batch.bets) rows += betRow(bet);
+      sink.write(rows);
       await sink.flush();
       if (this.sync === "always") await syncData(this.betsFd);
     } catch (error) {

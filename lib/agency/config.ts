@@ -11,7 +11,7 @@ export const agencySettings = {
   logLevel: { key: "log.level", env: "CLI_LOG_LEVEL", fallback: "INFO" as const, read: logLevel },
   // About 60 bytes a bet on the wire: 128 typical bets fill an 8 KiB frame.
   batchMaxAmount: { key: "batch.maxAmount", env: "CLI_BATCH_MAXAMOUNT", fallback: 128, read: integer(1, 100_000) },
-  batchWindow: { key: "batch.window", env: "CLI_BATCH_WINDOW", fallback: 4, read: integer(1, 1024) },
+  batchWindow: { key: "batch.window", env: "CLI_BATCH_WINDOW", fallback: 32, read: integer(1, 1024) },
   dataFile: { key: "data.file", env: "CLI_DATA_FILE", fallback: "", read: nonEmpty },
   reconnectTimeoutSeconds: {
     key: "reconnect.timeoutSeconds",

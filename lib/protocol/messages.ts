@@ -17,9 +17,14 @@ export function messageName(type: number): string {
   return MessageType[type as MessageType] ?? `0x${type.toString(16).padStart(2, "0")}`;
 }
 
-/** Reads length-prefixed UTF-8 fields from one payload. */
+/**
+ * Reads length-prefixed UTF-8 fields from one payload. The payload is decoded once as Latin-1 (one
+ * character per byte, so field offsets hold), and a field is a slice of that text when all its bytes
+ * are ASCII, the common case; otherwise it is decoded as UTF-8 on its own.
+ */
 class FieldReader {
   private offset = 0;
+  private latin1: string | undefined;
 
   constructor(private readonly payload: Buffer) {}
 
@@ -33,8 +38,13 @@ class FieldReader {
     const length = payload.readUInt32BE(this.offset);
     const start = this.offset + FIELD_LENGTH_BYTES;
     if (length > payload.length - start) throw new ProtocolError("field runs past the end of the frame");
-    this.offset = start + length;
-    return payload.toString("utf8", start, this.offset);
+    const end = start + length;
+    this.offset = end;
+    for (let i = start; i < end; i++) {
+      if (payload[i]! >= 0x80) return payload.toString("utf8", start, end);
+    }
+    this.latin1 ??= payload.toString("latin1");
+    return this.latin1.slice(start, end);
   }
 
   /** A non-negative decimal integer field, as counts and agency ids are sent. */
