@@ -1,4 +1,5 @@
 import type { Socket, TCPSocketListener } from "bun";
+import type { BetFields } from "../bet.ts";
 import type { Logger } from "../log.ts";
 import {
   decodeMessage,
@@ -19,6 +20,12 @@ import { DrawCancelledError, Lottery, RefusedError } from "./lottery.ts";
 const MAX_OUTSTANDING_REQUESTS = 64;
 /** Reply bytes a connection may have queued for a client that is not reading before we stop reading from it. */
 const MAX_QUEUED_REPLY_BYTES = 1024 * 1024;
+/**
+ * Bets received and not yet durable, across all connections, beyond which the central stops reading
+ * from every connection: however many agencies pipeline their windows, the store's backlog (and so
+ * memory) stays bounded, and each group commit stays a reasonable size.
+ */
+const MAX_PENDING_BETS = 16 * 1024;
 /** How long a hang-up waits for earlier replies to reach a client that does not read them. */
 const HANG_UP_GRACE_MS = 1000;
 /** How often idle connections are looked for. */
@@ -52,6 +59,10 @@ export class CentralServer {
   private readonly agencySockets = new Map<number, ClientSocket>();
   private idleSweep: ReturnType<typeof setInterval> | undefined;
   private stopping = false;
+  /** Bets admitted and queued in the store, not yet durable. */
+  private pendingBets = 0;
+  /** Connections paused only because the store's backlog is full. */
+  private readonly throttled = new Set<ClientSocket>();
 
   private constructor(
     private readonly config: CentralConfig,
@@ -189,19 +200,35 @@ export class CentralServer {
 
   /**
    * Reading stops while a connection has too many requests in progress or too many reply bytes its
-   * client has not taken, and resumes once both are down to half: memory per connection stays bounded.
+   * client has not taken, or while the store's backlog is full, and resumes once each is down to half:
+   * memory per connection, and for all of them together, stays bounded.
    */
   private updateFlow(socket: ClientSocket): void {
     const connection = socket.data;
     if (connection.closed) return;
     const queued = connection.writer.pending;
-    if (!connection.paused && (connection.outstanding >= MAX_OUTSTANDING_REQUESTS || queued > MAX_QUEUED_REPLY_BYTES)) {
-      connection.paused = true;
-      socket.pause();
-    } else if (connection.paused && connection.outstanding < MAX_OUTSTANDING_REQUESTS / 2 && queued <= MAX_QUEUED_REPLY_BYTES / 2) {
+    if (!connection.paused) {
+      const storeFull = this.pendingBets >= MAX_PENDING_BETS;
+      if (connection.outstanding >= MAX_OUTSTANDING_REQUESTS || queued > MAX_QUEUED_REPLY_BYTES || storeFull) {
+        connection.paused = true;
+        if (storeFull) this.throttled.add(socket);
+        socket.pause();
+      }
+    } else if (
+      connection.outstanding < MAX_OUTSTANDING_REQUESTS / 2 &&
+      queued <= MAX_QUEUED_REPLY_BYTES / 2 &&
+      this.pendingBets < MAX_PENDING_BETS / 2
+    ) {
       connection.paused = false;
+      this.throttled.delete(socket);
       socket.resume();
     }
+  }
+
+  /** The store's backlog shrank: connections paused for it may read again. */
+  private releaseThrottled(): void {
+    if (this.pendingBets >= MAX_PENDING_BETS / 2) return;
+    for (const socket of this.throttled) this.updateFlow(socket);
   }
 
   private describeFailure(socket: ClientSocket, error: unknown): string {
@@ -227,7 +254,7 @@ export class CentralServer {
     }
   }
 
-  private async storeBets(socket: ClientSocket, agency: number, fields: Parameters<Lottery["admit"]>[1]): Promise<Message> {
+  private async storeBets(socket: ClientSocket, agency: number, fields: readonly BetFields[]): Promise<Message> {
     const identified = socket.data.agency;
     let bets;
     try {
@@ -239,7 +266,13 @@ export class CentralServer {
       this.log.info("apuesta_recibida", "fail", { cantidad: fields.length, agency, error: (error as Error).message });
       throw error;
     }
-    await this.store.storeBets(bets);
+    this.pendingBets += bets.length;
+    try {
+      await this.store.storeBets(bets);
+    } finally {
+      this.pendingBets -= bets.length;
+      this.releaseThrottled();
+    }
     this.log.info("apuesta_recibida", "success", { cantidad: bets.length });
     const level = bets.length === 1 ? "INFO" : "DEBUG";
     if (this.log.enabled(level)) {
@@ -311,6 +344,7 @@ export class CentralServer {
     connection.closed = true;
     connection.writer.close();
     this.connections.delete(socket);
+    this.throttled.delete(socket);
     if (connection.agency !== undefined && this.agencySockets.get(connection.agency) === socket) {
       this.agencySockets.delete(connection.agency);
     }
