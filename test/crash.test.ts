@@ -13,15 +13,13 @@ import {
   exactlyOnceProblems,
   kill,
   logValue,
-  readCsv,
   reportedWinners,
   rssMiB,
-  Scope,
   STORED_BATCH,
   testSeed,
 } from "./support/crash-kit.ts";
 import { ProbeClient } from "./support/probe-client.ts";
-import { actionLines, expectedWinners, makeDataset, waitForLine, type RunningProcess } from "./support/system.ts";
+import { actionLines, expectedWinners, makeDataset, readCsv, Scope, waitForLine, type RunningProcess } from "./support/system.ts";
 
 const FILE = "test/crash.test.ts";
 const scope = new Scope();

@@ -6,18 +6,15 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CsvParser } from "../lib/csv.ts";
 import { MessageType, messageName, type Message } from "../lib/protocol/index.ts";
 import { RawClient, fields, rawFrame, seededBytes } from "./support/raw-client.ts";
 import {
   actionLines,
   expectedWinners,
   makeDataset,
-  scratchDir,
-  startAgency,
-  startCentral,
+  readCsv,
+  Scope,
   waitForLine,
-  type Central,
   type RunningProcess,
 } from "./support/system.ts";
 
@@ -30,54 +27,14 @@ const WINNING_NUMBER = "7574";
 // ---------------------------------------------------------------------------------------------------------------
 // Per-test resources: every process, socket and directory a test opens is released after it, pass or fail.
 
-class Scope {
-  readonly processes: RunningProcess[] = [];
-  private readonly clients: RawClient[] = [];
-  private readonly dirs: (() => void)[] = [];
-
-  dir(): string {
-    const scratch = scratchDir("lottery-e2e-");
-    this.dirs.push(scratch.cleanup);
-    return scratch.path;
-  }
-
-  async central(dir: string, env: Record<string, string> = {}): Promise<Central> {
-    const storage = join(dir, "bets.csv");
-    const central = startCentral(storage, env);
-    // Tracked only once it listens; a central that fails to start exits by itself.
-    const running = await central;
-    this.processes.push(running);
-    return running;
-  }
-
-  agency(id: number, port: number, file: string, env: Record<string, string> = {}): RunningProcess {
-    const agency = startAgency(id, port, file, env);
-    this.processes.push(agency);
-    return agency;
-  }
-
-  async raw(port: number): Promise<RawClient> {
-    const client = await RawClient.connect(port);
-    this.clients.push(client);
-    return client;
-  }
-
-  async release(): Promise<void> {
-    for (const client of this.clients) if (!client.isClosed) client.close();
-    for (const running of this.processes) {
-      if (running.process.exitCode === null && running.process.signalCode === null) running.process.kill("SIGKILL");
-    }
-    await Promise.all(this.processes.map((running) => running.done));
-    for (const cleanup of this.dirs) cleanup();
-  }
-}
-
 let scope: Scope;
+/** A raw protocol client, closed after the test. */
+const raw = async (port: number) => scope.track(await RawClient.connect(port));
 beforeEach(() => {
   scope = new Scope();
 });
 afterEach(async () => {
-  await scope.release();
+  await scope.cleanup();
 });
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -99,23 +56,11 @@ function expectWellFormedLogs(processes: readonly RunningProcess[]): void {
   for (const running of processes) expect(running.lines.some((line) => line.includes("action:"))).toBe(true);
 }
 
-/** Parses a CSV file whole; a malformed record fails the test with its line. */
-async function csvRecords(path: string): Promise<string[][]> {
-  const parser = new CsvParser();
-  const rows: string[][] = [];
-  const onRecord = (record: { fields: string[] | undefined; error?: string; line: number }) => {
-    if (!record.fields) throw new Error(`${path}:${record.line}: ${record.error}`);
-    rows.push(record.fields);
-  };
-  parser.push(new Uint8Array(await Bun.file(path).arrayBuffer()), onRecord);
-  parser.finish(onRecord);
-  return rows;
-}
 
 /** The stored rows of each agency, without the agency column, in file order. */
 async function storedByAgency(storage: string): Promise<Map<number, string[][]>> {
   const byAgency = new Map<number, string[][]>();
-  for (const row of await csvRecords(storage)) {
+  for (const row of readCsv(storage)) {
     expect(row).toHaveLength(6);
     const agency = Number(row[0]);
     const list = byAgency.get(agency) ?? [];
@@ -129,11 +74,11 @@ async function storedByAgency(storage: string): Promise<Map<number, string[][]>>
 async function expectWholeRows(storage: string): Promise<void> {
   const text = await Bun.file(storage).text();
   if (text.length > 0) expect(text.endsWith("\r\n")).toBe(true);
-  await csvRecords(storage);
+  readCsv(storage);
 }
 
 async function winnerDocuments(file: string): Promise<string[]> {
-  return (await csvRecords(file)).filter((row) => row[4] === WINNING_NUMBER).map((row) => row[2]!);
+  return (readCsv(file)).filter((row) => row[4] === WINNING_NUMBER).map((row) => row[2]!);
 }
 
 /** Resolves once the process has printed `count` lines matching `pattern`; rejects if it exits first. */
@@ -196,14 +141,14 @@ const echo = (text: string): Message => ({ type: MessageType.Echo, payload: new 
 // 1. The whole run
 
 test("central and 5 agencies: every bet stored once, each agency gets its own winners, one draw, all exit 0", async () => {
-  const dir = scope.dir();
+  const dir = scope.dir("lottery-e2e-");
   const sizes = [3000, 2500, 1600, 900, 99];
   const files = await makeDataset(dir, sizes, SEED);
   const winners = await Promise.all(files.map(expectedWinners));
   // The dataset must cover both an agency with winners and one without.
   expect(winners.some((n) => n > 0) && winners.some((n) => n === 0)).toBe(true);
 
-  const central = await scope.central(dir, { LOTTERY_AGENCIES: "5" });
+  const central = await scope.central(join(dir, "bets.csv"), { LOTTERY_AGENCIES: "5" });
   const agencies = files.map((file, i) => scope.agency(i + 1, central.port, file));
   expect(await Promise.all(agencies.map((agency) => agency.done))).toEqual([0, 0, 0, 0, 0]);
 
@@ -218,10 +163,10 @@ test("central and 5 agencies: every bet stored once, each agency gets its own wi
   expect([...stored.keys()].sort()).toEqual([1, 2, 3, 4, 5]);
   for (const [i, file] of files.entries()) {
     // Same rows in the same order: nothing lost, nothing duplicated.
-    expect(stored.get(i + 1)).toEqual(await csvRecords(file));
+    expect(stored.get(i + 1)).toEqual(readCsv(file));
   }
   // Documents repeat in the data (as in real data), so the equality above shows none was deduplicated.
-  const documents = (await csvRecords(files[0]!)).map((row) => row[2]);
+  const documents = (readCsv(files[0]!)).map((row) => row[2]);
   expect(new Set(documents).size).toBeLessThan(documents.length);
   expectWellFormedLogs(scope.processes);
 }, 30_000);
@@ -230,22 +175,22 @@ test("central and 5 agencies: every bet stored once, each agency gets its own wi
 // 2. The draw barrier
 
 test("a winners query sent before the draw is held and answered only after the last agency's END", async () => {
-  const dir = scope.dir();
+  const dir = scope.dir("lottery-e2e-");
   const files = await makeDataset(dir, [3000, 2500], SEED);
   const expected = await winnerDocuments(files[0]!);
   const others = await winnerDocuments(files[1]!);
   // Agency 2 has winners too, so the answer shows it carries only agency 1's.
   expect(expected.length > 0 && others.length > 0).toBe(true);
 
-  const central = await scope.central(dir, { LOTTERY_AGENCIES: "2" });
-  const early = await scope.raw(central.port);
+  const central = await scope.central(join(dir, "bets.csv"), { LOTTERY_AGENCIES: "2" });
+  const early = await raw(central.port);
   early.send({ type: MessageType.WinnersQuery, agency: 1 });
   await early.flushed();
 
   const agency1 = scope.agency(1, central.port, files[0]!);
   await waitForLine(central, /action: fin_apuestas \| result: success \| agency: 1 \|/);
   // The central is demonstrably serving (an echo round trip after agency 1's END), yet nobody has an answer.
-  const probe = await scope.raw(central.port);
+  const probe = await raw(central.port);
   expect(await probe.request(echo("ping"))).toEqual(echo("ping"));
   expect(early.received).toEqual([]);
   expect(actionLines(agency1, "consulta_ganadores")).toEqual([]);
@@ -271,11 +216,11 @@ test("a winners query sent before the draw is held and answered only after the l
 // 3. Garbage next to a real agency
 
 test("garbage from other clients gets error frames and does not disturb a concurrent agency", async () => {
-  const dir = scope.dir();
+  const dir = scope.dir("lottery-e2e-");
   const files = await makeDataset(dir, [20_000, 500], SEED);
   // Two agencies expected: agency 1's connection stays open (sending, then waiting for the draw) for as
   // long as the garbage goes on; agency 2 starts only afterwards and its END brings the draw.
-  const central = await scope.central(dir, { LOTTERY_AGENCIES: "2" });
+  const central = await scope.central(join(dir, "bets.csv"), { LOTTERY_AGENCIES: "2" });
   const agency = scope.agency(1, central.port, files[0]!);
   await waitForLine(central, FIRST_BATCH_STORED);
 
@@ -288,21 +233,21 @@ test("garbage from other clients gets error frames and does not disturb a concur
     (async () => {
       const bytes = seededBytes(4096, 12345);
       expect(bytes.readUInt32BE(0)).toBeGreaterThan(64 * 1024);
-      const client = await scope.raw(central.port);
+      const client = await raw(central.port);
       client.sendBytes(bytes);
       await expectError(client, /exceeds the limit/);
       await client.closed;
     })(),
     // A header announcing 4 GiB: refused from the header alone, then hung up on.
     (async () => {
-      const client = await scope.raw(central.port);
+      const client = await raw(central.port);
       client.sendBytes(rawFrame("B", new Uint8Array(0), 0xffff_fff0));
       await expectError(client, /exceeds the limit/);
       await client.closed;
     })(),
     // Unknown types and malformed payloads: each refused, and the connection keeps serving.
     (async () => {
-      const client = await scope.raw(central.port);
+      const client = await raw(central.port);
       client.sendBytes(rawFrame("Z"));
       await expectError(client, /unknown message type/);
       client.sendBytes(rawFrame("B", fields("1", "Ana", "Gómez")));
@@ -321,7 +266,7 @@ test("garbage from other clients gets error frames and does not disturb a concur
     })(),
     // A frame cut off mid-way, then the client vanishes: the central notes it and drops the bytes.
     (async () => {
-      const client = await scope.raw(central.port);
+      const client = await raw(central.port);
       client.sendBytes(rawFrame("B", fields("1", "Ana"), 1000));
       await client.flushed();
       client.close();
@@ -339,14 +284,14 @@ test("garbage from other clients gets error frames and does not disturb a concur
     expect(actionLines(running, "consulta_ganadores")).toHaveLength(1);
     expect(actionLines(running, "consulta_ganadores")[0]).toEndWith(`cant_ganadores: ${await expectedWinners(files[i]!)}`);
   }
-  const after = await scope.raw(central.port);
+  const after = await raw(central.port);
   expect(await after.request(echo("alive"))).toEqual(echo("alive"));
   expect(await terminate(central)).toBe(0);
 
   // Only the agencies' bets are stored, each once: the refused bets frame left nothing behind.
   const stored = await storedByAgency(central.storage);
   expect([...stored.keys()].sort()).toEqual([1, 2]);
-  for (const [i, file] of files.entries()) expect(stored.get(i + 1)).toEqual(await csvRecords(file));
+  for (const [i, file] of files.entries()) expect(stored.get(i + 1)).toEqual(readCsv(file));
   expectWellFormedLogs(scope.processes);
 }, 30_000);
 
@@ -354,10 +299,10 @@ test("garbage from other clients gets error frames and does not disturb a concur
 // 4. SIGTERM to the central mid-run
 
 test("SIGTERM to the central mid-run: exit 0, closing logs, every acknowledged bet stored in whole rows", async () => {
-  const dir = scope.dir();
+  const dir = scope.dir("lottery-e2e-");
   const files = await makeDataset(dir, [60_000, 60_000, 60_000], SEED);
   // Five agencies expected, three running: no draw can end the run before the signal.
-  const central = await scope.central(dir, { LOTTERY_AGENCIES: "5" });
+  const central = await scope.central(join(dir, "bets.csv"), { LOTTERY_AGENCIES: "5" });
   // No reconnection: once the central is gone each agency reports what it had acknowledged and stops.
   const agencies = files.map((file, i) => scope.agency(i + 1, central.port, file, { CLI_RECONNECT_TIMEOUTSECONDS: "0" }));
   for (const id of [1, 2, 3]) await waitForLine(central, new RegExp(`action: agencia_conectada \\| result: success \\| agency: ${id} \\|`));
@@ -401,7 +346,7 @@ test("SIGTERM to the central mid-run: exit 0, closing logs, every acknowledged b
     // Exactly what the agency heard acknowledged is stored, in file order, nothing repeated: batches in
     // flight at the signal were written and answered before the connection closed, later ones neither.
     expect(rows.length).toBe(acknowledged);
-    expect(rows).toEqual((await csvRecords(files[i]!)).slice(0, acknowledged));
+    expect(rows).toEqual((readCsv(files[i]!)).slice(0, acknowledged));
     total += rows.length;
   }
   // Everything stored was logged as stored: no write happened behind the logs' back.
@@ -417,10 +362,10 @@ test("SIGTERM to the central mid-run: exit 0, closing logs, every acknowledged b
 // 5. SIGTERM to an agency mid-run
 
 test("SIGTERM to an agency mid-run: exit 0 with its closing logs; the central keeps whole rows", async () => {
-  const dir = scope.dir();
+  const dir = scope.dir("lottery-e2e-");
   const [file] = await makeDataset(dir, [60_000], SEED);
   // Two agencies expected, one running: the agency cannot finish before the signal.
-  const central = await scope.central(dir, { LOTTERY_AGENCIES: "2" });
+  const central = await scope.central(join(dir, "bets.csv"), { LOTTERY_AGENCIES: "2" });
   const agency = scope.agency(1, central.port, file!);
   await waitForLine(central, FIRST_BATCH_STORED);
 
@@ -436,13 +381,13 @@ test("SIGTERM to an agency mid-run: exit 0 with its closing logs; the central ke
   expect(actionLines(agency, "consulta_ganadores")).toEqual([]);
 
   // The central noticed nothing wrong and still serves.
-  const client = await scope.raw(central.port);
+  const client = await raw(central.port);
   expect(await client.request(echo("after agency stop"))).toEqual(echo("after agency stop"));
   expect(await terminate(central)).toBe(0);
   await expectWholeRows(central.storage);
   const rows = (await storedByAgency(central.storage)).get(1) ?? [];
   expect(rows.length).toBeGreaterThan(0);
-  expect(rows).toEqual((await csvRecords(file!)).slice(0, rows.length));
+  expect(rows).toEqual((readCsv(file!)).slice(0, rows.length));
   expectWellFormedLogs(scope.processes);
 }, 30_000);
 
@@ -450,7 +395,7 @@ test("SIGTERM to an agency mid-run: exit 0 with its closing logs; the central ke
 // 7. Invalid rows in an agency's file
 
 test("invalid rows are logged with their line and skipped; valid rows, tricky names included, are stored exactly", async () => {
-  const dir = scope.dir();
+  const dir = scope.dir("lottery-e2e-");
   // Agency 1: UTF-8 with BOM, CRLF.
   const crlf = join(dir, "crlf.csv");
   writeFileSync(
@@ -485,7 +430,7 @@ test("invalid rows are logged with their line and skipped; valid rows, tricky na
     ].join("\n"),
   );
 
-  const central = await scope.central(dir, { LOTTERY_AGENCIES: "2" });
+  const central = await scope.central(join(dir, "bets.csv"), { LOTTERY_AGENCIES: "2" });
   const agency1 = scope.agency(1, central.port, crlf);
   // Agency 1's rows are all durable once its END is logged: agency 2's rows follow them in the file.
   await waitForLine(central, /action: fin_apuestas \| result: success \| agency: 1 \|/);
@@ -532,8 +477,8 @@ test("invalid rows are logged with their line and skipped; valid rows, tricky na
 // 8. Exercise 5
 
 test("exercise 5: a single bet from NOMBRE..NUMERO is stored and confirmed on both sides", async () => {
-  const dir = scope.dir();
-  const central = await scope.central(dir, { LOTTERY_AGENCIES: "1" });
+  const dir = scope.dir("lottery-e2e-");
+  const central = await scope.central(join(dir, "bets.csv"), { LOTTERY_AGENCIES: "1" });
   const agency = scope.agency(1, central.port, join(dir, "absent.csv"), {
     NOMBRE: "Santiago Lionel",
     APELLIDO: "Lorca",
@@ -560,9 +505,9 @@ test("exercise 5: a single bet from NOMBRE..NUMERO is stored and confirmed on bo
 // 9. The lottery's rules over the wire
 
 test("unknown agencies are refused, a repeated END counts once, bets after END or after the draw are refused", async () => {
-  const dir = scope.dir();
-  const central = await scope.central(dir, { LOTTERY_AGENCIES: "2" });
-  const client = await scope.raw(central.port);
+  const dir = scope.dir("lottery-e2e-");
+  const central = await scope.central(join(dir, "bets.csv"), { LOTTERY_AGENCIES: "2" });
+  const client = await raw(central.port);
   const bet = (document: string, number: string) => ({
     firstName: "Ana",
     lastName: "Gómez",
@@ -620,9 +565,9 @@ test("unknown agencies are refused, a repeated END counts once, bets after END o
 // 10. Capacity
 
 test("1024 simultaneous connections are accepted and each is served while all are open", async () => {
-  const dir = scope.dir();
-  const central = await scope.central(dir);
-  const clients = await Promise.all(Array.from({ length: 1024 }, () => scope.raw(central.port)));
+  const dir = scope.dir("lottery-e2e-");
+  const central = await scope.central(join(dir, "bets.csv"));
+  const clients = await Promise.all(Array.from({ length: 1024 }, () => raw(central.port)));
   const replies = await Promise.all(clients.map((client, i) => client.request(echo(`client ${i}`))));
   expect(replies).toEqual(clients.map((_, i) => echo(`client ${i}`)));
   // None was turned away or dropped while the others were served.

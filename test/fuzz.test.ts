@@ -19,7 +19,7 @@ import {
   type Message,
 } from "../lib/protocol/index.ts";
 import { betRow } from "../lib/store.ts";
-import { deathOf, exactlyOnceProblems, kill, readCsv, reportedWinners, rssMiB, Random, Scope, testSeed } from "./support/crash-kit.ts";
+import { deathOf, exactlyOnceProblems, kill, reportedWinners, rssMiB, Random, testSeed } from "./support/crash-kit.ts";
 import {
   betsFields,
   flipBits,
@@ -34,7 +34,7 @@ import {
   withHeader,
 } from "./support/fuzz-kit.ts";
 import { ProbeClient } from "./support/probe-client.ts";
-import { expectedWinners, makeDataset, waitForLine } from "./support/system.ts";
+import { expectedWinners, makeDataset, readCsv, Scope, waitForLine } from "./support/system.ts";
 
 const FILE = "test/fuzz.test.ts";
 const scope = new Scope();

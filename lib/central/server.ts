@@ -45,6 +45,8 @@ interface Connection {
   /** Replaced by a newer connection of the same agency: nothing more is taken from it. */
   superseded: boolean;
   closed: boolean;
+  /** Resolved by the close event. */
+  gone: PromiseWithResolvers<void>;
 }
 
 type ClientSocket = Socket<Connection>;
@@ -130,6 +132,7 @@ export class CentralServer {
       lastActivity: performance.now(),
       superseded: false,
       closed: false,
+      gone: Promise.withResolvers<void>(),
     };
     if (this.stopping || this.connections.size >= this.config.maxConnections) {
       const reason = this.stopping ? "the central is shutting down" : `too many connections (${this.config.maxConnections})`;
@@ -206,6 +209,12 @@ export class CentralServer {
   private updateFlow(socket: ClientSocket): void {
     const connection = socket.data;
     if (connection.closed) return;
+    if (this.stopping) {
+      // A stopping central reads (and drops) whatever comes, see shutdown().
+      if (connection.paused) socket.resume();
+      connection.paused = false;
+      return;
+    }
     const queued = connection.writer.pending;
     if (!connection.paused) {
       const storeFull = this.pendingBets >= MAX_PENDING_BETS;
@@ -342,6 +351,7 @@ export class CentralServer {
     const connection = socket.data;
     if (!connection || connection.closed) return;
     connection.closed = true;
+    connection.gone.resolve();
     connection.writer.close();
     this.connections.delete(socket);
     this.throttled.delete(socket);
@@ -387,11 +397,16 @@ export class CentralServer {
     await inTime(this.store.idle());
     this.lottery.cancelWaiting();
     const sockets = [...this.connections];
+    // Closing a socket with unread bytes makes the kernel reset the connection, and a reset can throw
+    // away the OKs still on their way to the agency: so every socket is read (and what arrives dropped)
+    // until its agency has seen our FIN and closed too.
+    for (const socket of sockets) this.updateFlow(socket);
     await inTime(Promise.all(sockets.map((socket) => socket.data.replies.then(() => socket.data.writer.flushed()))));
     for (const socket of sockets) {
       socket.end();
       this.log.info("close_connection", "success", { peer: socket.data.peer, agency: socket.data.agency ?? "none" });
     }
+    await inTime(Promise.all(sockets.map((socket) => socket.data.gone.promise)));
     await this.store.close();
     this.log.info("close_store", "success", { storage: this.config.storagePath });
     this.log.info("shutdown", "success", { signal });

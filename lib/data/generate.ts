@@ -4,6 +4,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { csvRow } from "../csv.ts";
+import { mulberry32 } from "../random.ts";
 
 /** Bets per agency in the course's dataset. */
 export const COURSE_SIZES = [26_936, 25_518, 16_014, 9_238, 991];
@@ -23,21 +24,9 @@ const LAST_NAMES = [
 const FIRST_BIRTH_DAY = Date.UTC(1980, 0, 1) / 86_400_000;
 const BIRTH_DAYS = Date.UTC(2004, 11, 31) / 86_400_000 - FIRST_BIRTH_DAY + 1;
 
-/** mulberry32: small, fast and the same everywhere, so datasets are reproducible from their seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** The rows of one agency's file; the seed and the agency fix them. */
 export function* agencyRows(agency: number, bets: number, seed = DEFAULT_SEED): Generator<string> {
-  const next = random(seed * 1_000_003 + agency);
+  const next = mulberry32(seed * 1_000_003 + agency);
   const pick = <T>(list: readonly T[]) => list[Math.floor(next() * list.length)]!;
   let previousDocument = "";
   for (let i = 0; i < bets; i++) {

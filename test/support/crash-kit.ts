@@ -1,31 +1,16 @@
 // Helpers for the crash-safety and fuzz tests: seeded randomness that a failure can be replayed from,
-// process bookkeeping that never leaks a central or an agency, log-line counting, and the checks on
-// the storage file (every valid bet of every agency file exactly once, in order).
+// log-line counting, and the checks on the storage file (every valid bet of every agency file exactly
+// once, in order).
 import { readFileSync } from "node:fs";
-import { CsvParser } from "../../lib/csv.ts";
-import {
-  actionLines,
-  scratchDir,
-  startAgency,
-  startCentral,
-  type Central,
-  type RunningProcess,
-} from "./system.ts";
+import { mulberry32 } from "../../lib/random.ts";
+import { actionLines, readCsv, type RunningProcess } from "./system.ts";
 
-/** mulberry32: tiny, and the same sequence from the same seed everywhere. */
+/** Seeded randomness for tests, so that a failure can be replayed from its seed. */
 export class Random {
-  private state: number;
+  readonly next: () => number;
 
   constructor(readonly seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+    this.next = mulberry32(seed);
   }
 
   /** An integer in [min, max], both included. */
@@ -51,43 +36,6 @@ export function testSeed(test: string, file: string): Random {
   const seed = fromEnv ? Number(fromEnv) >>> 0 : Math.floor(Math.random() * 2 ** 32);
   console.log(`[${test}] seed ${seed}; replay with: TEST_SEED=${seed} bun test ${file} -t '${test}'`);
   return new Random(seed);
-}
-
-/**
- * Everything one test starts: processes are killed and scratch directories removed by `cleanup()`,
- * whether the test passed or not.
- */
-export class Scope {
-  readonly processes: RunningProcess[] = [];
-  private readonly dirs: (() => void)[] = [];
-
-  dir(): string {
-    const dir = scratchDir("lottery-crash-");
-    this.dirs.push(dir.cleanup);
-    return dir.path;
-  }
-
-  async central(storage: string, env: Record<string, string> = {}): Promise<Central> {
-    // startCentral rejects only once its process has exited: nothing is left to reap then.
-    const central = await startCentral(storage, env);
-    this.processes.push(central);
-    return central;
-  }
-
-  agency(id: number, port: number, file: string, env: Record<string, string> = {}): RunningProcess {
-    const agency = startAgency(id, port, file, env);
-    this.processes.push(agency);
-    return agency;
-  }
-
-  async cleanup(): Promise<void> {
-    for (const running of this.processes) {
-      if (running.process.exitCode === null && running.process.signalCode === null) running.process.kill("SIGKILL");
-    }
-    await Promise.all(this.processes.map((running) => running.done.catch(() => undefined)));
-    for (const remove of this.dirs.splice(0)) remove();
-    this.processes.length = 0;
-  }
 }
 
 /** Sends `signal` and resolves with the exit code once the process is gone. */
@@ -134,19 +82,6 @@ export function logValue(running: RunningProcess, action: string, key: string): 
     if (match) return match[1];
   }
   return undefined;
-}
-
-/** The records of a CSV file (storage or agency file), as the product's own parser reads them. */
-export function readCsv(path: string): string[][] {
-  const rows: string[][] = [];
-  const parser = new CsvParser();
-  const onRecord = (record: { fields: string[] | undefined; error?: string; line: number }) => {
-    if (!record.fields) throw new Error(`${path}:${record.line}: malformed CSV: ${record.error}`);
-    rows.push(record.fields);
-  };
-  parser.push(readFileSync(path), onRecord);
-  parser.finish(onRecord);
-  return rows;
 }
 
 /**

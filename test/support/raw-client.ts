@@ -11,6 +11,7 @@ import {
   HEADER_BYTES,
   type Message,
 } from "../../lib/protocol/index.ts";
+import { mulberry32 } from "../../lib/random.ts";
 import { SocketWriter } from "../../lib/socket-writer.ts";
 
 interface Waiter {
@@ -140,16 +141,10 @@ export function fields(...values: string[]): Buffer {
   );
 }
 
-/** Reproducible "random" bytes (mulberry32), so a garbage test fails the same way every time. */
+/** Reproducible "random" bytes, so a garbage test fails the same way every time. */
 export function seededBytes(length: number, seed: number): Buffer {
+  const next = mulberry32(seed);
   const bytes = Buffer.alloc(length);
-  let state = seed >>> 0;
-  for (let i = 0; i < length; i++) {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    bytes[i] = (t ^ (t >>> 14)) & 0xff;
-  }
+  for (let i = 0; i < length; i++) bytes[i] = Math.floor(next() * 256);
   return bytes;
 }

@@ -1,7 +1,8 @@
 // Real processes for end-to-end tests: a central on an ephemeral port and agencies pointed at it.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { CsvParser } from "../../lib/csv.ts";
 import { generateDataset } from "../../lib/data/generate.ts";
 import { startBun, waitForLine, type RunningProcess } from "../../lib/local/processes.ts";
 
@@ -57,4 +58,62 @@ export function actionLines(running: RunningProcess, action: string): string[] {
 export async function expectedWinners(file: string): Promise<number> {
   const text = await Bun.file(file).text();
   return text.split("\r\n").filter((row) => row.endsWith(",7574")).length;
+}
+
+/** The records of a CSV file (storage or agency file), as the product's own parser reads them. */
+export function readCsv(path: string): string[][] {
+  const rows: string[][] = [];
+  const parser = new CsvParser();
+  const onRecord = (record: { fields: string[] | undefined; error?: string; line: number }) => {
+    if (!record.fields) throw new Error(`${path}:${record.line}: malformed CSV: ${record.error}`);
+    rows.push(record.fields);
+  };
+  parser.push(readFileSync(path), onRecord);
+  parser.finish(onRecord);
+  return rows;
+}
+
+/**
+ * Everything one test starts: processes are killed, clients closed and scratch directories removed by
+ * `cleanup()`, whether the test passed or not.
+ */
+export class Scope {
+  readonly processes: RunningProcess[] = [];
+  private readonly clients: { close(): void }[] = [];
+  private readonly dirs: (() => void)[] = [];
+
+  dir(prefix = "lottery-test-"): string {
+    const dir = scratchDir(prefix);
+    this.dirs.push(dir.cleanup);
+    return dir.path;
+  }
+
+  async central(storage: string, env: Record<string, string> = {}): Promise<Central> {
+    // startCentral rejects only once its process has exited: nothing is left to reap then.
+    const central = await startCentral(storage, env);
+    this.processes.push(central);
+    return central;
+  }
+
+  agency(id: number, port: number, file: string, env: Record<string, string> = {}): RunningProcess {
+    const agency = startAgency(id, port, file, env);
+    this.processes.push(agency);
+    return agency;
+  }
+
+  /** A client closed at cleanup. */
+  track<T extends { close(): void }>(client: T): T {
+    this.clients.push(client);
+    return client;
+  }
+
+  async cleanup(): Promise<void> {
+    for (const client of this.clients.splice(0)) client.close();
+    for (const running of this.processes) {
+      if (running.process.exitCode === null && running.process.signalCode === null) running.process.kill("SIGKILL");
+    }
+    await Promise.all(this.processes.map((running) => running.done.catch(() => undefined)));
+    for (const remove of this.dirs.splice(0)) remove();
+    this.processes.length = 0;
+  }
 }
