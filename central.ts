@@ -41,5 +41,6 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   });
 }
 
-server = await CentralServer.start(config, log).catch(exitOnStartupError);
+// A failed storage stops the central (fail-stop): it exits non-zero and a restart recovers from disk.
+server = await CentralServer.start(config, log, () => process.exit(1)).catch(exitOnStartupError);
 if (stopSignal) stop(stopSignal);

@@ -29,14 +29,28 @@ export function formatLine(action: string, result: LogResult, fields: LogFields 
   return line;
 }
 
+/**
+ * Writes a line to stdout synchronously: on a pipe, process.stdout.write queues what the pipe cannot
+ * take yet and process.exit() drops that queue, losing the closing lines of a shutdown. A short write
+ * is completed; a failing stdout (a non-blocking pipe that is full, a closed one) costs the line, never
+ * the request being logged.
+ */
+function writeLine(line: string): void {
+  const bytes = Buffer.from(line);
+  let offset = 0;
+  try {
+    while (offset < bytes.length) offset += writeSync(1, bytes, offset);
+  } catch {
+    process.stdout.write(bytes.subarray(offset));
+  }
+}
+
 export class Logger {
   private readonly threshold: number;
 
   constructor(
     readonly level: LogLevel = "INFO",
-    // Synchronous: on a pipe, process.stdout.write queues what the pipe cannot take yet and
-    // process.exit() drops that queue, losing the closing lines of a shutdown.
-    private readonly sink: (line: string) => void = (line) => writeSync(1, line),
+    private readonly sink: (line: string) => void = writeLine,
   ) {
     this.threshold = SEVERITY[level];
   }

@@ -1,4 +1,5 @@
-import { closeSync, fdatasync, ftruncateSync, openSync } from "node:fs";
+import { closeSync, fdatasync, fsyncSync, ftruncateSync, openSync } from "node:fs";
+import { dirname } from "node:path";
 import { promisify } from "node:util";
 import type { FileSink } from "bun";
 import type { Bet } from "./bet.ts";
@@ -22,6 +23,15 @@ interface PendingBatch {
   bets: readonly Bet[];
   resolve: () => void;
   reject: (error: unknown) => void;
+}
+
+/**
+ * A write or sync of the storage failed (EIO, ENOSPC...). The store stops for good: after a failed sync
+ * the kernel may have dropped the data while marking its pages clean, so no later write can be trusted
+ * to land behind it. The central stops too; a restart recovers from what is on disk.
+ */
+export class StorageFailedError extends Error {
+  override readonly name = "StorageFailedError";
 }
 
 /** Storage that is not ours to repair: a row that is whole but not a bet. */
@@ -67,7 +77,9 @@ export class BetStore {
   private betsSink: FileSink | undefined;
   private endsFd = -1;
   private endsSink: FileSink | undefined;
-  private lastScan = { size: 0, consumed: 0 };
+  /** Length of the bets file up to the last group that was written and synced whole. */
+  private committedBytes = 0;
+  private failure: StorageFailedError | undefined;
 
   constructor(
     readonly path: string,
@@ -86,25 +98,34 @@ export class BetStore {
    */
   async open(onBet: (bet: Bet) => void = () => {}): Promise<Recovery> {
     let bets = 0;
-    for await (const bet of this.loadBets()) {
-      onBet(bet);
-      bets++;
+    const scan = { size: 0, consumed: 0 };
+    for await (const records of this.scanRecords(scan)) {
+      for (const record of records) {
+        onBet(rowToBet(record, this.path));
+        bets++;
+      }
     }
-    const scan = this.lastScan;
     const cutBytes = scan.size - scan.consumed;
     this.betsFd = openSync(this.path, "a");
     if (cutBytes > 0) ftruncateSync(this.betsFd, scan.consumed);
+    this.committedBytes = scan.consumed;
     this.betsSink = Bun.file(this.betsFd).writer();
 
     const ended = await this.readEnds();
     this.endsFd = openSync(this.endsPath, "a");
     if (ended.size < Bun.file(this.endsPath).size) ftruncateSync(this.endsFd, ended.size);
     this.endsSink = Bun.file(this.endsFd).writer();
+    if (this.sync === "always") {
+      // The cuts, and the files themselves when they were just created, must survive a power cut too.
+      for (const fd of [this.betsFd, this.endsFd]) fsyncSync(fd);
+      syncDirectory(dirname(this.path));
+    }
     return { bets, cutBytes, ended: ended.agencies };
   }
 
   /** Appends the bets as one group; resolves once they are written (and synced, unless sync is "never"). */
   storeBets(bets: readonly Bet[]): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
     if (!this.betsSink) return Promise.reject(new Error("store is not open"));
     return new Promise((resolve, reject) => {
       this.pending.push({ bets, resolve, reject });
@@ -118,11 +139,14 @@ export class BetStore {
   /** Records durably that an agency sent all its bets, after every batch queued before it. */
   recordEnd(agency: number): Promise<void> {
     return this.lock.run(async () => {
+      if (this.failure) throw this.failure;
       const sink = this.endsSink;
       if (!sink) throw new Error("store is not open");
-      sink.write(`${agency}\n`);
-      await sink.flush();
-      if (this.sync === "always") await syncData(this.endsFd);
+      try {
+        await this.append(sink, this.endsFd, `${agency}\n`);
+      } catch (error) {
+        throw this.fail(error);
+      }
     });
   }
 
@@ -133,7 +157,7 @@ export class BetStore {
 
   /** Streams the stored bets back in file order; memory stays flat whatever the file's size. */
   async *loadBets(): AsyncGenerator<Bet> {
-    for await (const records of this.scanRecords()) {
+    for await (const records of this.scanRecords({ size: 0, consumed: 0 })) {
       for (const record of records) yield rowToBet(record, this.path);
     }
   }
@@ -154,14 +178,18 @@ export class BetStore {
     const group = this.pending;
     this.pending = [];
     try {
+      if (this.failure) throw this.failure;
       const sink = this.betsSink;
       if (!sink) throw new Error("store is not open");
       // One write for the whole group: rows are gathered as one string first.
       let rows = "";
       for (const batch of group) for (const bet of batch.bets) rows += betRow(bet);
-      sink.write(rows);
-      await sink.flush();
-      if (this.sync === "always") await syncData(this.betsFd);
+      try {
+        await this.append(sink, this.betsFd, rows);
+        this.committedBytes += Buffer.byteLength(rows);
+      } catch (error) {
+        throw this.fail(error);
+      }
     } catch (error) {
       for (const batch of group) batch.reject(error);
       return;
@@ -172,23 +200,41 @@ export class BetStore {
     }
   }
 
+  /** Writes text at the end of a file and, unless sync is "never", waits until it is on disk. */
+  private async append(sink: FileSink, fd: number, text: string): Promise<void> {
+    const written = sink.write(text);
+    if (typeof written !== "number") await written;
+    await sink.flush();
+    if (this.sync === "always") await syncData(fd);
+  }
+
+  /** Stops the store for good and cuts the bets file back to its last whole group. */
+  private fail(error: unknown): StorageFailedError {
+    this.failure ??= new StorageFailedError(`storage ${this.path} failed: ${(error as Error).message ?? error}`);
+    try {
+      ftruncateSync(this.betsFd, this.committedBytes);
+    } catch {
+      // Recovery at the next start cuts a torn last row all the same.
+    }
+    return this.failure;
+  }
+
   /**
    * Parses the file chunk by chunk, yielding the whole rows of each chunk. Trailing bytes without a
-   * row terminator (a write cut short) are not rows; `lastScan` tells how many there were.
+   * row terminator (a write cut short) are not rows: `scan` ends up with the file's size and the offset
+   * just past its last whole row.
    */
-  private async *scanRecords(): AsyncGenerator<CsvRecord[]> {
+  private async *scanRecords(scan: { size: number; consumed: number }): AsyncGenerator<CsvRecord[]> {
     const file = Bun.file(this.path);
-    this.lastScan = { size: 0, consumed: 0 };
     if (!(await file.exists())) return;
     const parser = new CsvParser();
-    let size = 0;
     for await (const chunk of file.stream()) {
-      size += chunk.length;
+      scan.size += chunk.length;
       const records: CsvRecord[] = [];
       parser.push(chunk, (record) => records.push(record));
       if (records.length > 0) yield records;
     }
-    this.lastScan = { size, consumed: parser.consumed };
+    scan.consumed = parser.consumed;
   }
 
   private async readEnds(): Promise<{ agencies: number[]; size: number }> {
@@ -199,5 +245,14 @@ export class BetStore {
     const whole = text.slice(0, text.lastIndexOf("\n") + 1);
     const agencies = whole.split("\n").filter((line) => /^\d+$/.test(line)).map(Number);
     return { agencies, size: Buffer.byteLength(whole) };
+  }
+}
+
+function syncDirectory(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }

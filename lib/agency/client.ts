@@ -46,6 +46,12 @@ export class AgencyClient {
   private connection: CentralConnection | undefined;
   private stopping = false;
   private readonly stopped = Promise.withResolvers<void>();
+  /** When the central last answered; connection attempts give up `reconnect.timeoutSeconds` after it. */
+  private progressAt = performance.now();
+  /** Attempts since the last progress, for the backoff. */
+  private failures = 0;
+  /** Connection attempts so far: every one but the first waits its backoff. */
+  private attempts = 0;
 
   constructor(
     private readonly config: AgencyConfig,
@@ -116,6 +122,7 @@ export class AgencyClient {
     connection.send({ type: MessageType.Hello, agency: this.config.id });
     const welcome = await this.receive(connection);
     if (welcome.type !== MessageType.Welcome) throw this.unexpected(welcome);
+    this.progress();
     await this.resumeFrom(welcome.stored);
 
     const window = this.config.batchWindow;
@@ -134,6 +141,7 @@ export class AgencyClient {
       if (reply.type !== MessageType.Ok || reply.count !== batch.length) throw this.unexpected(reply);
       this.inFlight.shift();
       this.acknowledged += batch.length;
+      this.progress();
     }
 
     connection.send({ type: MessageType.End, agency: this.config.id });
@@ -201,11 +209,23 @@ export class AgencyClient {
   }
 
   /** Connects, retrying with exponential backoff until the configured time is up. */
+  /**
+   * Connects, retrying with exponential backoff. The time allowed runs from the last progress (an
+   * answer from the central), not from this call: a central that accepts and drops connections
+   * without answering cannot keep the agency retrying for ever. Later sessions wait a backoff too.
+   */
   private async connect(): Promise<CentralConnection> {
     const { host, port } = this.config.serverAddress;
-    const deadline = performance.now() + this.config.reconnectTimeoutSeconds * 1000;
-    for (let attempt = 1, delay = FIRST_RETRY_MS; ; attempt++, delay = Math.min(delay * 2, MAX_RETRY_MS)) {
+    const deadline = this.progressAt + this.config.reconnectTimeoutSeconds * 1000;
+    for (let attempt = 1; ; attempt++) {
       if (this.stopping) throw new StoppedError("stopped");
+      if (this.attempts++ > 0) {
+        const left = deadline - performance.now();
+        if (left <= 0) throw new Error(`cannot reach the central at ${host}:${port} after ${attempt} attempts`);
+        const delay = Math.min(FIRST_RETRY_MS * 2 ** Math.min(this.failures++, 10), MAX_RETRY_MS, left);
+        await Promise.race([Bun.sleep(delay * (0.5 + Math.random() / 2)), this.stopped.promise]);
+        if (this.stopping) throw new StoppedError("stopped");
+      }
       try {
         const connection = await CentralConnection.open(this.config.serverAddress);
         this.connection = connection;
@@ -213,14 +233,19 @@ export class AgencyClient {
         this.log.info("connect", "success", { server: `${host}:${port}`, attempt });
         return connection;
       } catch (error) {
-        const left = deadline - performance.now();
-        if (left <= 0) {
-          this.log.error("connect", "fail", { server: `${host}:${port}`, attempt, error: String((error as Error).message) });
-          throw new Error(`cannot reach the central at ${host}:${port} after ${attempt} attempts`);
-        }
-        this.log.debug("connect", "in_progress", { server: `${host}:${port}`, attempt, error: String((error as Error).message) });
-        await Promise.race([Bun.sleep(Math.min(delay * (0.5 + Math.random() / 2), left)), this.stopped.promise]);
+        const level = performance.now() >= deadline ? "ERROR" : "DEBUG";
+        this.log.log(level, "connect", level === "ERROR" ? "fail" : "in_progress", {
+          server: `${host}:${port}`,
+          attempt,
+          error: String((error as Error).message),
+        });
       }
     }
+  }
+
+  /** The central answered: the reconnect budget and backoff start again from here. */
+  private progress(): void {
+    this.progressAt = performance.now();
+    this.failures = 0;
   }
 }

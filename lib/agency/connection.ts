@@ -1,7 +1,10 @@
 import type { Socket } from "bun";
 import type { Address } from "../config.ts";
-import { decodeMessage, encodeMessage, FrameDecoder, DEFAULT_MAX_FRAME_BYTES, type Message } from "../protocol/index.ts";
+import { decodeMessage, encodeMessage, FrameDecoder, type Message } from "../protocol/index.ts";
 import { SocketWriter } from "../socket-writer.ts";
+
+/** Largest reply accepted from the central (a winners answer of some 700,000 documents). */
+const MAX_REPLY_BYTES = 16 * 1024 * 1024;
 
 /** The connection to the central broke (or was closed); the work may be retried on a new one. */
 export class ConnectionLostError extends Error {
@@ -15,7 +18,8 @@ export class ConnectionLostError extends Error {
 export class CentralConnection {
   private readonly inbox: Message[] = [];
   private readonly waiting: { resolve: (message: Message) => void; reject: (error: Error) => void }[] = [];
-  private readonly decoder = new FrameDecoder(DEFAULT_MAX_FRAME_BYTES);
+  // The central is trusted more than its clients: a winners answer may be long.
+  private readonly decoder = new FrameDecoder(MAX_REPLY_BYTES);
   private writer: SocketWriter | undefined;
   private socket: Socket<CentralConnection> | undefined;
   private failure: Error | undefined;
@@ -55,10 +59,13 @@ export class CentralConnection {
     this.sendFrame(encodeMessage(message));
   }
 
-  /** Sends an already encoded frame (the bets frames, built by the batch encoder). */
+  /**
+   * Sends an already encoded frame (the bets frames, built by the batch encoder). On a broken connection
+   * the frame is dropped silently: `receive()` still hands out the replies that arrived before the break
+   * and only then reports it, so no OK the central sent is left uncounted.
+   */
   sendFrame(frame: Buffer): void {
-    if (this.failure) throw this.failure;
-    this.writer!.write(frame);
+    if (!this.failure) this.writer!.write(frame);
   }
 
   /** The next message from the central. */

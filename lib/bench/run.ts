@@ -3,9 +3,8 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { COURSE_SIZES, generateDataset } from "../data/generate.ts";
-import { startBun, waitForLine, type RunningProcess } from "../local/processes.ts";
+import { awaitAgencies, ROOT, startAgency, startBun, startCentral, waitForLine, type RunningProcess } from "../local/processes.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const BENCH_DIR = join(ROOT, ".bench");
 
 interface Size {
@@ -57,23 +56,10 @@ async function dataset(key: string, size: Size): Promise<string[]> {
 async function runSystem(files: string[], work: string): Promise<Omit<Sample, "floorSeconds">> {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  const central = startBun("server", ["run", "central.ts"], {
-    ...process.env,
-    SERVER_PORT: "0",
-    LOTTERY_AGENCIES: String(files.length),
-    STORAGE_FILEPATH: join(work, "bets.csv"),
-  }, undefined, ROOT);
-  const port = (await waitForLine(central, /action: listen \| result: success \| port: (\d+)/))[1]!;
+  const central = await startCentral(join(work, "bets.csv"), { LOTTERY_AGENCIES: String(files.length) });
   const started = performance.now();
-  const agencies = files.map((file, i) =>
-    startBun(`client${i + 1}`, ["run", "agency.ts"], {
-      ...process.env,
-      CLI_ID: String(i + 1),
-      CLI_SERVER_ADDRESS: `127.0.0.1:${port}`,
-      CLI_DATA_FILE: file,
-    }, undefined, ROOT),
-  );
-  const codes = await Promise.all(agencies.map((agency) => agency.done));
+  const agencies = files.map((file, i) => startAgency(i + 1, central.port, file));
+  const codes = await awaitAgencies(agencies);
   const wallSeconds = (performance.now() - started) / 1000;
   central.process.kill("SIGTERM");
   await central.done;

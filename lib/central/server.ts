@@ -12,7 +12,7 @@ import {
   type Message,
 } from "../protocol/index.ts";
 import { SocketWriter } from "../socket-writer.ts";
-import { BetStore } from "../store.ts";
+import { BetStore, StorageFailedError } from "../store.ts";
 import type { CentralConfig } from "./config.ts";
 import { DrawCancelledError, Lottery, RefusedError } from "./lottery.ts";
 
@@ -61,20 +61,25 @@ export class CentralServer {
   private readonly agencySockets = new Map<number, ClientSocket>();
   private idleSweep: ReturnType<typeof setInterval> | undefined;
   private stopping = false;
+  private stopped: Promise<void> | undefined;
   /** Bets admitted and queued in the store, not yet durable. */
   private pendingBets = 0;
-  /** Connections paused only because the store's backlog is full. */
-  private readonly throttled = new Set<ClientSocket>();
+  /** Every paused connection: any of them may be waiting only for the store's backlog to drain. */
+  private readonly paused = new Set<ClientSocket>();
 
   private constructor(
     private readonly config: CentralConfig,
     private readonly log: Logger,
     private readonly lottery: Lottery,
     private readonly store: BetStore,
+    private readonly onFatal: (error: Error) => void,
   ) {}
 
-  /** Recovers the stored state, then listens. */
-  static async start(config: CentralConfig, log: Logger): Promise<CentralServer> {
+  /**
+   * Recovers the stored state, then listens. `onFatal` is called if the storage fails: the server has
+   * then dropped every connection unanswered (agencies retry) and the process must end.
+   */
+  static async start(config: CentralConfig, log: Logger, onFatal: (error: Error) => void): Promise<CentralServer> {
     const lottery = new Lottery(config.agencies, log);
     const store = new BetStore(config.storagePath, config.storageSync, (bets) => {
       for (const bet of bets) lottery.record(bet);
@@ -89,7 +94,7 @@ export class CentralServer {
     });
     lottery.restoreEnded(recovery.ended);
 
-    const server = new CentralServer(config, log, lottery, store);
+    const server = new CentralServer(config, log, lottery, store, onFatal);
     server.listen();
     return server;
   }
@@ -190,6 +195,7 @@ export class CentralServer {
       try {
         message = await answer;
       } catch (error) {
+        if (error instanceof StorageFailedError) return this.fail(error);
         if (!(error instanceof DrawCancelledError)) {
           message = { type: MessageType.Error, reason: this.describeFailure(socket, error) };
         }
@@ -213,6 +219,7 @@ export class CentralServer {
       // A stopping central reads (and drops) whatever comes, see shutdown().
       if (connection.paused) socket.resume();
       connection.paused = false;
+      this.paused.delete(socket);
       return;
     }
     const queued = connection.writer.pending;
@@ -220,7 +227,7 @@ export class CentralServer {
       const storeFull = this.pendingBets >= MAX_PENDING_BETS;
       if (connection.outstanding >= MAX_OUTSTANDING_REQUESTS || queued > MAX_QUEUED_REPLY_BYTES || storeFull) {
         connection.paused = true;
-        if (storeFull) this.throttled.add(socket);
+        this.paused.add(socket);
         socket.pause();
       }
     } else if (
@@ -229,7 +236,7 @@ export class CentralServer {
       this.pendingBets < MAX_PENDING_BETS / 2
     ) {
       connection.paused = false;
-      this.throttled.delete(socket);
+      this.paused.delete(socket);
       socket.resume();
     }
   }
@@ -237,7 +244,21 @@ export class CentralServer {
   /** The store's backlog shrank: connections paused for it may read again. */
   private releaseThrottled(): void {
     if (this.pendingBets >= MAX_PENDING_BETS / 2) return;
-    for (const socket of this.throttled) this.updateFlow(socket);
+    for (const socket of this.paused) this.updateFlow(socket);
+  }
+
+  /**
+   * The storage failed: nothing more can be acknowledged. Every connection is dropped unanswered, so
+   * agencies reconnect and resume from what a restarted central finds on disk.
+   */
+  private fail(error: StorageFailedError): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.log.log("CRITICAL", "storage", "fail", { storage: this.config.storagePath, error: error.message });
+    clearInterval(this.idleSweep);
+    this.listener?.stop();
+    for (const socket of this.connections) socket.terminate();
+    this.onFatal(error);
   }
 
   private describeFailure(socket: ClientSocket, error: unknown): string {
@@ -354,7 +375,7 @@ export class CentralServer {
     connection.gone.resolve();
     connection.writer.close();
     this.connections.delete(socket);
-    this.throttled.delete(socket);
+    this.paused.delete(socket);
     if (connection.agency !== undefined && this.agencySockets.get(connection.agency) === socket) {
       this.agencySockets.delete(connection.agency);
     }
@@ -384,8 +405,13 @@ export class CentralServer {
    * Graceful stop: no new connections or requests; batches already received finish their write and
    * their OK (for a bounded time); then each connection, the listener and the store are closed.
    */
-  async shutdown(signal: string): Promise<void> {
-    if (this.stopping) return;
+  shutdown(signal: string): Promise<void> {
+    // A second signal waits for the stop already under way instead of cutting it short.
+    this.stopped ??= this.stop(signal);
+    return this.stopped;
+  }
+
+  private async stop(signal: string): Promise<void> {
     this.stopping = true;
     this.log.info("shutdown", "in_progress", { signal });
     clearInterval(this.idleSweep);

@@ -70,3 +70,54 @@ export function waitForLine(running: RunningProcess, pattern: RegExp): Promise<R
     });
   });
 }
+
+/** The repository's root: the entry points and the default configuration live there. */
+export const ROOT = new URL("../../", import.meta.url).pathname;
+
+export interface Central extends RunningProcess {
+  port: number;
+  storage: string;
+}
+
+/** Starts `bun run central.ts` on a free port with its storage at `storage`; resolves once it listens. */
+export async function startCentral(
+  storage: string,
+  env: Record<string, string | undefined> = {},
+  onLine?: (name: string, line: string) => void,
+): Promise<Central> {
+  const running = startBun("server", ["run", "central.ts"], { ...process.env, SERVER_PORT: "0", STORAGE_FILEPATH: storage, ...env }, onLine, ROOT);
+  const match = await waitForLine(running, /action: listen \| result: success \| port: (\d+)/);
+  return Object.assign(running, { port: Number(match[1]), storage });
+}
+
+/** Starts `bun run agency.ts` as agency `id` of a central on this machine. */
+export function startAgency(
+  id: number,
+  port: number,
+  dataFile: string,
+  env: Record<string, string | undefined> = {},
+  onLine?: (name: string, line: string) => void,
+): RunningProcess {
+  return startBun(
+    `client${id}`,
+    ["run", "agency.ts"],
+    { ...process.env, CLI_ID: String(id), CLI_SERVER_ADDRESS: `127.0.0.1:${port}`, CLI_DATA_FILE: dataFile, ...env },
+    onLine,
+    ROOT,
+  );
+}
+
+/**
+ * Waits for every agency; when one fails outright (it will never send END, so the others would wait
+ * for the draw forever) the others are stopped with SIGTERM. Exit status 3 (invalid rows skipped)
+ * still ends with END and counts as having finished. Resolves with the exit codes.
+ */
+export function awaitAgencies(agencies: readonly RunningProcess[]): Promise<number[]> {
+  return Promise.all(
+    agencies.map(async (agency) => {
+      const code = await agency.done;
+      if (code !== 0 && code !== 3) for (const other of agencies) other.process.kill("SIGTERM");
+      return code;
+    }),
+  );
+}

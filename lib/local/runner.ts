@@ -1,8 +1,7 @@
 // `bun run local`: the whole system as plain processes on 127.0.0.1, with compose-style output.
 import { existsSync, mkdirSync, rmSync } from "node:fs";
-import { startBun, waitForLine, type RunningProcess } from "./processes.ts";
+import { awaitAgencies, ROOT, startAgency, startCentral, type RunningProcess } from "./processes.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const RUN_DIR = `${ROOT}.run`;
 
 const agencies = Number(process.env.LOTTERY_AGENCIES ?? 5);
@@ -17,9 +16,9 @@ if (missing.length > 0) {
   process.exit(2);
 }
 
-// Service names padded as docker compose pads them.
+// Service names padded as docker compose pads them: "server   | ", "client1  | ".
 const names = ["server", ...Array.from({ length: agencies }, (_, i) => `client${i + 1}`)];
-const width = Math.max(...names.map((name) => name.length)) + 1;
+const width = Math.max(...names.map((name) => name.length)) + 2;
 const print = (name: string, line: string) => process.stdout.write(`${name.padEnd(width)}| ${line}\n`);
 
 // Each run is a draw of its own: it starts from an empty storage.
@@ -27,26 +26,11 @@ rmSync(RUN_DIR, { recursive: true, force: true });
 mkdirSync(RUN_DIR, { recursive: true });
 const env = { ...process.env, LOTTERY_AGENCIES: String(agencies) };
 
-const central = startBun(
-  "server",
-  ["run", "central.ts"],
-  { ...env, SERVER_PORT: "0", STORAGE_FILEPATH: `${RUN_DIR}/bets.csv` },
-  print,
-  ROOT,
-);
-const port = (await waitForLine(central, /action: listen \| result: success \| port: (\d+)/))[1]!;
+const central = await startCentral(`${RUN_DIR}/bets.csv`, env, print);
 
 const started = performance.now();
-const clients: RunningProcess[] = names.slice(1).map((name, i) =>
-  startBun(
-    name,
-    ["run", "agency.ts"],
-    { ...env, CLI_ID: String(i + 1), CLI_SERVER_ADDRESS: `127.0.0.1:${port}`, CLI_DATA_FILE: dataFile(i + 1) },
-    print,
-    ROOT,
-  ),
-);
-const codes = await Promise.all(clients.map((client) => client.done));
+const clients: RunningProcess[] = names.slice(1).map((_, i) => startAgency(i + 1, central.port, dataFile(i + 1), env, print));
+const codes = await awaitAgencies(clients);
 const wall = (performance.now() - started) / 1000;
 
 central.process.kill("SIGTERM");

@@ -4,10 +4,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CsvParser } from "../../lib/csv.ts";
 import { generateDataset } from "../../lib/data/generate.ts";
-import { startBun, waitForLine, type RunningProcess } from "../../lib/local/processes.ts";
+import {
+  startAgency,
+  startCentral as startCentralProcess,
+  waitForLine,
+  type Central,
+  type RunningProcess,
+} from "../../lib/local/processes.ts";
 
-export const ROOT = new URL("../../", import.meta.url).pathname;
-export { waitForLine, type RunningProcess };
+export { startAgency, waitForLine, type Central, type RunningProcess };
 
 /** A scratch directory removed by `cleanup()`. */
 export function scratchDir(prefix = "lottery-test-"): { path: string; cleanup: () => void } {
@@ -20,33 +25,9 @@ export function makeDataset(dir: string, sizes: number[], seed = 1): Promise<str
   return generateDataset(dir, sizes, seed);
 }
 
-export interface Central extends RunningProcess {
-  port: number;
-  storage: string;
-}
-
-/** Starts a central with its storage at `storage`; resolves once it listens. */
-export async function startCentral(storage: string, env: Record<string, string> = {}): Promise<Central> {
-  const running = startBun("server", ["run", "central.ts"], {
-    ...process.env,
-    SERVER_PORT: "0",
-    LOTTERY_AGENCIES: "5",
-    STORAGE_FILEPATH: storage,
-    ...env,
-  }, undefined, ROOT);
-  const match = await waitForLine(running, /action: listen \| result: success \| port: (\d+)/);
-  return Object.assign(running, { port: Number(match[1]), storage });
-}
-
-/** Starts an agency against a central port. */
-export function startAgency(id: number, port: number, dataFile: string, env: Record<string, string> = {}): RunningProcess {
-  return startBun(`client${id}`, ["run", "agency.ts"], {
-    ...process.env,
-    CLI_ID: String(id),
-    CLI_SERVER_ADDRESS: `127.0.0.1:${port}`,
-    CLI_DATA_FILE: dataFile,
-    ...env,
-  }, undefined, ROOT);
+/** Starts a central for a test, expecting 5 agencies unless `env` says otherwise. */
+export function startCentral(storage: string, env: Record<string, string> = {}): Promise<Central> {
+  return startCentralProcess(storage, { LOTTERY_AGENCIES: "5", ...env });
 }
 
 /** Lines of a process that carry `action: NAME`. */
