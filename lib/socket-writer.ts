@@ -38,7 +38,7 @@ export class SocketWriter {
       const head = this.queue[0]!;
       const written = this.socket.write(head);
       if (written < 0) return this.close();
-      this.queuedBytes -= Math.max(written, 0);
+      this.queuedBytes -= written;
       if (written < head.length) {
         this.queue[0] = head.subarray(written);
         return;

@@ -35,10 +35,6 @@ export class Lottery {
     this.draw.promise.catch(() => undefined);
   }
 
-  get drawn(): boolean {
-    return this.drawDone;
-  }
-
   /** Counts a bet that is durable in the store: at start-up from loadBets, later from each commit. */
   record(bet: Bet): void {
     this.stored.set(bet.agency, (this.stored.get(bet.agency) ?? 0) + 1);
@@ -64,7 +60,7 @@ export class Lottery {
     return this.stored.get(agency) ?? 0;
   }
 
-  hasEnded(agency: number): boolean {
+  endReceived(agency: number): boolean {
     return this.closing.has(agency);
   }
 

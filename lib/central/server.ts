@@ -44,6 +44,11 @@ interface Connection {
   lastActivity: number;
   /** Replaced by a newer connection of the same agency: nothing more is taken from it. */
   superseded: boolean;
+  /**
+   * An agency's session (after a hello) had a batch refused: its later batches, already in flight behind
+   * it, are refused too, so that what is stored of the agency stays a prefix of what it sent.
+   */
+  batchRefused: boolean;
   closed: boolean;
   /** Resolved by the close event. */
   gone: PromiseWithResolvers<void>;
@@ -136,6 +141,7 @@ export class CentralServer {
       paused: false,
       lastActivity: performance.now(),
       superseded: false,
+      batchRefused: false,
       closed: false,
       gone: Promise.withResolvers<void>(),
     };
@@ -285,14 +291,17 @@ export class CentralServer {
   }
 
   private async storeBets(socket: ClientSocket, agency: number, fields: readonly BetFields[]): Promise<Message> {
-    const identified = socket.data.agency;
+    const connection = socket.data;
+    const identified = connection.agency;
     let bets;
     try {
       if (identified !== undefined && identified !== agency) {
         throw new RefusedError(`this connection belongs to agency ${identified}, not ${agency}`);
       }
+      if (connection.batchRefused) throw new RefusedError("an earlier batch of this session was refused");
       bets = this.lottery.admit(agency, fields);
     } catch (error) {
+      if (identified !== undefined) connection.batchRefused = true;
       this.log.info("apuesta_recibida", "fail", { cantidad: fields.length, agency, error: (error as Error).message });
       throw error;
     }
@@ -329,7 +338,7 @@ export class CentralServer {
     socket.data.agency = agency;
     await this.store.idle();
     const stored = this.lottery.storedCount(agency);
-    this.log.info("agencia_conectada", "success", { agency, stored, ended: this.lottery.hasEnded(agency) });
+    this.log.info("agencia_conectada", "success", { agency, stored, ended: this.lottery.endReceived(agency) });
     return { type: MessageType.Welcome, stored };
   }
 

@@ -29,8 +29,6 @@ export class RawClient {
   private socket!: Socket<RawClient>;
   private writer!: SocketWriter;
   private failure: Error | undefined;
-  /** Called with each message as it arrives (a test can stamp the moment). */
-  onMessage: (message: Message) => void = () => {};
 
   private constructor() {}
 
@@ -97,7 +95,6 @@ export class RawClient {
       this.decoder.push(chunk, (type, payload) => {
         const message = decodeMessage(type, payload);
         this.received.push(message);
-        this.onMessage(message);
         const waiter = this.waiters.shift();
         if (waiter) {
           this.taken++;
