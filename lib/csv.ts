@@ -75,14 +75,23 @@ export class CsvParser {
     }
     const lastLf = chunk.lastIndexOf(LF);
     if (lastLf < 0) {
-      this.pendingBytes = join(this.pendingBytes, chunk.slice());
+      this.pendingBytes = join(this.pendingBytes, new Uint8Array(chunk));
       if (this.pendingBytes.length > MAX_RECORD_BYTES) this.dropOverlongLine(onRecord);
       return;
     }
-    const whole = join(this.pendingBytes, chunk.subarray(0, lastLf + 1));
-    this.pendingBytes = chunk.slice(lastLf + 1);
-    this.decoded += whole.length;
-    this.parse(this.decode(whole), false, onRecord);
+    // The unfinished line held back is completed by the chunk's first line and decoded apart, so the
+    // rest of the chunk is decoded in place rather than copied behind it.
+    let text = "";
+    let start = 0;
+    if (this.pendingBytes.length > 0) {
+      start = chunk.indexOf(LF) + 1;
+      text = this.decode(join(this.pendingBytes, chunk.subarray(0, start)));
+    }
+    text += this.decode(chunk.subarray(start, lastLf + 1));
+    this.decoded += this.pendingBytes.length + lastLf + 1;
+    // Copied: the caller may reuse its chunk (and a Buffer's slice() would only be a view).
+    this.pendingBytes = new Uint8Array(chunk.subarray(lastLf + 1));
+    this.parse(text, false, onRecord);
   }
 
   /** Ends the stream: a last record without a line terminator is handed out too. */

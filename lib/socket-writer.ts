@@ -4,8 +4,8 @@ export interface WritableSocket {
 }
 
 /**
- * Ordered writes over a socket that may take only part of what it is given: the rest waits in a
- * queue and goes out on `drain`. Callers hand over buffers they will not touch again.
+ * Ordered writes over a socket that may take only part of what it is given: the rest is copied into
+ * a queue and goes out on `drain`. Callers may reuse their buffers as soon as `write` returns.
  */
 export class SocketWriter {
   private readonly queue: Uint8Array[] = [];
@@ -28,6 +28,8 @@ export class SocketWriter {
       if (written === bytes.length) return;
       bytes = bytes.subarray(written);
     }
+    // A copy (a Buffer's slice() would be a view of the caller's bytes).
+    bytes = new Uint8Array(bytes);
     this.queue.push(bytes);
     this.queuedBytes += bytes.length;
   }

@@ -14,7 +14,8 @@ function roundTrip(encoder: BatchEncoder, bets: Bet[]): { frames: Buffer[]; deco
   const frames: Buffer[] = [];
   for (let from = 0; from < bets.length; ) {
     const { frame, count } = encoder.encode(bets, from);
-    frames.push(frame);
+    // A copy: the frame is a view the next call overwrites.
+    frames.push(Buffer.from(frame));
     from += count;
   }
   const decoded: Bet[][] = [];

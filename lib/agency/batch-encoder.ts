@@ -14,7 +14,10 @@ export class BatchEncoder {
     private readonly maxFrameBytes: number = BATCH_FRAME_BYTES,
   ) {}
 
-  /** Encodes a frame from bets[from...]; returns it with how many bets it holds (at least one). */
+  /**
+   * Encodes a frame from bets[from...]; returns it with how many bets it holds (at least one). The frame
+   * is a view of the encoder's buffer, valid until the next call: send it (or copy it) at once.
+   */
   encode(bets: readonly Bet[], from: number): { frame: Buffer; count: number } {
     const writer = this.writer;
     writer.start(MessageType.Bets).field(String(this.agency));
@@ -40,6 +43,6 @@ export class BatchEncoder {
       }
       count++;
     }
-    return { frame: writer.finish().flush(), count };
+    return { frame: writer.finish().take(), count };
   }
 }

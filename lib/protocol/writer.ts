@@ -66,8 +66,17 @@ export class FrameWriter {
 
   /** Returns a copy of the finished frames and empties the writer for reuse. */
   flush(): Buffer {
+    return Buffer.from(this.take());
+  }
+
+  /**
+   * Returns the finished frames without copying them and empties the writer: the view is valid only
+   * until the next frame is started. For a caller that writes them out at once (a SocketWriter copies
+   * whatever it has to keep).
+   */
+  take(): Buffer {
     if (this.frameStart >= 0) throw new Error("FrameWriter: frame not finished");
-    const frames = Buffer.from(this.buffer.subarray(0, this.length));
+    const frames = this.buffer.subarray(0, this.length);
     this.length = 0;
     return frames;
   }
