@@ -86,6 +86,8 @@ export class BetStore {
     private readonly sync: SyncMode = "always",
     /** Called for each batch once it is durable, before its caller hears of it. */
     private readonly onCommit: (bets: readonly Bet[]) => void = () => {},
+    /** How a file's data is made durable; replaceable so that tests can watch and delay syncs. */
+    private readonly syncFile: (fd: number) => Promise<void> = syncData,
   ) {}
 
   get endsPath(): string {
@@ -205,7 +207,7 @@ export class BetStore {
     const written = sink.write(text);
     if (typeof written !== "number") await written;
     await sink.flush();
-    if (this.sync === "always") await syncData(fd);
+    if (this.sync === "always") await this.syncFile(fd);
   }
 
   /** Stops the store for good and cuts the bets file back to its last whole group. */

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { Bet } from "../lib/bet.ts";
 import { agencyRows } from "../lib/data/generate.ts";
 import { PromiseLock } from "../lib/lock.ts";
-import { BetStore, betRow, CorruptStorageError, type SyncMode } from "../lib/store.ts";
+import { BetStore, betRow, CorruptStorageError, StorageFailedError, type SyncMode } from "../lib/store.ts";
 
 let dir = "";
 let path = "";
@@ -362,4 +362,85 @@ describe("PromiseLock", () => {
     await lock.idle();
     expect(done).toBe(3);
   });
+});
+
+describe("durable acknowledgements", () => {
+  /** One turn of the event loop: what could happen by now has happened. */
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+  /** A sync that the test releases by hand, counting calls. */
+  function heldSyncs() {
+    const calls: PromiseWithResolvers<void>[] = [];
+    const waiting: ((call: PromiseWithResolvers<void>) => void)[] = [];
+    const sync = (_fd: number) => {
+      const call = Promise.withResolvers<void>();
+      calls.push(call);
+      waiting.shift()?.(call);
+      return call.promise;
+    };
+    /** The next sync asked for (already asked, or when it is). */
+    const next = (index: number) =>
+      calls[index] ? Promise.resolve(calls[index]!) : new Promise<PromiseWithResolvers<void>>((resolve) => waiting.push(resolve));
+    return { sync, calls, next };
+  }
+
+  test("batches arriving during a sync share the next one, and nobody hears of a batch before its sync", async () => {
+    const syncs = heldSyncs();
+    const store = new BetStore(path, "always", undefined, syncs.sync);
+    opened.push(store);
+    await store.open();
+
+    const settled: number[] = [];
+    const first = store.storeBets([bet({ document: "1" })]).then(() => settled.push(0));
+    const firstSync = await syncs.next(0);
+    // 49 more batches while the first sync is held.
+    const more = Array.from({ length: 49 }, (_, i) =>
+      store.storeBets([bet({ document: String(i + 2) }), bet({ document: String(i + 100) })]).then(() => settled.push(i + 1)),
+    );
+    await turn();
+    expect(settled).toEqual([]);
+    expect(syncs.calls).toHaveLength(1);
+
+    firstSync.resolve();
+    await first;
+    expect(settled).toEqual([0]);
+    // All 49 are written as one group and wait on one more sync.
+    const secondSync = await syncs.next(1);
+    await turn();
+    expect(settled).toEqual([0]);
+    secondSync.resolve();
+    await Promise.all(more);
+    expect(syncs.calls).toHaveLength(2);
+    expect(settled).toHaveLength(50);
+    expect((await loadAll(store)).length).toBe(1 + 49 * 2);
+  });
+
+  test("with sync never, no sync is made at all", async () => {
+    const syncs = heldSyncs();
+    const store = new BetStore(path, "never", undefined, syncs.sync);
+    opened.push(store);
+    await store.open();
+    await Promise.all(Array.from({ length: 10 }, (_, i) => store.storeBets([bet({ document: String(i) })])));
+    expect(syncs.calls).toHaveLength(0);
+  });
+});
+
+test("a failed sync stops the store for good and cuts the file back to the last whole group", async () => {
+  let syncs = 0;
+  const failing = async (_fd: number) => {
+    if (++syncs === 2) throw Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" });
+  };
+  const store = new BetStore(path, "always", undefined, failing);
+  opened.push(store);
+  await store.open();
+  await store.storeBets([bet({ document: "1" })]);
+  const committed = readFileSync(path);
+
+  await expect(store.storeBets([bet({ document: "2" }), bet({ document: "3" })])).rejects.toBeInstanceOf(StorageFailedError);
+  // The rows whose sync failed are gone from the file; nothing is written or acknowledged any more.
+  expect(readFileSync(path).equals(committed)).toBe(true);
+  await expect(store.storeBets([bet({ document: "4" })])).rejects.toBeInstanceOf(StorageFailedError);
+  await expect(store.recordEnd(1)).rejects.toBeInstanceOf(StorageFailedError);
+  expect(readFileSync(path).equals(committed)).toBe(true);
+  expect(syncs).toBe(2);
 });
