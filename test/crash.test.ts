@@ -19,6 +19,7 @@ import {
   testSeed,
 } from "./support/crash-kit.ts";
 import { ProbeClient } from "./support/probe-client.ts";
+import { echo } from "./support/raw-client.ts";
 import { actionLines, expectedWinners, makeDataset, readCsv, Scope, waitForLine, type RunningProcess } from "./support/system.ts";
 
 const FILE = "test/crash.test.ts";
@@ -307,7 +308,6 @@ test("END notices survive a central SIGKILL: the fifth agency's END after the re
 // ---------------------------------------------------------------------------------------------------
 // 6. Hardening: idle timeout, connection cap, bounded memory
 
-const echo = (text: string): Message => ({ type: MessageType.Echo, payload: new TextEncoder().encode(text) });
 
 test("the idle timeout closes silent clients with a log line, but not one waiting for the draw", async () => {
   const dir = scope.dir();

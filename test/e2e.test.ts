@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BetFields } from "../lib/bet.ts";
 import { encodeMessage, MessageType, messageName, type Message } from "../lib/protocol/index.ts";
-import { RawClient, fields, rawFrame, seededBytes } from "./support/raw-client.ts";
+import { echo, RawClient, fields, rawFrame, seededBytes } from "./support/raw-client.ts";
 import {
   actionLines,
   expectedWinners,
@@ -136,7 +136,6 @@ function reasonOf(reply: Message): string {
   return reply.reason;
 }
 
-const echo = (text: string): Message => ({ type: MessageType.Echo, payload: new TextEncoder().encode(text) });
 
 // ---------------------------------------------------------------------------------------------------------------
 // 1. The whole run

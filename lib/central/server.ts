@@ -442,7 +442,7 @@ export class CentralServer {
       this.log.info("close_connection", "success", { peer: socket.data.peer, agency: socket.data.agency ?? "none" });
     }
     await inTime(Promise.all(sockets.map((socket) => socket.data.gone.promise)));
-    await this.store.close();
+    await inTime(this.store.close());
     this.log.info("close_store", "success", { storage: this.config.storagePath });
     this.log.info("shutdown", "success", { signal });
   }

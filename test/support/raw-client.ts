@@ -9,6 +9,7 @@ import {
   FIELD_LENGTH_BYTES,
   FrameDecoder,
   HEADER_BYTES,
+  MessageType,
   type Message,
 } from "../../lib/protocol/index.ts";
 import { mulberry32 } from "../../lib/random.ts";
@@ -145,3 +146,6 @@ export function seededBytes(length: number, seed: number): Buffer {
   for (let i = 0; i < length; i++) bytes[i] = Math.floor(next() * 256);
   return bytes;
 }
+
+/** An echo request carrying `text`. */
+export const echo = (text: string): Message => ({ type: MessageType.Echo, payload: new TextEncoder().encode(text) });
