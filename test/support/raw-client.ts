@@ -4,7 +4,6 @@
 import type { Socket } from "bun";
 import {
   decodeMessage,
-  DEFAULT_MAX_FRAME_BYTES,
   encodeMessage,
   FIELD_LENGTH_BYTES,
   FrameDecoder,
@@ -20,16 +19,23 @@ interface Waiter {
   reject: (error: Error) => void;
 }
 
+/** The central's answers are small; a larger frame from it is itself a failure worth seeing. */
+const MAX_REPLY_BYTES = 16 * 1024 * 1024;
+
 export class RawClient {
   /** Every message received so far, in arrival order (taken or not by `next`). */
   readonly received: Message[] = [];
+  /** Frames from the central that did not decode (there must be none). */
+  readonly badFrames: string[] = [];
   private taken = 0;
   private readonly waiters: Waiter[] = [];
-  private readonly decoder = new FrameDecoder(DEFAULT_MAX_FRAME_BYTES);
+  private readonly decoder = new FrameDecoder(MAX_REPLY_BYTES);
   private readonly closing = Promise.withResolvers<void>();
   private socket!: Socket<RawClient>;
   private writer!: SocketWriter;
   private failure: Error | undefined;
+  private drained: (() => void)[] = [];
+  private localPort = 0;
 
   private constructor() {}
 
@@ -41,14 +47,29 @@ export class RawClient {
       data: client,
       socket: {
         data: (socket, chunk) => socket.data.onData(chunk),
-        drain: (socket) => socket.data.writer.drain(),
+        drain: (socket) => socket.data.onDrain(),
         close: (socket) => socket.data.onClose(new Error("the central closed the connection")),
         error: (socket, error) => socket.data.onClose(error),
       },
     });
     client.socket = socket;
     client.writer = new SocketWriter(socket);
+    client.localPort = socket.localPort;
     return client;
+  }
+
+  /** Our end's port, kept from the start: a closed socket no longer has one. */
+  get port(): number {
+    return this.localPort;
+  }
+
+  /** The `peer` the central logs for this connection. */
+  get peer(): string {
+    return `127.0.0.1:${this.localPort}`;
+  }
+
+  get isOpen(): boolean {
+    return this.failure === undefined;
   }
 
   /** Resolves once the peer has closed the connection (or it broke). */
@@ -65,8 +86,40 @@ export class RawClient {
     this.writer.write(bytes);
   }
 
-  send(message: Message): void {
-    this.sendBytes(encodeMessage(message));
+  /** Sends a message; the promise (which callers may ignore) resolves once the kernel has it all. */
+  send(message: Message): Promise<void> {
+    return this.write(encodeMessage(message));
+  }
+
+  /** Sends raw bytes and resolves once the kernel has them all (or the connection closed). */
+  write(bytes: Uint8Array): Promise<void> {
+    this.sendBytes(bytes);
+    return this.flushed();
+  }
+
+  /**
+   * One write without queueing: returns how many bytes the kernel took. For a client that floods the
+   * central and must notice when it stops taking its bytes.
+   */
+  tryWrite(bytes: Uint8Array): number {
+    if (this.failure) return 0;
+    return Math.max(this.socket.write(bytes), 0);
+  }
+
+  /** Resolves on the next `drain` event, or when the connection closes. */
+  whenWritable(): Promise<void> {
+    if (this.failure) return Promise.resolve();
+    return new Promise((resolve) => this.drained.push(resolve));
+  }
+
+  /** Stops reading: what the central sends piles up in the kernel, then in the central. */
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  /** Closes at once (a reset), without the graceful FIN of `close`. */
+  terminate(): void {
+    if (!this.failure) this.socket.terminate();
   }
 
   /** The next message not yet taken; rejects if the connection closes first. */
@@ -104,9 +157,15 @@ export class RawClient {
       });
     } catch (error) {
       // The central must only ever send well-formed frames: surface anything else to the waiting test.
+      this.badFrames.push((error as Error).message);
       this.onClose(new Error(`malformed frame from the central: ${(error as Error).message}`));
-      this.socket.end();
+      this.socket.terminate();
     }
+  }
+
+  private onDrain(): void {
+    this.writer.drain();
+    for (const resolve of this.drained.splice(0)) resolve();
   }
 
   private onClose(error: Error): void {
@@ -114,6 +173,7 @@ export class RawClient {
     this.failure = error;
     this.writer?.close();
     for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+    for (const resolve of this.drained.splice(0)) resolve();
     this.closing.resolve();
   }
 }
