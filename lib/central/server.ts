@@ -164,10 +164,14 @@ export class CentralServer {
     try {
       connection.decoder.push(chunk, (type, payload) => this.onFrame(socket, type, payload));
     } catch (error) {
-      if (!(error instanceof FrameTooLargeError)) throw error;
-      // The stream cannot be resynchronised without reading the whole frame: refuse it and hang up.
-      this.log.warning("frame", "fail", { peer: connection.peer, error: error.message });
-      this.reply(socket, { type: MessageType.Error, reason: error.message });
+      if (error instanceof FrameTooLargeError) {
+        // The stream cannot be resynchronised without reading the whole frame: refuse it and hang up.
+        this.log.warning("frame", "fail", { peer: connection.peer, error: error.message });
+        this.reply(socket, { type: MessageType.Error, reason: error.message });
+      } else {
+        // A fault of ours while handling this connection's bytes costs that connection, not the central.
+        this.log.error("connection", "fail", { peer: connection.peer, error: String(error) });
+      }
       this.hangUp(socket);
     }
   }
