@@ -7,9 +7,9 @@ import { BetFile } from "./bet-file.ts";
 import type { AgencyConfig } from "./config.ts";
 import { CentralConnection, ConnectionLostError } from "./connection.ts";
 
-/** The central refused a request; retrying cannot help. */
-export class RefusedByCentralError extends Error {
-  override readonly name = "RefusedByCentralError";
+/** The run cannot go on (an invalid single bet, a refused request, answers that contradict ours); retrying cannot help. */
+export class AgencyFailedError extends Error {
+  override readonly name = "AgencyFailedError";
 }
 
 /** The agency was asked to stop (SIGTERM). */
@@ -21,8 +21,7 @@ const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 2000;
 
 export interface AgencyOutcome {
-  stored: number;
-  winners: number;
+  /** Rows of the file that were not valid bets, and so were not sent. */
   invalidRows: number;
 }
 
@@ -90,7 +89,7 @@ export class AgencyClient {
     } catch (error) {
       if (!(error instanceof InvalidBetError)) throw error;
       this.log.error("apuesta_enviada", "fail", { dni: fields.document, numero: fields.number, error: error.message });
-      throw new RefusedByCentralError(`invalid bet: ${error.message}`);
+      throw new AgencyFailedError(`invalid bet: ${error.message}`);
     }
     const connection = await this.connect();
     try {
@@ -148,14 +147,14 @@ export class AgencyClient {
     const ended = await this.receive(connection);
     if (ended.type !== MessageType.Ok) throw this.unexpected(ended);
     if (ended.count !== this.acknowledged) {
-      throw new RefusedByCentralError(`the central holds ${ended.count} of our bets, we sent ${this.acknowledged}`);
+      throw new AgencyFailedError(`the central holds ${ended.count} of our bets, we sent ${this.acknowledged}`);
     }
 
     connection.send({ type: MessageType.WinnersQuery, agency: this.config.id });
     const answer = await this.receive(connection);
     if (answer.type !== MessageType.Winners) throw this.unexpected(answer);
     this.log.info("consulta_ganadores", "success", { cant_ganadores: answer.documents.length });
-    return { stored: this.acknowledged, winners: answer.documents.length, invalidRows: this.invalidRows };
+    return { invalidRows: this.invalidRows };
   }
 
   /**
@@ -164,7 +163,7 @@ export class AgencyClient {
    */
   private async resumeFrom(stored: number): Promise<void> {
     if (stored < this.acknowledged) {
-      throw new RefusedByCentralError(`the central holds ${stored} of our bets but had acknowledged ${this.acknowledged}`);
+      throw new AgencyFailedError(`the central holds ${stored} of our bets but had acknowledged ${this.acknowledged}`);
     }
     const resend = this.inFlight.flat();
     this.inFlight = [];
@@ -173,7 +172,7 @@ export class AgencyClient {
     let skip = stored - this.acknowledged;
     while (skip > 0) {
       if (this.unsentStart === this.unsent.length && !(await this.fillUnsent())) {
-        throw new RefusedByCentralError(`the central holds ${stored} of our bets, more than the file has`);
+        throw new AgencyFailedError(`the central holds ${stored} of our bets, more than the file has`);
       }
       const dropped = Math.min(skip, this.unsent.length - this.unsentStart);
       this.unsentStart += dropped;
@@ -199,13 +198,13 @@ export class AgencyClient {
 
   private async receive(connection: CentralConnection): Promise<Message> {
     const message = await connection.receive();
-    if (message.type === MessageType.Error) throw new RefusedByCentralError(`the central refused: ${message.reason}`);
+    if (message.type === MessageType.Error) throw new AgencyFailedError(`the central refused: ${message.reason}`);
     return message;
   }
 
   private unexpected(message: Message): Error {
     const detail = message.type === MessageType.Ok ? ` (count ${message.count})` : "";
-    return new RefusedByCentralError(`unexpected ${messageName(message.type)} reply from the central${detail}`);
+    return new AgencyFailedError(`unexpected ${messageName(message.type)} reply from the central${detail}`);
   }
 
   /** Connects, retrying with exponential backoff until the configured time is up. */
