@@ -304,6 +304,26 @@ test("END notices survive a central SIGKILL: the fifth agency's END after the re
   expect(await kill(central, "SIGTERM")).toBe(0);
 }, PROCESS_TEST_MS);
 
+test("an agency that waited for the draw longer than its reconnect budget still reconnects to a restarted central", async () => {
+  const dir = scope.dir();
+  const files = await makeDataset(dir, SMALL_SIZES.slice(0, 2), 606);
+  const storage = join(dir, "bets.csv");
+  const first = await scope.central(storage, { LOTTERY_AGENCIES: "2" });
+  const waiting = scope.agency(1, first.port, files[0]!, { CLI_RECONNECT_TIMEOUTSECONDS: "1" });
+  await waitForLine(first, /action: fin_apuestas \| result: success \| agency: 1 \|/);
+  // Waiting for the draw is progress of a kind: the budget must count from the loss, not from the last
+  // OK. Only the passing of more than the budget shows that, so this test waits for it.
+  await Bun.sleep(1500);
+  expect(await kill(first, "SIGKILL")).not.toBe(0);
+
+  const central = await scope.central(storage, { LOTTERY_AGENCIES: "2", SERVER_PORT: String(first.port) });
+  const other = scope.agency(2, central.port, files[1]!);
+  await expectAgenciesRight([waiting, other], files);
+  expect(actionLines(waiting, "conexion_perdida")).toHaveLength(1);
+  expect(exactlyOnceProblems(storage, files)).toEqual([]);
+  expect(await kill(central, "SIGTERM")).toBe(0);
+}, PROCESS_TEST_MS);
+
 // ---------------------------------------------------------------------------------------------------
 // 6. Hardening: idle timeout, connection cap, bounded memory
 

@@ -51,6 +51,8 @@ export class AgencyClient {
   private failures = 0;
   /** Connection attempts so far: every one but the first waits its backoff. */
   private attempts = 0;
+  /** The current session got its welcome: the central was answering on it. */
+  private welcomed = false;
 
   constructor(
     private readonly config: AgencyConfig,
@@ -70,11 +72,14 @@ export class AgencyClient {
     await this.fillUnsent();
     for (;;) {
       const connection = await this.connect();
+      this.welcomed = false;
       try {
         return await this.session(connection);
       } catch (error) {
         if (!(error instanceof ConnectionLostError) || this.stopping) throw this.stopping ? new StoppedError("stopped") : error;
         this.log.warning("conexion_perdida", "fail", { error: error.message, acknowledged: this.acknowledged });
+        // Waiting on a live session (for the draw, say) is not a lack of progress: the budget starts now.
+        if (this.welcomed) this.progress();
       } finally {
         connection.close();
       }
@@ -121,6 +126,7 @@ export class AgencyClient {
     connection.send({ type: MessageType.Hello, agency: this.config.id });
     const welcome = await this.receive(connection);
     if (welcome.type !== MessageType.Welcome) throw this.unexpected(welcome);
+    this.welcomed = true;
     this.progress();
     await this.resumeFrom(welcome.stored);
 

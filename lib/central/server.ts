@@ -26,7 +26,7 @@ const MAX_QUEUED_REPLY_BYTES = 1024 * 1024;
  * memory) stays bounded, and each group commit stays a reasonable size.
  */
 const MAX_PENDING_BETS = 16 * 1024;
-/** How long a hang-up waits for earlier replies to reach a client that does not read them. */
+/** How long a hang-up waits for a client to take its last answers, and then to close. */
 const HANG_UP_GRACE_MS = 1000;
 /** How often idle connections are looked for. */
 const IDLE_SWEEP_MS = 1000;
@@ -67,6 +67,7 @@ export class CentralServer {
   private idleSweep: ReturnType<typeof setInterval> | undefined;
   private stopping = false;
   private stopped: Promise<void> | undefined;
+  private failed = false;
   /** Bets admitted and queued in the store, not yet durable. */
   private pendingBets = 0;
   /** Every paused connection: any of them may be waiting only for the store's backlog to drain. */
@@ -262,7 +263,9 @@ export class CentralServer {
    * agencies reconnect and resume from what a restarted central finds on disk.
    */
   private fail(error: StorageFailedError): void {
-    if (this.stopping) return;
+    // Once only, and also when a graceful stop is under way: a failed storage always ends in exit 1.
+    if (this.failed) return;
+    this.failed = true;
     this.stopping = true;
     this.log.log("CRITICAL", "storage", "fail", { storage: this.config.storagePath, error: error.message });
     clearInterval(this.idleSweep);
@@ -372,12 +375,15 @@ export class CentralServer {
     const connection = socket.data;
     connection.superseded = true;
     void connection.replies.then(async () => {
-      const flushed = await Promise.race([
-        connection.writer.flushed().then(() => true),
-        Bun.sleep(HANG_UP_GRACE_MS).then(() => false),
-      ]);
-      if (flushed) socket.end();
-      else socket.terminate();
+      const inTime = (work: Promise<unknown>) =>
+        Promise.race([work.then(() => true), Bun.sleep(HANG_UP_GRACE_MS).then(() => false)]);
+      // FIN once the answers are out, then keep reading (and dropping) until the peer closes: closing
+      // with unread bytes would reset the connection and could destroy the error frame on its way.
+      if (await inTime(connection.writer.flushed())) {
+        socket.shutdown();
+        if (await inTime(connection.gone.promise)) return;
+      }
+      socket.terminate();
     });
   }
 
@@ -431,8 +437,9 @@ export class CentralServer {
     this.listener?.stop();
     this.log.info("close_listener", "success", { port: this.port });
 
-    const grace = this.config.shutdownGraceSeconds * 1000;
-    const inTime = (work: Promise<unknown>) => Promise.race([work, Bun.sleep(grace)]);
+    // One deadline for every wait below: the whole stop takes at most the grace period.
+    const deadline = performance.now() + this.config.shutdownGraceSeconds * 1000;
+    const inTime = (work: Promise<unknown>) => Promise.race([work, Bun.sleep(Math.max(0, deadline - performance.now()))]);
     await inTime(this.store.idle());
     this.lottery.cancelWaiting();
     const sockets = [...this.connections];
@@ -442,10 +449,12 @@ export class CentralServer {
     for (const socket of sockets) this.updateFlow(socket);
     await inTime(Promise.all(sockets.map((socket) => socket.data.replies.then(() => socket.data.writer.flushed()))));
     for (const socket of sockets) {
-      socket.end();
+      // FIN only (end() would close the descriptor): reading goes on until the agency closes too.
+      socket.shutdown();
       this.log.info("close_connection", "success", { peer: socket.data.peer, agency: socket.data.agency ?? "none" });
     }
     await inTime(Promise.all(sockets.map((socket) => socket.data.gone.promise)));
+    for (const socket of sockets) if (!socket.data.closed) socket.terminate();
     await inTime(this.store.close());
     this.log.info("close_store", "success", { storage: this.config.storagePath });
     this.log.info("shutdown", "success", { signal });

@@ -24,7 +24,8 @@ const print = (name: string, line: string) => process.stdout.write(`${name.padEn
 // Each run is a draw of its own: it starts from an empty storage.
 rmSync(RUN_DIR, { recursive: true, force: true });
 mkdirSync(RUN_DIR, { recursive: true });
-const env = { ...process.env, LOTTERY_AGENCIES: String(agencies) };
+// startCentral and startAgency pass the environment on; their own per-process settings come on top.
+const env = { LOTTERY_AGENCIES: String(agencies) };
 
 const central = await startCentral(`${RUN_DIR}/bets.csv`, env, print);
 
