@@ -64,6 +64,10 @@ test(
     const centrals = [central];
     const agencies = files.map((file, i) => scope.agency(i + 1, port, file));
     const finished = Promise.all(agencies.map((agency) => agency.done));
+    // Every agency is connected before the first kill, so that every one of them loses a connection.
+    for (let id = 1; id <= files.length; id++) {
+      await waitForLine(central, new RegExp(`action: agencia_conectada \\| result: success \\| agency: ${id} \\|`));
+    }
 
     for (let round = 1; round <= KILLS; round++) {
       const batches = random.int(0, MAX_BATCHES_BEFORE_KILL);
