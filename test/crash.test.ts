@@ -335,17 +335,17 @@ test("an agency that waited for the draw longer than its reconnect budget still 
 test("the idle timeout closes silent clients with a log line, but not one waiting for the draw", async () => {
   const dir = scope.dir();
   const central = await scope.central(join(dir, "bets.csv"), { SERVER_IDLE_TIMEOUT_SECONDS: "1", LOTTERY_AGENCIES: "2" });
-  const waiter = await RawClient.connect(central.port);
+  const waiter = await scope.client(central.port);
   await waiter.send({ type: MessageType.WinnersQuery, agency: 1 });
 
   // Two silent clients one after the other: when the second is closed, the waiter has been quiet for
   // longer than two timeouts, so it would have been closed too if the timeout applied to it.
-  const silent = await RawClient.connect(central.port);
+  const silent = await scope.client(central.port);
   await waitForLine(central, new RegExp(`WARNING +action: conexion_inactiva \\| result: success \\| peer: ${silent.peer} \\|`));
   await silent.closed;
   expect(silent.received).toEqual([{ type: MessageType.Error, reason: "idle for 1 s" }]);
   // This one stops in the middle of a frame header.
-  const halfFrame = await RawClient.connect(central.port);
+  const halfFrame = await scope.client(central.port);
   await halfFrame.write(Uint8Array.of(0, 0, 0));
   await waitForLine(central, new RegExp(`action: conexion_inactiva \\| result: success \\| peer: ${halfFrame.peer} \\|`));
   await halfFrame.closed;
@@ -356,7 +356,7 @@ test("the idle timeout closes silent clients with a log line, but not one waitin
   expect(actionLines(central, "conexion_inactiva").filter((line) => line.includes(waiter.peer))).toEqual([]);
 
   // The draw answers the held query on the connection that waited.
-  const ender = await RawClient.connect(central.port);
+  const ender = await scope.client(central.port);
   for (const agency of [1, 2]) {
     await ender.send({ type: MessageType.End, agency });
     expect(await ender.next()).toEqual({ type: MessageType.Ok, count: 0 });
@@ -368,14 +368,14 @@ test("the idle timeout closes silent clients with a log line, but not one waitin
 test("past max_connections a connection gets an error frame and is closed, with a log line; a freed slot is reused", async () => {
   const dir = scope.dir();
   const central = await scope.central(join(dir, "bets.csv"), { SERVER_MAX_CONNECTIONS: "3", LOGGING_LEVEL: "DEBUG" });
-  const clients = await Promise.all([1, 2, 3].map(() => RawClient.connect(central.port)));
+  const clients = await Promise.all([1, 2, 3].map(() => scope.client(central.port)));
   // An echo answered means the central has taken the connection in.
   for (const [i, client] of clients.entries()) {
     await client.send(echo(`client ${i}`));
     expect(await client.next()).toEqual(echo(`client ${i}`));
   }
 
-  const fourth = await RawClient.connect(central.port);
+  const fourth = await scope.client(central.port);
   await fourth.closed;
   expect(fourth.received).toEqual([{ type: MessageType.Error, reason: "too many connections (3)" }]);
   await waitForLine(central, new RegExp(`WARNING +action: conexion_rechazada \\| result: fail \\| peer: ${fourth.peer} \\|`));
@@ -387,7 +387,7 @@ test("past max_connections a connection gets an error frame and is closed, with 
 
   clients[0]!.close();
   await waitForLine(central, new RegExp(`action: desconexion \\| result: success \\| peer: ${clients[0]!.peer}$`));
-  const fifth = await RawClient.connect(central.port);
+  const fifth = await scope.client(central.port);
   await fifth.send(echo("fifth"));
   expect(await fifth.next()).toEqual(echo("fifth"));
   expect(actionLines(central, "conexion_rechazada")).toHaveLength(1);
@@ -441,9 +441,9 @@ test("a client that pipelines frames and never reads the replies does not make t
   const dir = scope.dir();
   const central = await scope.central(join(dir, "bets.csv"));
   const before = rssMiB(central.process.pid);
-  const flooder = await RawClient.connect(central.port);
+  const flooder = await scope.client(central.port);
   flooder.pauseReading();
-  const probe = await RawClient.connect(central.port);
+  const probe = await scope.client(central.port);
 
   // Flooding stops at 1.5 times the limit: enough to tell a leak from a near miss.
   const outcome = await flood(central, flooder, probe, FLOOD_FRAMES, RSS_LIMIT_MIB * 1.5);
@@ -464,9 +464,9 @@ test("a client that pipelines frames and never reads the replies does not make t
 test("a client that stops reading its replies is closed by the idle timeout", async () => {
   const dir = scope.dir();
   const central = await scope.central(join(dir, "bets.csv"), { SERVER_IDLE_TIMEOUT_SECONDS: "1", LOGGING_LEVEL: "DEBUG" });
-  const flooder = await RawClient.connect(central.port);
+  const flooder = await scope.client(central.port);
   flooder.pauseReading();
-  const probe = await RawClient.connect(central.port);
+  const probe = await scope.client(central.port);
   // 40 MB of echoes: far more than the kernel buffers between us hold, so replies wait in the central.
   const outcome = await flood(central, flooder, probe, 700, RSS_LIMIT_MIB);
   console.log(`  ${outcome.frames} frames taken, ${outcome.stalled ? "then the central stopped reading" : "no back-pressure"}`);
@@ -476,7 +476,7 @@ test("a client that stops reading its replies is closed by the idle timeout", as
   // Two silent clients opened after that, one after the other, are closed by the same timeout: by then
   // the flooder has had two more timeouts' time to be closed.
   for (let i = 0; i < 2; i++) {
-    const silent = await RawClient.connect(central.port);
+    const silent = await scope.client(central.port);
     await waitForLine(central, new RegExp(`action: desconexion \\| result: success \\| peer: ${silent.peer}$`));
   }
   expect(actionLines(central, "desconexion").filter((line) => line.endsWith(`peer: ${flooder.peer}`))).toHaveLength(1);

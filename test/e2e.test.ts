@@ -29,8 +29,7 @@ const WINNING_NUMBER = "7574";
 // Per-test resources: every process, socket and directory a test opens is released after it, pass or fail.
 
 let scope: Scope;
-/** A raw protocol client, closed after the test. */
-const raw = async (port: number) => scope.track(await RawClient.connect(port));
+const raw = (port: number) => scope.client(port);
 beforeEach(() => {
   scope = new Scope();
 });
@@ -509,13 +508,7 @@ test("unknown agencies are refused, a repeated END counts once, bets after END o
   const dir = scope.dir("lottery-e2e-");
   const central = await scope.central(join(dir, "bets.csv"), { LOTTERY_AGENCIES: "2" });
   const client = await raw(central.port);
-  const bet = (document: string, number: string) => ({
-    firstName: "Ana",
-    lastName: "Gómez",
-    document,
-    birthdate: "1990-01-01",
-    number,
-  });
+  const bet = (document: string, number: string) => betFields(document, number, "Gómez");
   const refused = async (message: Message, reason: RegExp) => {
     expect(reasonOf(await client.request(message))).toMatch(reason);
   };
@@ -582,9 +575,9 @@ test("1024 simultaneous connections are accepted and each is served while all ar
 // ---------------------------------------------------------------------------------------------------------------
 // 11. Sessions: pipelining past a refusal, and a newer connection of the same agency
 
-/** A bet with a given document (and the winning number or not). */
-function sessionBet(document: string, number = "1"): BetFields {
-  return { firstName: "Ana", lastName: "Peña", document, birthdate: "1990-01-01", number };
+/** A bet as it travels, with a given document (and the winning number or not). */
+function betFields(document: string, number = "1", lastName = "Peña"): BetFields {
+  return { firstName: "Ana", lastName, document, birthdate: "1990-01-01", number };
 }
 
 test("a refused batch in a pipelined session refuses the batches behind it: what is stored stays a prefix", async () => {
@@ -596,9 +589,9 @@ test("a refused batch in a pipelined session refuses the batches behind it: what
   // Three batches in one write, as a window sends them: the middle one has a bad document.
   client.sendBytes(
     Buffer.concat([
-      encodeMessage({ type: MessageType.Bets, agency: 1, bets: [sessionBet("1"), sessionBet("2")] }),
-      encodeMessage({ type: MessageType.Bets, agency: 1, bets: [sessionBet("3"), sessionBet("x4")] }),
-      encodeMessage({ type: MessageType.Bets, agency: 1, bets: [sessionBet("5")] }),
+      encodeMessage({ type: MessageType.Bets, agency: 1, bets: [betFields("1"), betFields("2")] }),
+      encodeMessage({ type: MessageType.Bets, agency: 1, bets: [betFields("3"), betFields("x4")] }),
+      encodeMessage({ type: MessageType.Bets, agency: 1, bets: [betFields("5")] }),
     ]),
   );
   expect(await client.next()).toEqual({ type: MessageType.Ok, count: 2 });
@@ -611,7 +604,7 @@ test("a refused batch in a pipelined session refuses the batches behind it: what
   // A new session resumes from the stored prefix.
   const again = await raw(central.port);
   expect(await again.request({ type: MessageType.Hello, agency: 1 })).toEqual({ type: MessageType.Welcome, stored: 2 });
-  expect(await again.request({ type: MessageType.Bets, agency: 1, bets: [sessionBet("3")] })).toEqual({ type: MessageType.Ok, count: 1 });
+  expect(await again.request({ type: MessageType.Bets, agency: 1, bets: [betFields("3")] })).toEqual({ type: MessageType.Ok, count: 1 });
   expect(await terminate(central)).toBe(0);
   expectWellFormedLogs(scope.processes);
 }, 30_000);
@@ -623,7 +616,7 @@ test("a newer connection of an agency replaces the older one and learns the coun
   expect(await old.request({ type: MessageType.Hello, agency: 1 })).toEqual({ type: MessageType.Welcome, stored: 0 });
   // A window of batches whose OKs the old connection will never read.
   const batches = Array.from({ length: 20 }, (_, b) =>
-    encodeMessage({ type: MessageType.Bets, agency: 1, bets: Array.from({ length: 50 }, (_, i) => sessionBet(String(b * 50 + i))) }),
+    encodeMessage({ type: MessageType.Bets, agency: 1, bets: Array.from({ length: 50 }, (_, i) => betFields(String(b * 50 + i))) }),
   );
   old.sendBytes(Buffer.concat(batches));
   await old.flushed();

@@ -33,7 +33,6 @@ import {
   validBet,
   withHeader,
 } from "./support/fuzz-kit.ts";
-import { RawClient } from "./support/raw-client.ts";
 import { expectedWinners, makeDataset, readCsv, Scope, waitForLine } from "./support/system.ts";
 
 const FILE = "test/fuzz.test.ts";
@@ -282,7 +281,7 @@ interface ConnectionOutcome {
 
 async function fuzzConnection(port: number, random: Random, index: number): Promise<ConnectionOutcome> {
   const { stream, plan: expected } = fuzzStream(random);
-  const client = await RawClient.connect(port);
+  const client = await scope.client(port);
   for (const chunk of randomChunks(random, stream, expected.frameStarts)) await client.write(chunk);
   for (let i = 0; i < expected.expected.length && client.isOpen; i++) await client.next().catch(() => undefined);
   // After an oversized header the central hangs up; otherwise we do, once every answer is in.
@@ -351,7 +350,7 @@ test(
     expect(totals.refused).toBeGreaterThan(0);
 
     // Still alive and serving; its count for each fuzzed agency is what it acknowledged to us.
-    const ender = await RawClient.connect(central.port);
+    const ender = await scope.client(central.port);
     await ender.send({ type: MessageType.Echo, payload: Buffer.from("still there") });
     expect(sameMessage(await ender.next(), { type: MessageType.Echo, payload: Buffer.from("still there") })).toBe(true);
     for (const id of FUZZ_AGENCIES) {

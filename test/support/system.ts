@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CsvParser } from "../../lib/csv.ts";
 import { generateDataset } from "../../lib/data/generate.ts";
+import { RawClient } from "./raw-client.ts";
 import {
   startAgency,
   startCentral as startCentralProcess,
@@ -60,7 +61,7 @@ export function readCsv(path: string): string[][] {
  */
 export class Scope {
   readonly processes: RunningProcess[] = [];
-  private readonly clients: { close(): void }[] = [];
+  private readonly clients: RawClient[] = [];
   private readonly dirs: (() => void)[] = [];
 
   dir(prefix = "lottery-test-"): string {
@@ -82,14 +83,15 @@ export class Scope {
     return agency;
   }
 
-  /** A client closed at cleanup. */
-  track<T extends { close(): void }>(client: T): T {
+  /** A bare protocol client to a central, closed at cleanup. */
+  async client(port: number): Promise<RawClient> {
+    const client = await RawClient.connect(port);
     this.clients.push(client);
     return client;
   }
 
   async cleanup(): Promise<void> {
-    for (const client of this.clients.splice(0)) client.close();
+    for (const client of this.clients.splice(0)) if (client.isOpen) client.close();
     for (const running of this.processes) {
       if (running.process.exitCode === null && running.process.signalCode === null) running.process.kill("SIGKILL");
     }
