@@ -1,5 +1,5 @@
 import type { Socket, TCPSocketListener } from "bun";
-import type { BetFields } from "../bet.ts";
+import type { Bet, BetFields } from "../bet.ts";
 import type { Logger } from "../log.ts";
 import {
   decodeMessage,
@@ -83,13 +83,20 @@ export class CentralServer {
 
   /**
    * Recovers the stored state, then listens. `onFatal` is called if the storage fails: the server has
-   * then dropped every connection unanswered (agencies retry) and the process must end.
+   * then dropped every connection unanswered (agencies retry) and the process must end. `syncFile`
+   * replaces fdatasync, for tests that make the storage fail.
    */
-  static async start(config: CentralConfig, log: Logger, onFatal: (error: Error) => void): Promise<CentralServer> {
+  static async start(
+    config: CentralConfig,
+    log: Logger,
+    onFatal: (error: Error) => void,
+    syncFile?: (fd: number) => Promise<void>,
+  ): Promise<CentralServer> {
     const lottery = new Lottery(config.agencies, log);
-    const store = new BetStore(config.storagePath, config.storageSync, (bets) => {
+    const record = (bets: readonly Bet[]) => {
       for (const bet of bets) lottery.record(bet);
-    });
+    };
+    const store = new BetStore(config.storagePath, config.storageSync, record, syncFile);
     const recovery = await store.open((bet) => lottery.record(bet));
     if (recovery.cutBytes > 0) {
       log.warning("recuperacion_corte", "success", { storage: config.storagePath, cut_bytes: recovery.cutBytes });
