@@ -636,3 +636,16 @@ test("a newer connection of an agency replaces the older one and learns the coun
   expect(await terminate(central)).toBe(0);
   expectWellFormedLogs(scope.processes);
 }, 30_000);
+
+test("SIGINT stops the central as SIGTERM does: closing logs, exit 0", async () => {
+  const dir = scope.dir("lottery-e2e-");
+  const central = await scope.central(join(dir, "bets.csv"));
+  const client = await raw(central.port);
+  expect(await client.request(echo("before"))).toEqual(echo("before"));
+  central.process.kill("SIGINT");
+  expect(await central.done).toBe(0);
+  await client.closed;
+  expect(indexOfLine(central, /action: shutdown \| result: in_progress \| signal: SIGINT$/)).toBeGreaterThanOrEqual(0);
+  expect(central.lines.filter((line) => line.length > 0).at(-1)).toMatch(/action: shutdown \| result: success \| signal: SIGINT$/);
+  expectWellFormedLogs(scope.processes);
+}, 30_000);
