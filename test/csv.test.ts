@@ -1,20 +1,49 @@
 // CSV: rows written the way Python's csv module writes them, and the streaming RFC 4180 parser the
 // agencies read their files with (BOM, CRLF/LF, quoted fields, line numbers, any chunking).
 import { describe, expect, test } from "bun:test";
-import { CsvParser, csvField, csvRow, MAX_RECORD_BYTES, type CsvRecord } from "../lib/csv.ts";
+import {
+  CsvParser,
+  csvField,
+  csvRow,
+  CsvWriter,
+  fieldText,
+  MAX_RECORD_BYTES,
+  recordFields,
+  type CsvRecord,
+} from "../lib/csv.ts";
+
+/** A record as text: the parser's record object is reused, so the callbacks copy it out as this. */
+interface Row {
+  /** The fields, or undefined when the record is malformed (see `error`). */
+  fields: string[] | undefined;
+  error?: string;
+  line: number;
+}
+
+function row(record: CsvRecord): Row {
+  if (record.error) return { fields: undefined, error: record.error, line: record.line };
+  return { fields: recordFields(record), line: record.line };
+}
 
 interface Parsed {
-  records: CsvRecord[];
+  records: Row[];
   parser: CsvParser;
 }
 
 /** Feeds the chunks, then finishes the stream. */
 function parseChunks(chunks: Uint8Array[], finish = true): Parsed {
   const parser = new CsvParser();
-  const records: CsvRecord[] = [];
-  for (const chunk of chunks) parser.push(chunk, (record) => records.push(record));
-  if (finish) parser.finish((record) => records.push(record));
+  const records: Row[] = [];
+  for (const chunk of chunks) parser.push(chunk, (record) => records.push(row(record)));
+  if (finish) parser.finish((record) => records.push(row(record)));
   return { records, parser };
+}
+
+/** The input cut into chunks of `size` bytes. */
+function chunked(input: Uint8Array, size: number): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  for (let at = 0; at < input.length; at += size) chunks.push(input.subarray(at, at + size));
+  return chunks;
 }
 
 function bytes(text: string): Buffer {
@@ -22,14 +51,14 @@ function bytes(text: string): Buffer {
 }
 
 /** Builds a stream from parts and the records it must yield. */
-function stream(parts: [text: string | Buffer, record?: CsvRecord][]): { input: Buffer; expected: CsvRecord[] } {
+function stream(parts: [text: string | Buffer, record?: Row][]): { input: Buffer; expected: Row[] } {
   const buffers = parts.map(([text]) => (typeof text === "string" ? bytes(text) : text));
   const expected = parts.flatMap(([, record]) => (record ? [record] : []));
   return { input: Buffer.concat(buffers), expected };
 }
 
 /** Records as comparable values: a malformed record's error, else its fields, with its line. */
-function summary(records: CsvRecord[]): unknown[] {
+function summary(records: Row[]): unknown[] {
   return records.map((r) => [r.fields ?? r.error, r.line]);
 }
 
@@ -111,7 +140,7 @@ describe("CsvParser", () => {
   test("records are handed out as soon as their terminator arrives", () => {
     const parser = new CsvParser();
     const seen: string[][] = [];
-    const push = (text: string) => parser.push(bytes(text), (r) => seen.push(r.fields!));
+    const push = (text: string) => parser.push(bytes(text), (r) => seen.push(recordFields(r)));
     push("a,b\r");
     expect(seen).toEqual([]); // an LF may still follow the CR
     push("\nc,");
@@ -153,6 +182,69 @@ describe("CsvParser", () => {
   test("a trailing comma at the end of the stream is an empty last field", () => {
     expect(parseChunks([bytes("a,")]).records.map((r) => r.fields)).toEqual([["a", ""]]);
     expect(parseChunks([bytes("a,"), bytes("")]).records.map((r) => r.fields)).toEqual([["a", ""]]);
+  });
+
+  test("records without quotes point into the chunk, records with quotes into a scratch buffer; the record is reused", () => {
+    const chunk = bytes('ab,c\n"x,""y""",z\n');
+    const parser = new CsvParser();
+    const seen: { record: CsvRecord; inChunk: boolean; ranges: number[]; fields: string[] }[] = [];
+    parser.push(chunk, (record) =>
+      seen.push({
+        record,
+        inChunk: record.bytes === chunk,
+        ranges: [...record.ranges.subarray(0, 2 * record.fieldCount)],
+        fields: recordFields(record),
+      }),
+    );
+    expect(seen.map(({ inChunk, fields }) => [inChunk, fields])).toEqual([
+      [true, ["ab", "c"]],
+      [false, ['x,"y"', "z"]],
+    ]);
+    expect(seen[0]!.ranges).toEqual([0, 2, 3, 4]);
+    expect(seen[1]!.record).toBe(seen[0]!.record);
+  });
+
+  test("fieldText decodes one field", () => {
+    const parser = new CsvParser();
+    const texts: string[] = [];
+    parser.push(bytes('Sofía,"Núñez, 😀"\n'), (record) => texts.push(fieldText(record, 1), fieldText(record, 0)));
+    expect(texts).toEqual(["Núñez, 😀", "Sofía"]);
+  });
+
+  test("a record cut between chunks is copied: the caller may reuse its chunk", () => {
+    const parser = new CsvParser();
+    const seen: string[][] = [];
+    const buffer = new Uint8Array(8);
+    const push = (text: string) => {
+      const data = bytes(text);
+      buffer.fill(0x7a); // a reader reusing its buffer overwrites the previous chunk
+      buffer.set(data);
+      parser.push(buffer.subarray(0, data.length), (r) => seen.push(recordFields(r)));
+    };
+    push("a,bc");
+    push('d\n"e,');
+    push('f",g\nh');
+    push("\n");
+    expect(seen).toEqual([["a", "bcd"], ["e,f", "g"], ["h"]]);
+  });
+
+  test("multi-byte characters cut between chunks come out whole", () => {
+    const input = bytes('😀é,€\n"😀,é",x€\n𝄞\n');
+    const expected = [["😀é", "€"], ["😀,é", "x€"], ["𝄞"]];
+    for (let split = 0; split <= input.length; split++) {
+      const { records } = parseChunks([input.subarray(0, split), input.subarray(split)]);
+      expect({ split, fields: records.map((r) => r.fields) }).toEqual({ split, fields: expected });
+    }
+    expect(parseChunks(chunked(input, 1)).records.map((r) => r.fields)).toEqual(expected);
+  });
+
+  test("records with many fields, with and without quotes, at every chunk size", () => {
+    const many = Array.from({ length: 100 }, (_, i) => `f${i}`);
+    const quoted = many.map((field, i) => (i % 10 === 0 ? `${field},"q"` : field));
+    const input = bytes(csvRow(many) + csvRow(quoted) + csvRow(many));
+    for (const size of [1, 3, 64, input.length]) {
+      expect(parseChunks(chunked(input, size)).records.map((r) => r.fields)).toEqual([many, quoted, many]);
+    }
   });
 });
 
@@ -199,10 +291,10 @@ describe("CsvParser malformed rows", () => {
 
   test("an unterminated quote at the end of the stream is reported by finish()", () => {
     const parser = new CsvParser();
-    const records: CsvRecord[] = [];
-    parser.push(bytes('ok,1\n\n"never closed,2\nmore'), (r) => records.push(r));
+    const records: Row[] = [];
+    parser.push(bytes('ok,1\n\n"never closed,2\nmore'), (r) => records.push(row(r)));
     expect(records.map((r) => r.fields)).toEqual([["ok", "1"]]);
-    parser.finish((r) => records.push(r));
+    parser.finish((r) => records.push(row(r)));
     expect(records.map((r) => [r.fields, r.error, r.line])).toEqual([
       [["ok", "1"], undefined, 1],
       [undefined, "unterminated quoted field", 3],
@@ -212,15 +304,15 @@ describe("CsvParser malformed rows", () => {
   test("after an overlong record opened by an unclosed quote, lines and consumed stay true", () => {
     // The unclosed quote swallows its line's LF; the junk that follows has none for too long.
     const parser = new CsvParser();
-    const records: CsvRecord[] = [];
+    const records: Row[] = [];
     const input = [bytes('ok,1\n"abc\n'), bytes("x".repeat(MAX_RECORD_BYTES + 10)), bytes("\nnext,2\n")];
     let pushed = 0;
     for (const chunk of input) {
-      parser.push(chunk, (r) => records.push(r));
+      parser.push(chunk, (r) => records.push(row(r)));
       pushed += chunk.length;
       expect(parser.consumed).toBeLessThanOrEqual(pushed);
     }
-    parser.finish((r) => records.push(r));
+    parser.finish((r) => records.push(row(r)));
     expect(parser.consumed).toBe(pushed);
     // Lines: 1 ok,1 | 2 "abc | 3 the junk | 4 next,2
     expect(summary(records)).toEqual([
@@ -232,21 +324,127 @@ describe("CsvParser malformed rows", () => {
 
   test("an overlong record is reported once and does not buffer the rest of the stream", () => {
     const parser = new CsvParser();
-    const records: CsvRecord[] = [];
+    const records: Row[] = [];
     const chunk = bytes("x".repeat(4096));
     let peak = 0;
-    parser.push(bytes("first,1\n"), (r) => records.push(r));
+    parser.push(bytes("first,1\n"), (r) => records.push(row(r)));
     for (let i = 0; i < (3 * MAX_RECORD_BYTES) / chunk.length; i++) {
-      parser.push(chunk, (r) => records.push(r));
+      parser.push(chunk, (r) => records.push(row(r)));
       peak = Math.max(peak, parser.unterminated);
     }
-    parser.push(bytes("\nafter,2\n"), (r) => records.push(r));
-    parser.finish((r) => records.push(r));
+    parser.push(bytes("\nafter,2\n"), (r) => records.push(row(r)));
+    parser.finish((r) => records.push(row(r)));
     expect(peak).toBeLessThanOrEqual(MAX_RECORD_BYTES + chunk.length);
     expect(records.map((r) => [r.fields, r.error, r.line])).toEqual([
       [["first", "1"], undefined, 1],
       [undefined, `record longer than ${MAX_RECORD_BYTES} bytes`, 2],
       [["after", "2"], undefined, 3],
     ]);
+  });
+
+  test("a line longer than the limit is reported however the bytes are split, one of the limit's length is not", () => {
+    const overlong = "x".repeat(MAX_RECORD_BYTES + 1);
+    const longest = "y".repeat(MAX_RECORD_BYTES);
+    const input = bytes(`a,1\r\n${overlong}\r\n${longest}\nb,2\n`);
+    for (const size of [input.length, 65536, 4096, 1000, 7]) {
+      const { records, parser } = parseChunks(chunked(input, size));
+      expect({ size, records: summary(records) }).toEqual({
+        size,
+        records: [
+          [["a", "1"], 1],
+          [`record longer than ${MAX_RECORD_BYTES} bytes`, 2],
+          [[longest], 3],
+          [["b", "2"], 4],
+        ],
+      });
+      expect(parser.consumed).toBe(input.length);
+    }
+  });
+
+  test("a quote never closed is reported once its lines pass the limit, and the lines it took in are read again", () => {
+    // The stray quote on line 2 would swallow the rest of the file; only its own line is lost.
+    const rows = Array.from({ length: 20_000 }, (_, i) => ["row", String(i)]);
+    const input = bytes(`ok,1\n"stray,2\n${rows.map(csvRow).join("")}end,3\n`);
+    const expected = [
+      [["ok", "1"], 1],
+      [`record longer than ${MAX_RECORD_BYTES} bytes`, 2],
+      ...rows.map((row, i) => [row, i + 3]),
+      [["end", "3"], rows.length + 3],
+    ];
+    for (const size of [input.length, 65536, 4096, 1000, 7]) {
+      const { records, parser } = parseChunks(chunked(input, size));
+      expect({ size, records: summary(records) }).toEqual({ size, records: expected });
+      expect(parser.consumed).toBe(input.length);
+    }
+  });
+
+  test("a quoted field spanning more lines than the limit allows is reported however the bytes are split", () => {
+    const input = bytes(`"${"z\n".repeat(MAX_RECORD_BYTES / 2)}",1\nend,2\n`);
+    const lines = MAX_RECORD_BYTES / 2;
+    const expected = [
+      [`record longer than ${MAX_RECORD_BYTES} bytes`, 1],
+      ...Array.from({ length: lines - 1 }, (_, i) => [["z"], i + 2]),
+      // The field's closing quote now opens one, which the end of the stream leaves unterminated.
+      ["unterminated quoted field", lines + 1],
+    ];
+    for (const size of [input.length, 65536, 4096, 7]) {
+      const { records } = parseChunks(chunked(input, size));
+      expect({ size, records: summary(records) }).toEqual({ size, records: expected });
+    }
+  });
+});
+
+describe("CsvWriter", () => {
+  const TRICKY_ROWS = [
+    ["1", "a,b", 'say "hi"', "x\r\ny", "Péña", "😀", "", " sp", "tab\there"],
+    ["", "", ""],
+    ['"', '""', ",", "\r", "\n", "\r\n"],
+    ["trailing space ", " leading", "ünïcödé", "𝄞 and 😀, quoted", '😀"'],
+    ["only"],
+  ];
+
+  /** Writes each field from its own larger buffer, at an offset, as stored rows are written from records. */
+  function writeRows(writer: CsvWriter, rows: string[][]): void {
+    for (const row of rows) {
+      for (const field of row) {
+        const backing = bytes(`<<${field}>>`);
+        writer.field(backing, 2, backing.length - 2);
+      }
+      writer.endRow();
+    }
+  }
+
+  test("writes what csvRow writes, and the parser reads it back unchanged", () => {
+    const writer = new CsvWriter();
+    writeRows(writer, TRICKY_ROWS);
+    const written = writer.take();
+    expect(Buffer.from(written).equals(bytes(TRICKY_ROWS.map(csvRow).join("")))).toBe(true);
+    expect(parseChunks([written]).records.map((r) => r.fields)).toEqual(TRICKY_ROWS);
+  });
+
+  test("integers are written as ASCII digits, beside fields", () => {
+    const writer = new CsvWriter();
+    writer.integer(0).integer(7).integer(1234567890).integer(Number.MAX_SAFE_INTEGER).endRow();
+    writer.integer(42).field(bytes("a,b"), 0, 3).integer(10).endRow();
+    expect(Buffer.from(writer.take()).toString()).toBe(
+      csvRow(["0", "7", "1234567890", String(Number.MAX_SAFE_INTEGER)]) + csvRow(["42", "a,b", "10"]),
+    );
+    expect(() => writer.integer(-1)).toThrow(RangeError);
+    expect(() => writer.integer(1.5)).toThrow(RangeError);
+  });
+
+  test("take hands out the rows written and empties the writer", () => {
+    const writer = new CsvWriter();
+    writer.integer(1).endRow().integer(3).endRow();
+    expect(Buffer.from(writer.take()).toString()).toBe("1\r\n3\r\n");
+    writer.integer(4).endRow();
+    expect(Buffer.from(writer.take()).toString()).toBe("4\r\n");
+  });
+
+  test("grows past its first buffer without losing what was written", () => {
+    const writer = new CsvWriter();
+    const rows = Array.from({ length: 5000 }, (_, i) => [String(i), `name ${i}, "quoted"`, "é".repeat(i % 50)]);
+    writeRows(writer, rows);
+    expect(Buffer.from(writer.take()).equals(bytes(rows.map(csvRow).join("")))).toBe(true);
   });
 });
