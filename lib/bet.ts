@@ -1,5 +1,7 @@
 // The bet model and the rules every bet must pass. The agency checks rows with these rules before
-// sending them and the central checks them again on receipt: one definition, shared by both.
+// sending them and the central checks them again on receipt: one definition, shared by both. The
+// rules read a bet's fields as byte ranges of UTF-8 text, so neither side makes a string per field.
+import { isUtf8 } from "node:buffer";
 
 /** A bet as read from a file or a frame: text fields, not yet validated. */
 export interface BetFields {
@@ -20,10 +22,14 @@ export interface Bet {
   number: number;
 }
 
+/** A bet's fields in the order files and frames carry them. */
+export const BetField = { FirstName: 0, LastName: 1, Document: 2, Birthdate: 3, Number: 4 } as const;
+export const BET_FIELD_COUNT = 5;
+
 /** The number drawn, as the statement fixes it. */
 export const LOTTERY_WINNER_NUMBER = 7574;
 
-export function hasWon(bet: Bet): boolean {
+export function hasWon(bet: Pick<Bet, "number">): boolean {
   return bet.number === LOTTERY_WINNER_NUMBER;
 }
 
@@ -42,52 +48,78 @@ export function isValidAgency(agency: number): boolean {
   return Number.isSafeInteger(agency) && agency >= 1;
 }
 
+/**
+ * The rules, over one bet's five fields given as byte ranges: field i is
+ * bytes[ranges[2i] .. ranges[2i + 1]), in BetField order. Returns undefined for a valid bet, or the
+ * message of the first broken rule.
+ */
+export function betFieldsError(bytes: Uint8Array, ranges: ArrayLike<number>): string | undefined {
+  const nameError =
+    checkName("first_name", bytes, ranges[0]!, ranges[1]!) ?? checkName("last_name", bytes, ranges[2]!, ranges[3]!);
+  if (nameError) return nameError;
+  const documentStart = ranges[4]!;
+  const documentEnd = ranges[5]!;
+  if (digitsValue(bytes, documentStart, documentEnd, MAX_DOCUMENT_DIGITS) < 0) {
+    return `document must be 1 to ${MAX_DOCUMENT_DIGITS} digits, got ${quoted(bytes, documentStart, documentEnd)}`;
+  }
+  if (!isPastDate(bytes, ranges[6]!, ranges[7]!)) {
+    return `birthdate must be a past date as YYYY-MM-DD, got ${quoted(bytes, ranges[6]!, ranges[7]!)}`;
+  }
+  if (betNumber(bytes, ranges) < 0) {
+    return `number must be an integer from 0 to 9999, got ${quoted(bytes, ranges[8]!, ranges[9]!)}`;
+  }
+  return undefined;
+}
+
+/** The bet's number as an integer, or -1 when the field is not 1 to 4 digits. */
+export function betNumber(bytes: Uint8Array, ranges: ArrayLike<number>): number {
+  return digitsValue(bytes, ranges[8]!, ranges[9]!, MAX_NUMBER_DIGITS);
+}
+
 /** Returns the validated bet, or throws InvalidBetError naming the first broken rule. */
 export function validateBet(agency: number, fields: BetFields): Bet {
   if (!isValidAgency(agency)) throw new InvalidBetError(`agency must be a positive integer, got ${agency}`);
-  checkName("first_name", fields.firstName);
-  checkName("last_name", fields.lastName);
-  if (!isDigits(fields.document, 1, MAX_DOCUMENT_DIGITS)) {
-    throw new InvalidBetError(`document must be 1 to ${MAX_DOCUMENT_DIGITS} digits, got ${JSON.stringify(fields.document)}`);
+  const texts = [fields.firstName, fields.lastName, fields.document, fields.birthdate, fields.number];
+  const bytes = Buffer.from(texts.join(""));
+  const ranges: number[] = [];
+  let offset = 0;
+  for (const text of texts) {
+    ranges.push(offset, (offset += Buffer.byteLength(text)));
   }
-  if (!isPastDate(fields.birthdate)) {
-    throw new InvalidBetError(`birthdate must be a past date as YYYY-MM-DD, got ${JSON.stringify(fields.birthdate)}`);
-  }
-  if (!isDigits(fields.number, 1, MAX_NUMBER_DIGITS)) {
-    throw new InvalidBetError(`number must be an integer from 0 to 9999, got ${JSON.stringify(fields.number)}`);
-  }
-  return {
-    agency,
-    firstName: fields.firstName,
-    lastName: fields.lastName,
-    document: fields.document,
-    birthdate: fields.birthdate,
-    number: Number(fields.number),
-  };
+  const error = betFieldsError(bytes, ranges);
+  if (error) throw new InvalidBetError(error);
+  return { agency, ...fields, number: betNumber(bytes, ranges) };
 }
 
-function checkName(field: string, value: string): void {
-  if (!NOT_BLANK.test(value)) throw new InvalidBetError(`${field} must not be empty`);
-  // Code points, so that accented and 4-byte characters count as one.
-  if (value.length > MAX_NAME_LENGTH && [...value].length > MAX_NAME_LENGTH) {
-    throw new InvalidBetError(`${field} must be at most ${MAX_NAME_LENGTH} characters`);
+function checkName(field: string, bytes: Uint8Array, start: number, end: number): string | undefined {
+  let visible = false;
+  let nonAscii = false;
+  let characters = 0;
+  for (let i = start; i < end; i++) {
+    const byte = bytes[i]!;
+    if (byte >= 0x80) nonAscii = true;
+    // ASCII white space as /\s/ sees it: tab, LF, VT, FF, CR and space.
+    else if (byte !== 0x20 && (byte < 0x09 || byte > 0x0d)) visible = true;
+    // Code points, so that accented and 4-byte characters count as one: every byte but a continuation byte.
+    if ((byte & 0xc0) !== 0x80) characters++;
   }
+  if (nonAscii) {
+    const name = bytes.subarray(start, end);
+    if (!isUtf8(name)) return `${field} is not valid UTF-8`;
+    // Only a name without a visible ASCII character can be all Unicode spaces (U+00A0, U+3000...).
+    if (!visible) visible = NOT_BLANK.test(Buffer.from(name).toString("utf8"));
+  }
+  if (!visible) return `${field} must not be empty`;
+  if (characters > MAX_NAME_LENGTH) return `${field} must be at most ${MAX_NAME_LENGTH} characters`;
+  return undefined;
 }
 
-// Character checks rather than regular expressions: validation runs for every bet, on both sides.
-function isDigits(text: string, min: number, max: number): boolean {
-  if (text.length < min || text.length > max) return false;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x30 || code > 0x39) return false;
-  }
-  return true;
-}
-
-function digitsAt(text: string, start: number, count: number): number {
+/** The value of 1 to maxDigits ASCII digits, or -1. */
+function digitsValue(bytes: Uint8Array, start: number, end: number, maxDigits: number): number {
+  if (end <= start || end - start > maxDigits) return -1;
   let value = 0;
-  for (let i = start; i < start + count; i++) {
-    const digit = text.charCodeAt(i) - 0x30;
+  for (let i = start; i < end; i++) {
+    const digit = bytes[i]! - 0x30;
     if (digit < 0 || digit > 9) return -1;
     value = value * 10 + digit;
   }
@@ -95,30 +127,37 @@ function digitsAt(text: string, start: number, count: number): number {
 }
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const DASH = 0x2d;
 
 /** YYYY-MM-DD, a real calendar day, from 1900 up to today. */
-function isPastDate(text: string): boolean {
-  if (text.length !== 10 || text.charCodeAt(4) !== 0x2d || text.charCodeAt(7) !== 0x2d) return false;
-  const year = digitsAt(text, 0, 4);
-  const month = digitsAt(text, 5, 2);
-  const day = digitsAt(text, 8, 2);
+function isPastDate(bytes: Uint8Array, start: number, end: number): boolean {
+  if (end - start !== 10 || bytes[start + 4] !== DASH || bytes[start + 7] !== DASH) return false;
+  const year = digitsValue(bytes, start, start + 4, 4);
+  const month = digitsValue(bytes, start + 5, start + 7, 2);
+  const day = digitsValue(bytes, start + 8, start + 10, 2);
   if (year < EARLIEST_BIRTH_YEAR || month < 1 || month > 12 || day < 1) return false;
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   if (day > DAYS_IN_MONTH[month - 1]! + (month === 2 && leap ? 1 : 0)) return false;
   // A year before the one this process started in is past without looking at the clock.
-  return year < START_YEAR || text <= today();
+  return year < START_YEAR || year * 10_000 + month * 100 + day <= today();
 }
 
 const START_YEAR = new Date().getUTCFullYear();
 
-// Today's date as YYYY-MM-DD, recomputed at most once a minute.
-let todayText = "";
+// Today's date as the number YYYYMMDD, recomputed at most once a minute.
+let todayValue = 0;
 let todayExpires = 0;
-function today(): string {
+function today(): number {
   const now = Date.now();
   if (now >= todayExpires) {
-    todayText = new Date(now).toISOString().slice(0, 10);
+    const date = new Date(now);
+    todayValue = date.getUTCFullYear() * 10_000 + (date.getUTCMonth() + 1) * 100 + date.getUTCDate();
     todayExpires = now + 60_000;
   }
-  return todayText;
+  return todayValue;
+}
+
+/** A field's text in quotes, for an error message. */
+function quoted(bytes: Uint8Array, start: number, end: number): string {
+  return JSON.stringify(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString("utf8"));
 }

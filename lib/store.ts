@@ -2,8 +2,9 @@ import { closeSync, fdatasync, fsyncSync, ftruncateSync, openSync } from "node:f
 import { dirname } from "node:path";
 import { promisify } from "node:util";
 import type { FileSink } from "bun";
-import type { Bet } from "./bet.ts";
-import { CsvParser, csvRow, needsQuoting, type CsvRecord } from "./csv.ts";
+import { BetField, betNumber, type Bet } from "./bet.ts";
+import { newFieldRanges, type BetBlock } from "./bet-block.ts";
+import { CsvParser, CsvWriter, recordFields, type CsvRecord } from "./csv.ts";
 import { PromiseLock } from "./lock.ts";
 
 const syncData = promisify(fdatasync);
@@ -19,8 +20,17 @@ export interface Recovery {
   ended: number[];
 }
 
-interface PendingBatch {
-  bets: readonly Bet[];
+/** The fields stored as they came, between the agency and the number. */
+const TEXT_FIELDS = [BetField.FirstName, BetField.LastName, BetField.Document, BetField.Birthdate];
+
+/** Validated bets of one agency, stored together. */
+export interface StoredBatch {
+  agency: number;
+  bets: BetBlock;
+}
+
+interface PendingBatch<B> {
+  batch: B;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -39,18 +49,8 @@ export class CorruptStorageError extends Error {
   override readonly name = "CorruptStorageError";
 }
 
-/** The CSV row the statement's store_bets writes: agency,first_name,last_name,document,birthdate,number. */
-export function betRow(bet: Bet): string {
-  // Only the names can hold a separator, a quote or a line break (the other fields are validated
-  // digits and dashes); when neither does, the row needs no quoting and is built directly.
-  if (needsQuoting(bet.firstName) || needsQuoting(bet.lastName)) {
-    return csvRow([String(bet.agency), bet.firstName, bet.lastName, bet.document, bet.birthdate, String(bet.number)]);
-  }
-  return `${bet.agency},${bet.firstName},${bet.lastName},${bet.document},${bet.birthdate},${bet.number}\r\n`;
-}
-
 function rowToBet(record: CsvRecord, path: string): Bet {
-  const fields = record.fields;
+  const fields = record.error ? undefined : recordFields(record);
   if (!fields || fields.length !== 6 || !/^\d+$/.test(fields[0]!) || !/^\d+$/.test(fields[5]!)) {
     throw new CorruptStorageError(`${path}:${record.line}: not a stored bet (${record.error ?? "wrong fields"})`);
   }
@@ -67,11 +67,15 @@ function rowToBet(record: CsvRecord, path: string): Bet {
 /**
  * The bets file, appended to under a promise-chain lock with group commit: batches that arrive while a
  * write and sync are running are written and synced together next, and each caller's promise settles
- * only once its rows are on disk. END notices go the same way into a file of their own beside it.
+ * only once its rows are on disk. Rows are the CSV the statement's store_bets writes
+ * (agency,first_name,last_name,document,birthdate,number, as Python's csv module quotes them), built
+ * from the bets' bytes into one reused buffer. END notices go into a file of their own beside it.
  */
-export class BetStore {
+export class BetStore<B extends StoredBatch = StoredBatch> {
   private readonly lock = new PromiseLock();
-  private pending: PendingBatch[] = [];
+  private pending: PendingBatch<B>[] = [];
+  private readonly rows = new CsvWriter();
+  private readonly ranges = newFieldRanges();
   private flushQueued = false;
   private betsFd = -1;
   private betsSink: FileSink | undefined;
@@ -85,7 +89,7 @@ export class BetStore {
     readonly path: string,
     private readonly sync: SyncMode = "always",
     /** Called for each batch once it is durable, before its caller hears of it. */
-    private readonly onCommit: (bets: readonly Bet[]) => void = () => {},
+    private readonly onCommit: (batch: B) => void = () => {},
     /** How a file's data is made durable; replaceable so that tests can watch and delay syncs. */
     private readonly syncFile: (fd: number) => Promise<void> = syncData,
   ) {}
@@ -101,11 +105,9 @@ export class BetStore {
   async open(onBet: (bet: Bet) => void = () => {}): Promise<Recovery> {
     let bets = 0;
     const scan = { size: 0, consumed: 0 };
-    for await (const records of this.scanRecords(scan)) {
-      for (const record of records) {
-        onBet(rowToBet(record, this.path));
-        bets++;
-      }
+    for await (const chunk of this.scanBets(scan)) {
+      for (const bet of chunk) onBet(bet);
+      bets += chunk.length;
     }
     const cutBytes = scan.size - scan.consumed;
     this.betsFd = openSync(this.path, "a");
@@ -126,11 +128,11 @@ export class BetStore {
   }
 
   /** Appends the bets as one group; resolves once they are written (and synced, unless sync is "never"). */
-  storeBets(bets: readonly Bet[]): Promise<void> {
+  storeBets(batch: B): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     if (!this.betsSink) return Promise.reject(new Error("store is not open"));
     return new Promise((resolve, reject) => {
-      this.pending.push({ bets, resolve, reject });
+      this.pending.push({ batch, resolve, reject });
       if (!this.flushQueued) {
         this.flushQueued = true;
         void this.lock.run(() => this.flushGroup());
@@ -159,9 +161,7 @@ export class BetStore {
 
   /** Streams the stored bets back in file order; memory stays flat whatever the file's size. */
   async *loadBets(): AsyncGenerator<Bet> {
-    for await (const records of this.scanRecords({ size: 0, consumed: 0 })) {
-      for (const record of records) yield rowToBet(record, this.path);
-    }
+    for await (const chunk of this.scanBets({ size: 0, consumed: 0 })) yield* chunk;
   }
 
   async close(): Promise<void> {
@@ -183,12 +183,11 @@ export class BetStore {
       if (this.failure) throw this.failure;
       const sink = this.betsSink;
       if (!sink) throw new Error("store is not open");
-      // One write for the whole group: rows are gathered as one string first.
-      let rows = "";
-      for (const batch of group) for (const bet of batch.bets) rows += betRow(bet);
+      // One write for the whole group.
+      const rows = this.formatRows(group);
       try {
         await this.append(sink, this.betsFd, rows);
-        this.committedBytes += Buffer.byteLength(rows);
+        this.committedBytes += rows.length;
       } catch (error) {
         throw this.fail(error);
       }
@@ -196,15 +195,32 @@ export class BetStore {
       for (const batch of group) batch.reject(error);
       return;
     }
-    for (const batch of group) {
-      this.onCommit(batch.bets);
-      batch.resolve();
+    for (const pending of group) {
+      this.onCommit(pending.batch);
+      pending.resolve();
     }
   }
 
+  /** The group's rows, a view of the reused buffer valid until the next group. */
+  private formatRows(group: readonly PendingBatch<B>[]): Uint8Array {
+    const { rows, ranges } = this;
+    for (const { batch } of group) {
+      for (let i = 0; i < batch.bets.count; i++) {
+        const bytes = batch.bets.fields(i, ranges);
+        rows.integer(batch.agency);
+        for (const field of TEXT_FIELDS) {
+          rows.field(bytes, ranges[2 * field]!, ranges[2 * field + 1]!);
+        }
+        // The number as a number: "0042" is stored as 42, as the statement's Bet does.
+        rows.integer(betNumber(bytes, ranges)).endRow();
+      }
+    }
+    return rows.take();
+  }
+
   /** Writes text at the end of a file and, unless sync is "never", waits until it is on disk. */
-  private async append(sink: FileSink, fd: number, text: string): Promise<void> {
-    const written = sink.write(text);
+  private async append(sink: FileSink, fd: number, data: string | Uint8Array): Promise<void> {
+    const written = sink.write(data);
     if (typeof written !== "number") await written;
     await sink.flush();
     if (this.sync === "always") await this.syncFile(fd);
@@ -222,19 +238,19 @@ export class BetStore {
   }
 
   /**
-   * Parses the file chunk by chunk, yielding the whole rows of each chunk. Trailing bytes without a
-   * row terminator (a write cut short) are not rows: `scan` ends up with the file's size and the offset
-   * just past its last whole row.
+   * Parses the file chunk by chunk, yielding the bets of each chunk's whole rows. Trailing bytes
+   * without a row terminator (a write cut short) are not rows: `scan` ends up with the file's size and
+   * the offset just past its last whole row.
    */
-  private async *scanRecords(scan: { size: number; consumed: number }): AsyncGenerator<CsvRecord[]> {
+  private async *scanBets(scan: { size: number; consumed: number }): AsyncGenerator<Bet[]> {
     const file = Bun.file(this.path);
     if (!(await file.exists())) return;
     const parser = new CsvParser();
     for await (const chunk of file.stream()) {
       scan.size += chunk.length;
-      const records: CsvRecord[] = [];
-      parser.push(chunk, (record) => records.push(record));
-      if (records.length > 0) yield records;
+      const bets: Bet[] = [];
+      parser.push(chunk, (record) => bets.push(rowToBet(record, this.path)));
+      if (bets.length > 0) yield bets;
     }
     scan.consumed = parser.consumed;
   }

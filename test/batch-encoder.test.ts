@@ -2,8 +2,10 @@ import { expect, test } from "bun:test";
 import { BatchEncoder } from "../lib/agency/batch-encoder.ts";
 import { agencySettings } from "../lib/agency/config.ts";
 import type { Bet } from "../lib/bet.ts";
+import { BetBlock } from "../lib/bet-block.ts";
 import { agencyRows } from "../lib/data/generate.ts";
 import { BATCH_FRAME_BYTES, decodeMessage, FrameDecoder, HEADER_BYTES, MessageType } from "../lib/protocol/index.ts";
+import { betFields } from "./support/rows.ts";
 
 function bet(i: number, firstName = "Ana"): Bet {
   return { agency: 3, firstName, lastName: "Peña", document: String(30_000_000 + i), birthdate: "1999-03-17", number: i % 10_000 };
@@ -11,9 +13,10 @@ function bet(i: number, firstName = "Ana"): Bet {
 
 /** Encodes every bet and decodes the frames back, as the central would. */
 function roundTrip(encoder: BatchEncoder, bets: Bet[]): { frames: Buffer[]; decoded: Bet[][] } {
+  const block = blockOf(bets);
   const frames: Buffer[] = [];
   for (let from = 0; from < bets.length; ) {
-    const { frame, count } = encoder.encode(bets, from);
+    const { frame, count } = encoder.encode(block, from);
     // A copy: the frame is a view the next call overwrites.
     frames.push(Buffer.from(frame));
     from += count;
@@ -24,9 +27,13 @@ function roundTrip(encoder: BatchEncoder, bets: Bet[]): { frames: Buffer[]; deco
     const message = decodeMessage(type, payload);
     if (message.type !== MessageType.Bets) throw new Error("not a bets frame");
     expect(message.agency).toBe(3);
-    decoded.push(message.bets.map((fields) => ({ agency: message.agency, ...fields, number: Number(fields.number) })));
+    decoded.push(message.bets.toFields().map((fields) => ({ agency: message.agency, ...fields, number: Number(fields.number) })));
   });
   return { frames, decoded };
+}
+
+function blockOf(bets: Bet[]): BetBlock {
+  return BetBlock.of(bets.map(betFields));
 }
 
 test("batches hold at most maxAmount bets and give back every bet in order", () => {
@@ -53,9 +60,9 @@ test("a batch is cut early when the next bet would pass 8 KiB, never after", () 
 
 test("a bet that cannot fit in a frame on its own is an error, not an oversized frame", () => {
   const encoder = new BatchEncoder(3, 10, 64);
-  expect(() => encoder.encode([bet(1, "a name long enough to pass sixty-four bytes with the rest")], 0)).toThrow(/does not fit/);
+  expect(() => encoder.encode(blockOf([bet(1, "a name long enough to pass sixty-four bytes with the rest")]), 0)).toThrow(/does not fit/);
   // The encoder is still usable afterwards.
-  expect(encoder.encode([bet(2)], 0).count).toBe(1);
+  expect(encoder.encode(blockOf([bet(2)]), 0).count).toBe(1);
 });
 
 test("the default maxAmount makes typical batches fill most of the 8 KiB", () => {

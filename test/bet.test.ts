@@ -1,6 +1,6 @@
 // Bet rules shared by the agency (before sending) and the central (on receipt), and the draw's rule.
 import { describe, expect, test } from "bun:test";
-import { hasWon, InvalidBetError, isValidAgency, LOTTERY_WINNER_NUMBER, MAX_NAME_LENGTH, validateBet, type BetFields } from "../lib/bet.ts";
+import { betFieldsError, hasWon, InvalidBetError, isValidAgency, LOTTERY_WINNER_NUMBER, MAX_NAME_LENGTH, validateBet, type BetFields } from "../lib/bet.ts";
 import { CsvParser } from "../lib/csv.ts";
 import { agencyRows } from "../lib/data/generate.ts";
 
@@ -40,12 +40,8 @@ describe("valid bets", () => {
     const errors: string[] = [];
     let rows = 0;
     parser.push(Buffer.from(text), (record) => {
-      const [firstName, lastName, document, birthdate, number] = record.fields!;
-      try {
-        validateBet(1, { firstName: firstName!, lastName: lastName!, document: document!, birthdate: birthdate!, number: number! });
-      } catch (error) {
-        errors.push(`${record.line}: ${(error as Error).message}`);
-      }
+      const error = record.error ?? betFieldsError(record.bytes, record.ranges);
+      if (error) errors.push(`${record.line}: ${error}`);
       rows++;
     });
     expect(rows).toBe(2000);
@@ -95,6 +91,17 @@ describe("each rule fails with a message naming its field", () => {
   test("names past the length limit", () => {
     expect(refusal({ firstName: "a".repeat(MAX_NAME_LENGTH + 1) })).toMatch(/^first_name must be at most 100 characters/);
     expect(refusal({ lastName: "😀".repeat(MAX_NAME_LENGTH + 1) })).toMatch(/^last_name must be at most 100 characters/);
+  });
+
+  test("names that are not valid UTF-8 are refused, not stored as replacement characters", () => {
+    // Rows arrive as bytes: a Latin-1 file, or a cut multi-byte character, is an invalid name.
+    const fields = [Buffer.from("Jos"), Buffer.from([0xe9]), Buffer.from("Lorca30904465" + "1999-03-177574")];
+    const bytes = Buffer.concat(fields);
+    const ranges = [0, 4, 4, 9, 9, 17, 17, 27, 27, 31];
+    expect(betFieldsError(bytes, ranges)).toBe("first_name is not valid UTF-8");
+    const cut = Buffer.concat([Buffer.from("Ana"), Buffer.from("ñ").subarray(0, 1), Buffer.from("30904465" + "1999-03-177574")]);
+    expect(betFieldsError(cut, [0, 3, 3, 4, 4, 12, 12, 22, 22, 26])).toBe("last_name is not valid UTF-8");
+    expect(betFieldsError(Buffer.from("AnaÑandú30904465" + "1999-03-177574"), [0, 3, 3, 10, 10, 18, 18, 28, 28, 32])).toBeUndefined();
   });
 
   test("bad documents", () => {

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { csvRow } from "../lib/csv.ts";
 import { encodeMessage, MessageType, type Message } from "../lib/protocol/index.ts";
-import { betRow } from "../lib/store.ts";
+import { betRow } from "./support/rows.ts";
 import {
   afterLines,
   exactlyOnceProblems,

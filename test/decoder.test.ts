@@ -12,6 +12,7 @@ import {
   ProtocolError,
   type Message,
 } from "../lib/protocol/index.ts";
+import { BetBlock } from "../lib/bet-block.ts";
 
 interface Frame {
   type: number;
@@ -29,7 +30,7 @@ function frame(type: number, payload: Uint8Array | string): Buffer {
 
 const MESSAGES: Message[] = [
   { type: MessageType.Hello, agency: 3 },
-  { type: MessageType.Bets, agency: 3, bets: [{ firstName: "Iñaki", lastName: "Núñez", document: "30904465", birthdate: "1999-03-17", number: "7574" }] },
+  { type: MessageType.Bets, agency: 3, bets: BetBlock.of([{ firstName: "Iñaki", lastName: "Núñez", document: "30904465", birthdate: "1999-03-17", number: "7574" }]) },
   { type: MessageType.Ok, count: 1 },
   { type: MessageType.Echo, payload: new Uint8Array(0) }, // a frame with an empty payload
   { type: MessageType.Error, reason: "x".repeat(600) }, // longer than the decoder's initial buffer

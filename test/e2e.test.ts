@@ -7,6 +7,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BetFields } from "../lib/bet.ts";
+import { BetBlock } from "../lib/bet-block.ts";
 import { encodeMessage, MessageType, messageName, type Message } from "../lib/protocol/index.ts";
 import { echo, RawClient, fields, rawFrame, seededBytes } from "./support/raw-client.ts";
 import {
@@ -516,19 +517,19 @@ test("unknown agencies are refused, a repeated END counts once, bets after END o
   // Agencies outside 1..2, for every request that names one.
   await refused({ type: MessageType.Hello, agency: 0 }, /agency 0 is not one of 1\.\.2/);
   await refused({ type: MessageType.Hello, agency: 3 }, /agency 3 is not one of 1\.\.2/);
-  await refused({ type: MessageType.Bets, agency: 3, bets: [bet("1", "1")] }, /agency 3 is not one of 1\.\.2/);
+  await refused({ type: MessageType.Bets, agency: 3, bets: BetBlock.of([bet("1", "1")]) }, /agency 3 is not one of 1\.\.2/);
   await refused({ type: MessageType.End, agency: 3 }, /agency 3 is not one of 1\.\.2/);
   await refused({ type: MessageType.WinnersQuery, agency: 0 }, /agency 0 is not one of 1\.\.2/);
 
-  expect(await client.request({ type: MessageType.Bets, agency: 1, bets: [bet("111", "7574")] })).toEqual({
+  expect(await client.request({ type: MessageType.Bets, agency: 1, bets: BetBlock.of([bet("111", "7574")]) })).toEqual({
     type: MessageType.Ok,
     count: 1,
   });
   expect(await client.request({ type: MessageType.End, agency: 1 })).toEqual({ type: MessageType.Ok, count: 1 });
   expect(await client.request({ type: MessageType.End, agency: 1 })).toEqual({ type: MessageType.Ok, count: 1 });
-  await refused({ type: MessageType.Bets, agency: 1, bets: [bet("112", "1")] }, /agency 1 has already sent END/);
+  await refused({ type: MessageType.Bets, agency: 1, bets: BetBlock.of([bet("112", "1")]) }, /agency 1 has already sent END/);
   // Two ENDs from agency 1 did not make two agencies: agency 2 may still bet, so there was no draw.
-  expect(await client.request({ type: MessageType.Bets, agency: 2, bets: [bet("222", "1")] })).toEqual({
+  expect(await client.request({ type: MessageType.Bets, agency: 2, bets: BetBlock.of([bet("222", "1")]) })).toEqual({
     type: MessageType.Ok,
     count: 1,
   });
@@ -536,8 +537,8 @@ test("unknown agencies are refused, a repeated END counts once, bets after END o
 
   expect(await client.request({ type: MessageType.End, agency: 2 })).toEqual({ type: MessageType.Ok, count: 1 });
   await waitForLine(central, SORTEO);
-  await refused({ type: MessageType.Bets, agency: 2, bets: [bet("223", "1")] }, /draw has already taken place/);
-  await refused({ type: MessageType.Bets, agency: 1, bets: [bet("113", "1")] }, /draw has already taken place/);
+  await refused({ type: MessageType.Bets, agency: 2, bets: BetBlock.of([bet("223", "1")]) }, /draw has already taken place/);
+  await refused({ type: MessageType.Bets, agency: 1, bets: BetBlock.of([bet("113", "1")]) }, /draw has already taken place/);
   expect(await client.request({ type: MessageType.WinnersQuery, agency: 1 })).toEqual({
     type: MessageType.Winners,
     documents: ["111"],
@@ -589,9 +590,9 @@ test("a refused batch in a pipelined session refuses the batches behind it: what
   // Three batches in one write, as a window sends them: the middle one has a bad document.
   client.sendBytes(
     Buffer.concat([
-      encodeMessage({ type: MessageType.Bets, agency: 1, bets: [betFields("1"), betFields("2")] }),
-      encodeMessage({ type: MessageType.Bets, agency: 1, bets: [betFields("3"), betFields("x4")] }),
-      encodeMessage({ type: MessageType.Bets, agency: 1, bets: [betFields("5")] }),
+      encodeMessage({ type: MessageType.Bets, agency: 1, bets: BetBlock.of([betFields("1"), betFields("2")]) }),
+      encodeMessage({ type: MessageType.Bets, agency: 1, bets: BetBlock.of([betFields("3"), betFields("x4")]) }),
+      encodeMessage({ type: MessageType.Bets, agency: 1, bets: BetBlock.of([betFields("5")]) }),
     ]),
   );
   expect(await client.next()).toEqual({ type: MessageType.Ok, count: 2 });
@@ -604,7 +605,7 @@ test("a refused batch in a pipelined session refuses the batches behind it: what
   // A new session resumes from the stored prefix.
   const again = await raw(central.port);
   expect(await again.request({ type: MessageType.Hello, agency: 1 })).toEqual({ type: MessageType.Welcome, stored: 2 });
-  expect(await again.request({ type: MessageType.Bets, agency: 1, bets: [betFields("3")] })).toEqual({ type: MessageType.Ok, count: 1 });
+  expect(await again.request({ type: MessageType.Bets, agency: 1, bets: BetBlock.of([betFields("3")]) })).toEqual({ type: MessageType.Ok, count: 1 });
   expect(await terminate(central)).toBe(0);
   expectWellFormedLogs(scope.processes);
 }, 30_000);
@@ -616,7 +617,7 @@ test("a newer connection of an agency replaces the older one and learns the coun
   expect(await old.request({ type: MessageType.Hello, agency: 1 })).toEqual({ type: MessageType.Welcome, stored: 0 });
   // A window of batches whose OKs the old connection will never read.
   const batches = Array.from({ length: 20 }, (_, b) =>
-    encodeMessage({ type: MessageType.Bets, agency: 1, bets: Array.from({ length: 50 }, (_, i) => betFields(String(b * 50 + i))) }),
+    encodeMessage({ type: MessageType.Bets, agency: 1, bets: BetBlock.of(Array.from({ length: 50 }, (_, i) => betFields(String(b * 50 + i)))) }),
   );
   old.sendBytes(Buffer.concat(batches));
   await old.flushed();

@@ -2,6 +2,7 @@
 // answer (agencies retry against a restarted central) and asks its process to end (exit 1).
 import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
+import { BetBlock } from "../lib/bet-block.ts";
 import { loadCentralConfig } from "../lib/central/config.ts";
 import { CentralServer } from "../lib/central/server.ts";
 import { Logger } from "../lib/log.ts";
@@ -27,8 +28,8 @@ test("a failed sync ends the central: CRITICAL log line, connections dropped una
 
   const client = await scope.client(server.port);
   expect(await client.request({ type: MessageType.Hello, agency: 1 })).toEqual({ type: MessageType.Welcome, stored: 0 });
-  expect(await client.request({ type: MessageType.Bets, agency: 1, bets: [bet("1")] })).toEqual({ type: MessageType.Ok, count: 1 });
-  client.send({ type: MessageType.Bets, agency: 1, bets: [bet("2"), bet("3")] });
+  expect(await client.request({ type: MessageType.Bets, agency: 1, bets: BetBlock.of([bet("1")]) })).toEqual({ type: MessageType.Ok, count: 1 });
+  client.send({ type: MessageType.Bets, agency: 1, bets: BetBlock.of([bet("2"), bet("3")]) });
 
   expect(await fatal.promise).toBeInstanceOf(StorageFailedError);
   await client.closed;

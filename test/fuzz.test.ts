@@ -4,7 +4,8 @@
 // stores exactly the batches it acknowledged, and its memory stays bounded. Seeds are printed.
 import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
-import { InvalidBetError, validateBet, type Bet } from "../lib/bet.ts";
+import { betFieldsError, InvalidBetError, validateBet } from "../lib/bet.ts";
+import { newFieldRanges } from "../lib/bet-block.ts";
 import { csvRow } from "../lib/csv.ts";
 import {
   decodeMessage,
@@ -18,7 +19,7 @@ import {
   ProtocolError,
   type Message,
 } from "../lib/protocol/index.ts";
-import { betRow } from "../lib/store.ts";
+import { betRow } from "./support/rows.ts";
 import { deathOf, exactlyOnceProblems, kill, reportedWinners, rssMiB, Random, testSeed } from "./support/crash-kit.ts";
 import {
   betsFields,
@@ -42,10 +43,14 @@ afterEach(() => scope.cleanup());
 /** Messages compared by content: an echo payload may come back as a Buffer or a plain Uint8Array. */
 function sameMessage(a: Message, b: Message): boolean {
   if (a.type === MessageType.Echo && b.type === MessageType.Echo) return Buffer.from(a.payload).equals(Buffer.from(b.payload));
+  if (a.type === MessageType.Bets && b.type === MessageType.Bets) {
+    return a.agency === b.agency && Buffer.from(a.bets.bytes()).equals(Buffer.from(b.bets.bytes()));
+  }
   return Bun.deepEquals(a, b);
 }
 
 function show(message: Message): string {
+  if (message.type === MessageType.Bets) return JSON.stringify({ ...message, bets: message.bets.toFields() });
   return message.type === MessageType.Echo ? `Echo(${message.payload.length} bytes)` : JSON.stringify(message);
 }
 
@@ -177,8 +182,14 @@ function plan(stream: Buffer): Plan {
           break;
         }
         try {
-          const bets: Bet[] = message.bets.map((fields) => validateBet(message.agency, fields));
-          expected.push({ kind: "ok", agency: message.agency, rows: bets.map(betRow) });
+          const rows = Array.from({ length: message.bets.count }, (_, i) => {
+            // The rules read bytes: a name that is not valid UTF-8 is refused, not decoded into U+FFFD.
+            const ranges = newFieldRanges();
+            const error = betFieldsError(message.bets.fields(i, ranges), ranges);
+            if (error) throw new InvalidBetError(error);
+            return betRow(validateBet(message.agency, message.bets.text(i)));
+          });
+          expected.push({ kind: "ok", agency: message.agency, rows });
         } catch (error) {
           if (!(error instanceof InvalidBetError)) throw error;
           expected.push({ kind: "error", why: error.message });

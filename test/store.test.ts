@@ -5,9 +5,11 @@ import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Bet } from "../lib/bet.ts";
+import { BetBlock } from "../lib/bet-block.ts";
 import { agencyRows } from "../lib/data/generate.ts";
 import { PromiseLock } from "../lib/lock.ts";
-import { BetStore, betRow, CorruptStorageError, StorageFailedError, type SyncMode } from "../lib/store.ts";
+import { BetStore, CorruptStorageError, StorageFailedError, type StoredBatch, type SyncMode } from "../lib/store.ts";
+import { betRow, storedBatches } from "./support/rows.ts";
 
 let dir = "";
 let path = "";
@@ -23,11 +25,16 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function openStore(sync: SyncMode = "always", onCommit?: (bets: readonly Bet[]) => void, onBet?: (bet: Bet) => void) {
+async function openStore(sync: SyncMode = "always", onCommit?: (batch: StoredBatch) => void, onBet?: (bet: Bet) => void) {
   const store = new BetStore(path, sync, onCommit);
   opened.push(store);
   const recovery = await store.open(onBet);
   return { store, recovery };
+}
+
+/** Stores bets as the central would hand them over: one batch per run of the same agency. */
+function storeAll(store: BetStore, bets: readonly Bet[]): Promise<void> {
+  return Promise.all(storedBatches(bets).map((batch) => store.storeBets(batch))).then(() => undefined);
 }
 
 async function loadAll(store: BetStore): Promise<Bet[]> {
@@ -55,7 +62,7 @@ const TRICKY_CSV =
   "4,😀 emoji, spaced ,3,1990-12-31,9999\r\n" +
   '5,"""",""",""",4,1991-01-01,1\r\n';
 
-describe("betRow", () => {
+describe("the betRow oracle of these tests", () => {
   test("writes agency,first_name,last_name,document,birthdate,number as Python's csv module would", () => {
     expect(TRICKY.map(betRow).join("")).toBe(TRICKY_CSV);
   });
@@ -65,15 +72,15 @@ describe("storeBets and loadBets", () => {
   test("tricky fields round trip, and the file holds exactly Python's bytes", async () => {
     const { store, recovery } = await openStore();
     expect(recovery).toEqual({ bets: 0, cutBytes: 0, ended: [] });
-    await store.storeBets(TRICKY);
+    await storeAll(store, TRICKY);
     expect(readFileSync(path, "utf8")).toBe(TRICKY_CSV);
     expect(await loadAll(store)).toEqual(TRICKY);
   });
 
   test("a store reopened on the file hands back every stored bet in file order", async () => {
     const first = await openStore();
-    await first.store.storeBets(TRICKY.slice(0, 2));
-    await first.store.storeBets(TRICKY.slice(2));
+    await storeAll(first.store, TRICKY.slice(0, 2));
+    await storeAll(first.store, TRICKY.slice(2));
     await first.store.close();
     opened.length = 0;
 
@@ -85,9 +92,16 @@ describe("storeBets and loadBets", () => {
 
   test("bets with the same document are all kept", async () => {
     const { store } = await openStore();
-    await store.storeBets([bet({ number: 1 }), bet({ number: 1 })]);
-    await store.storeBets([bet({ number: 1 })]);
+    await storeAll(store, [bet({ number: 1 }), bet({ number: 1 })]);
+    await storeAll(store, [bet({ number: 1 })]);
     expect((await loadAll(store)).length).toBe(3);
+  });
+
+  test("a number sent with leading zeros is stored as the number it is", async () => {
+    const { store } = await openStore();
+    const fields = { firstName: "Ana", lastName: "Pérez", document: "0012", birthdate: "1999-03-17", number: "0042" };
+    await store.storeBets({ agency: 7, bets: BetBlock.of([fields]) });
+    expect(readFileSync(path, "utf8")).toBe("7,Ana,Pérez,0012,1999-03-17,42\r\n");
   });
 
   test("loadBets on a missing file yields nothing", async () => {
@@ -102,7 +116,7 @@ describe("storeBets and loadBets", () => {
     for (const [pattern, clients] of Object.entries(patterns)) {
       test(`50 storeBets calls ${pattern} keep every row whole and each batch's rows together (sync ${sync})`, async () => {
         const committed: number[] = [];
-        const { store } = await openStore(sync, (bets) => committed.push(Number(bets[0]!.lastName.split(",")[0])));
+        const { store } = await openStore(sync, (batch) => committed.push(Number(batch.bets.text(0).lastName.split(",")[0])));
         // Fields that need quoting, so a row cut or interleaved with another would not parse back the same.
         const batches = Array.from({ length: 50 }, (_, b) =>
           Array.from({ length: 1 + ((b * 37) % 200) }, (_, i) =>
@@ -112,7 +126,7 @@ describe("storeBets and loadBets", () => {
         const blocks = batches.map((batch) => batch.map(betRow).join(""));
 
         const store1 = async (b: number) => {
-          await store.storeBets(batches[b]!);
+          await storeAll(store, batches[b]!);
           // The caller hears of its batch only once the batch is in the file, whole, and committed.
           expect(readFileSync(path, "utf8").includes(blocks[b]!)).toBe(true);
           expect(committed).toContain(b);
@@ -143,19 +157,19 @@ describe("storeBets and loadBets", () => {
 
   test("idle resolves once the queued writes are in the file", async () => {
     const { store } = await openStore();
-    void store.storeBets([bet({ number: 1 })]);
-    void store.storeBets([bet({ number: 2 })]);
+    void storeAll(store, [bet({ number: 1 })]);
+    void storeAll(store, [bet({ number: 2 })]);
     await store.idle();
     expect(readFileSync(path, "utf8")).toBe(betRow(bet({ number: 1 })) + betRow(bet({ number: 2 })));
   });
 
   test("storeBets is refused before open and after close", async () => {
     const store = new BetStore(path);
-    await expect(store.storeBets([bet()])).rejects.toThrow("store is not open");
+    await expect(storeAll(store, [bet()])).rejects.toThrow("store is not open");
     await store.open();
-    await store.storeBets([bet()]);
+    await storeAll(store, [bet()]);
     await store.close();
-    await expect(store.storeBets([bet()])).rejects.toThrow("store is not open");
+    await expect(storeAll(store, [bet()])).rejects.toThrow("store is not open");
     await expect(store.recordEnd(1)).rejects.toThrow("store is not open");
     expect(readFileSync(path, "utf8")).toBe(betRow(bet()));
   });
@@ -166,9 +180,9 @@ describe("storeBets and loadBets", () => {
       const file = join(dir, `closing-${round}.csv`);
       const store = new BetStore(file, round % 2 === 0 ? "never" : "always");
       await store.open();
-      await store.storeBets([bet({ number: 1 })]);
+      await storeAll(store, [bet({ number: 1 })]);
       const closed = store.close();
-      const late = store.storeBets([bet({ number: 2 })]).then(
+      const late = storeAll(store, [bet({ number: 2 })]).then(
         () => "stored",
         () => "refused",
       );
@@ -273,7 +287,7 @@ describe("recovery at open()", () => {
       expect(readFileSync(path, "utf8")).toBe(wholeCsv);
 
       // Appends after recovery start on a clean row boundary.
-      await store.storeBets([bet({ number: 4 })]);
+      await storeAll(store, [bet({ number: 4 })]);
       expect(await loadAll(store)).toEqual([...whole, bet({ number: 4 })]);
     });
   }
@@ -308,7 +322,7 @@ describe("END notices", () => {
   test("an END is recorded after the batches queued before it", async () => {
     const { store } = await openStore();
     const batch = [bet({ number: 11 }), bet({ number: 12 })];
-    const stored = store.storeBets(batch);
+    const stored = storeAll(store, batch);
     await store.recordEnd(1);
     // The draw trusts an END on disk to mean that agency's bets are on disk too.
     expect(readFileSync(path, "utf8")).toBe(batch.map(betRow).join(""));
@@ -391,11 +405,11 @@ describe("durable acknowledgements", () => {
     await store.open();
 
     const settled: number[] = [];
-    const first = store.storeBets([bet({ document: "1" })]).then(() => settled.push(0));
+    const first = storeAll(store, [bet({ document: "1" })]).then(() => settled.push(0));
     const firstSync = await syncs.next(0);
     // 49 more batches while the first sync is held.
     const more = Array.from({ length: 49 }, (_, i) =>
-      store.storeBets([bet({ document: String(i + 2) }), bet({ document: String(i + 100) })]).then(() => settled.push(i + 1)),
+      storeAll(store, [bet({ document: String(i + 2) }), bet({ document: String(i + 100) })]).then(() => settled.push(i + 1)),
     );
     await turn();
     expect(settled).toEqual([]);
@@ -420,7 +434,7 @@ describe("durable acknowledgements", () => {
     const store = new BetStore(path, "never", undefined, syncs.sync);
     opened.push(store);
     await store.open();
-    await Promise.all(Array.from({ length: 10 }, (_, i) => store.storeBets([bet({ document: String(i) })])));
+    await Promise.all(Array.from({ length: 10 }, (_, i) => storeAll(store, [bet({ document: String(i) })])));
     expect(syncs.calls).toHaveLength(0);
   });
 });
@@ -433,13 +447,13 @@ test("a failed sync stops the store for good and cuts the file back to the last 
   const store = new BetStore(path, "always", undefined, failing);
   opened.push(store);
   await store.open();
-  await store.storeBets([bet({ document: "1" })]);
+  await storeAll(store, [bet({ document: "1" })]);
   const committed = readFileSync(path);
 
-  await expect(store.storeBets([bet({ document: "2" }), bet({ document: "3" })])).rejects.toBeInstanceOf(StorageFailedError);
+  await expect(storeAll(store, [bet({ document: "2" }), bet({ document: "3" })])).rejects.toBeInstanceOf(StorageFailedError);
   // The rows whose sync failed are gone from the file; nothing is written or acknowledged any more.
   expect(readFileSync(path).equals(committed)).toBe(true);
-  await expect(store.storeBets([bet({ document: "4" })])).rejects.toBeInstanceOf(StorageFailedError);
+  await expect(storeAll(store, [bet({ document: "4" })])).rejects.toBeInstanceOf(StorageFailedError);
   await expect(store.recordEnd(1)).rejects.toBeInstanceOf(StorageFailedError);
   expect(readFileSync(path).equals(committed)).toBe(true);
   expect(syncs).toBe(2);

@@ -1,4 +1,5 @@
-import { InvalidBetError, validateBet, type Bet } from "../bet.ts";
+import { BET_FIELD_COUNT, betFieldsError } from "../bet.ts";
+import { BetBlock } from "../bet-block.ts";
 import { CsvParser, type CsvRecord } from "../csv.ts";
 
 export interface InvalidRow {
@@ -6,12 +7,11 @@ export interface InvalidRow {
   error: string;
 }
 
-const FIELDS_PER_ROW = 5;
-
 /**
  * Streams an agency's bets file (first_name,last_name,document,birthdate,number; RFC 4180, UTF-8 with or
  * without BOM, CRLF or LF), validating each row with the rules the central applies. It is never read
- * whole: valid bets come out chunk by chunk; invalid rows go to `onInvalid` with their line.
+ * whole: valid bets come out chunk by chunk, already encoded as blocks; invalid rows go to `onInvalid`
+ * with their line.
  */
 export class BetFile {
   private reader: { cancel(): Promise<void> } | undefined;
@@ -19,34 +19,34 @@ export class BetFile {
 
   constructor(
     readonly path: string,
-    private readonly agency: number,
     private readonly onInvalid: (row: InvalidRow) => void,
   ) {}
 
   /** The valid bets of the file, in file order, a chunk's worth at a time. */
-  async *batches(): AsyncGenerator<Bet[]> {
+  async *blocks(): AsyncGenerator<BetBlock> {
     const file = Bun.file(this.path);
     if (!(await file.exists())) throw new Error(`bets file ${this.path} does not exist`);
     const parser = new CsvParser();
     const reader = file.stream().getReader();
     this.reader = reader;
-    let bets: Bet[] = [];
+    let block = new BetBlock();
     const onRecord = (record: CsvRecord) => {
-      const bet = this.validate(record);
-      if (bet) bets.push(bet);
+      const error = record.error ? `malformed CSV: ${record.error}` : this.rowError(record);
+      if (error) this.onInvalid({ line: record.line, error });
+      else block.append(record.bytes, record.ranges);
     };
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done || this.closed) break;
         parser.push(value, onRecord);
-        if (bets.length > 0) {
-          yield bets;
-          bets = [];
+        if (block.count > 0) {
+          yield block;
+          block = new BetBlock();
         }
       }
       if (!this.closed) parser.finish(onRecord);
-      if (bets.length > 0) yield bets;
+      if (block.count > 0) yield block;
     } finally {
       await this.close();
     }
@@ -59,28 +59,8 @@ export class BetFile {
     await this.reader?.cancel().catch(() => undefined);
   }
 
-  private validate(record: CsvRecord): Bet | undefined {
-    const { fields, line } = record;
-    if (!fields) {
-      this.onInvalid({ line, error: `malformed CSV: ${record.error}` });
-      return undefined;
-    }
-    if (fields.length !== FIELDS_PER_ROW) {
-      this.onInvalid({ line, error: `expected ${FIELDS_PER_ROW} fields, got ${fields.length}` });
-      return undefined;
-    }
-    try {
-      return validateBet(this.agency, {
-        firstName: fields[0]!,
-        lastName: fields[1]!,
-        document: fields[2]!,
-        birthdate: fields[3]!,
-        number: fields[4]!,
-      });
-    } catch (error) {
-      if (!(error instanceof InvalidBetError)) throw error;
-      this.onInvalid({ line, error: error.message });
-      return undefined;
-    }
+  private rowError(record: CsvRecord): string | undefined {
+    if (record.fieldCount !== BET_FIELD_COUNT) return `expected ${BET_FIELD_COUNT} fields, got ${record.fieldCount}`;
+    return betFieldsError(record.bytes, record.ranges);
   }
 }

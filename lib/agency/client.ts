@@ -1,5 +1,5 @@
-import type { Bet } from "../bet.ts";
-import { InvalidBetError, validateBet } from "../bet.ts";
+import { InvalidBetError, validateBet, type Bet } from "../bet.ts";
+import { BetBlock } from "../bet-block.ts";
 import type { Logger } from "../log.ts";
 import { MessageType, messageName, type Message } from "../protocol/index.ts";
 import { BatchEncoder } from "./batch-encoder.ts";
@@ -33,14 +33,17 @@ export interface AgencyOutcome {
 export class AgencyClient {
   private readonly encoder: BatchEncoder;
   private readonly file: BetFile;
-  private source: AsyncGenerator<Bet[]> | undefined;
+  private source: AsyncGenerator<BetBlock> | undefined;
   private sourceDone = false;
-  /** Valid bets read from the file but not yet sent, from `unsentStart` on. */
-  private unsent: Bet[] = [];
-  private unsentStart = 0;
-  /** Batches sent and not yet acknowledged, oldest first (OKs come back in order). */
-  private inFlight: Bet[][] = [];
+  // Positions count the file's valid bets from 0. The blocks read and kept hold the bets from
+  // `blocksFirst` (none of them acknowledged yet) up to `loaded`; `sent` is the next one to send.
+  private blocks: BetBlock[] = [];
+  private blocksFirst = 0;
+  private loaded = 0;
+  private sent = 0;
   private acknowledged = 0;
+  /** Bet counts of the batches sent and not yet acknowledged, oldest first (OKs come back in order). */
+  private inFlight: number[] = [];
   private invalidRows = 0;
   private connection: CentralConnection | undefined;
   private stopping = false;
@@ -59,7 +62,7 @@ export class AgencyClient {
     private readonly log: Logger,
   ) {
     this.encoder = new BatchEncoder(config.id, config.batchMaxAmount);
-    this.file = new BetFile(config.dataFile, config.id, ({ line, error }) => {
+    this.file = new BetFile(config.dataFile, ({ line, error }) => {
       this.invalidRows++;
       this.log.warning("apuesta_invalida", "fail", { line, error });
     });
@@ -67,7 +70,7 @@ export class AgencyClient {
 
   /** Sends the whole file, ends, and returns the outcome; reconnects while the central is away. */
   async run(): Promise<AgencyOutcome> {
-    this.source = this.file.batches();
+    this.source = this.file.blocks();
     // The first bets are read before connecting: a missing or unreadable file fails here, not mid-session.
     await this.fillUnsent();
     for (;;) {
@@ -98,7 +101,7 @@ export class AgencyClient {
     }
     const connection = await this.connect();
     try {
-      connection.sendFrame(this.encoder.encode([bet], 0).frame);
+      connection.sendFrame(this.encoder.encode(BetBlock.of([fields]), 0).frame);
       const reply = await this.receive(connection);
       if (reply.type !== MessageType.Ok) throw this.unexpected(reply);
       this.log.info("apuesta_enviada", "success", { dni: bet.document, numero: bet.number });
@@ -133,19 +136,20 @@ export class AgencyClient {
     const window = this.config.batchWindow;
     for (;;) {
       while (this.inFlight.length < window && (await this.fillUnsent())) {
-        const { frame, count } = this.encoder.encode(this.unsent, this.unsentStart);
-        const batch = this.unsent.slice(this.unsentStart, this.unsentStart + count);
-        this.unsentStart += count;
+        const { block, index } = this.locate(this.sent);
+        const { frame, count } = this.encoder.encode(block, index);
+        this.sent += count;
         connection.sendFrame(frame);
-        this.inFlight.push(batch);
+        this.inFlight.push(count);
         this.log.debug("lote_enviado", "success", { cantidad: count });
       }
-      const batch = this.inFlight[0];
-      if (!batch) break;
+      const count = this.inFlight[0];
+      if (count === undefined) break;
       const reply = await this.receive(connection);
-      if (reply.type !== MessageType.Ok || reply.count !== batch.length) throw this.unexpected(reply);
+      if (reply.type !== MessageType.Ok || reply.count !== count) throw this.unexpected(reply);
       this.inFlight.shift();
-      this.acknowledged += batch.length;
+      this.acknowledged += count;
+      this.dropBefore(this.acknowledged);
       this.progress();
     }
 
@@ -165,41 +169,55 @@ export class AgencyClient {
 
   /**
    * Lines the file up with what the central holds: bets it stored from batches whose OK we never
-   * got are dropped, and so are stored bets of an earlier run of this agency.
+   * got are not sent again, and neither are stored bets of an earlier run of this agency.
    */
   private async resumeFrom(stored: number): Promise<void> {
     if (stored < this.acknowledged) {
       throw new AgencyFailedError(`the central holds ${stored} of our bets but had acknowledged ${this.acknowledged}`);
     }
-    const resend = this.inFlight.flat();
     this.inFlight = [];
-    this.unsent = resend.concat(this.unsent.slice(this.unsentStart));
-    this.unsentStart = 0;
-    let skip = stored - this.acknowledged;
-    while (skip > 0) {
-      if (this.unsentStart === this.unsent.length && !(await this.fillUnsent())) {
-        throw new AgencyFailedError(`the central holds ${stored} of our bets, more than the file has`);
-      }
-      const dropped = Math.min(skip, this.unsent.length - this.unsentStart);
-      this.unsentStart += dropped;
-      skip -= dropped;
+    while (this.loaded < stored) {
+      if (!(await this.loadBlock())) throw new AgencyFailedError(`the central holds ${stored} of our bets, more than the file has`);
     }
+    this.sent = this.acknowledged = stored;
+    this.dropBefore(stored);
     if (stored > 0) this.log.info("reanudar", "success", { stored });
-    this.acknowledged = stored;
   }
 
-  /** Makes sure a full batch (or the file's last bets) is ready; false when nothing is left. */
+  /** Makes sure a full batch (or the file's last bets) is loaded past `sent`; false when nothing is left. */
   private async fillUnsent(): Promise<boolean> {
-    while (!this.sourceDone && this.unsent.length - this.unsentStart < this.config.batchMaxAmount) {
-      const next = await this.source!.next();
-      if (next.done) {
-        this.sourceDone = true;
-        break;
-      }
-      this.unsent = this.unsentStart === this.unsent.length ? next.value : this.unsent.slice(this.unsentStart).concat(next.value);
-      this.unsentStart = 0;
+    while (this.loaded - this.sent < this.config.batchMaxAmount && (await this.loadBlock()));
+    return this.sent < this.loaded;
+  }
+
+  /** Reads the file's next block of valid bets; false at the end of the file. */
+  private async loadBlock(): Promise<boolean> {
+    if (this.sourceDone) return false;
+    const next = await this.source!.next();
+    if (next.done) {
+      this.sourceDone = true;
+      return false;
     }
-    return this.unsentStart < this.unsent.length;
+    this.blocks.push(next.value);
+    this.loaded += next.value.count;
+    return true;
+  }
+
+  /** The block holding a loaded bet, and the bet's index in it. */
+  private locate(position: number): { block: BetBlock; index: number } {
+    let first = this.blocksFirst;
+    for (const block of this.blocks) {
+      if (position < first + block.count) return { block, index: position - first };
+      first += block.count;
+    }
+    throw new Error(`bet ${position} is not loaded`);
+  }
+
+  /** Releases the blocks wholly before a position (acknowledged, or stored by an earlier run). */
+  private dropBefore(position: number): void {
+    while (this.blocks.length > 0 && this.blocksFirst + this.blocks[0]!.count <= position) {
+      this.blocksFirst += this.blocks.shift()!.count;
+    }
   }
 
   private async receive(connection: CentralConnection): Promise<Message> {

@@ -1,5 +1,13 @@
-import { hasWon, InvalidBetError, validateBet, type Bet, type BetFields } from "../bet.ts";
+import { betFieldsError, betNumber, hasWon, type Bet } from "../bet.ts";
+import { newFieldRanges, type BetBlock } from "../bet-block.ts";
 import type { Logger } from "../log.ts";
+import type { StoredBatch } from "../store.ts";
+
+/** A batch that passed every rule, with its winners found as it was checked. */
+export interface AdmittedBatch extends StoredBatch {
+  /** Documents of the batch's winning bets. */
+  winners: string[];
+}
 
 /** A request the lottery turns down; the reason goes back to the agency. */
 export class RefusedError extends Error {
@@ -26,6 +34,8 @@ export class Lottery {
   private readonly closing = new Set<number>();
   private drawDone = false;
   private readonly draw = Promise.withResolvers<void>();
+  /** Field ranges of the bet being checked, reused for every bet. */
+  private readonly ranges = newFieldRanges();
 
   constructor(
     readonly agencies: number,
@@ -35,14 +45,14 @@ export class Lottery {
     this.draw.promise.catch(() => undefined);
   }
 
-  /** Counts a bet that is durable in the store: at start-up from loadBets, later from each commit. */
-  record(bet: Bet): void {
-    this.stored.set(bet.agency, (this.stored.get(bet.agency) ?? 0) + 1);
-    if (hasWon(bet)) {
-      const list = this.winnersByAgency.get(bet.agency);
-      if (list) list.push(bet.document);
-      else this.winnersByAgency.set(bet.agency, [bet.document]);
-    }
+  /** Counts a bet found durable in the store at start-up (from loadBets). */
+  recordStored(bet: Bet): void {
+    this.countStored(bet.agency, 1, hasWon(bet) ? [bet.document] : []);
+  }
+
+  /** Counts an admitted batch once it is durable. */
+  recordCommitted(batch: AdmittedBatch): void {
+    this.countStored(batch.agency, batch.bets.count, batch.winners);
   }
 
   /** Restores END notices found on disk; the draw happens here if every agency had finished. */
@@ -75,21 +85,22 @@ export class Lottery {
    * Validates a whole batch before anything is written; returns the bets to store or throws
    * RefusedError naming the first bad bet. A batch is stored whole or not at all.
    */
-  admit(agency: number, batch: readonly BetFields[]): Bet[] {
+  admit(agency: number, bets: BetBlock): AdmittedBatch {
     this.checkAgency(agency);
     if (this.drawDone) throw new RefusedError("the draw has already taken place");
     if (this.closing.has(agency)) throw new RefusedError(`agency ${agency} has already sent END`);
-    const bets: Bet[] = new Array(batch.length);
-    for (let i = 0; i < batch.length; i++) {
-      try {
-        bets[i] = validateBet(agency, batch[i]!);
-      } catch (error) {
-        if (!(error instanceof InvalidBetError)) throw error;
-        const document = JSON.stringify(batch[i]!.document);
-        throw new RefusedError(`bet ${i + 1} of ${batch.length} (document ${document}): ${error.message}`);
+    const ranges = this.ranges;
+    const winners: string[] = [];
+    for (let i = 0; i < bets.count; i++) {
+      const bytes = bets.fields(i, ranges);
+      const error = betFieldsError(bytes, ranges);
+      if (error) {
+        const document = JSON.stringify(bets.text(i).document);
+        throw new RefusedError(`bet ${i + 1} of ${bets.count} (document ${document}): ${error}`);
       }
+      if (hasWon({ number: betNumber(bytes, ranges) })) winners.push(bets.text(i).document);
     }
-    return bets;
+    return { agency, bets, winners };
   }
 
   /** Marks an END as received; returns false when the agency had already sent one. */
@@ -116,6 +127,14 @@ export class Lottery {
   /** Fails every query still waiting for the draw (the central is stopping). */
   cancelWaiting(): void {
     if (!this.drawDone) this.draw.reject(new DrawCancelledError("the central stopped before the draw"));
+  }
+
+  private countStored(agency: number, count: number, winners: readonly string[]): void {
+    this.stored.set(agency, (this.stored.get(agency) ?? 0) + count);
+    if (winners.length === 0) return;
+    const list = this.winnersByAgency.get(agency);
+    if (list) list.push(...winners);
+    else this.winnersByAgency.set(agency, [...winners]);
   }
 
   private isAgency(agency: number): boolean {

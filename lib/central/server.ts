@@ -1,5 +1,5 @@
 import type { Socket, TCPSocketListener } from "bun";
-import type { Bet, BetFields } from "../bet.ts";
+import type { BetBlock } from "../bet-block.ts";
 import type { Logger } from "../log.ts";
 import {
   decodeMessage,
@@ -14,7 +14,7 @@ import {
 import { SocketWriter } from "../socket-writer.ts";
 import { BetStore, StorageFailedError } from "../store.ts";
 import type { CentralConfig } from "./config.ts";
-import { DrawCancelledError, Lottery, RefusedError } from "./lottery.ts";
+import { DrawCancelledError, Lottery, RefusedError, type AdmittedBatch } from "./lottery.ts";
 
 /** Requests one connection may have in progress before we stop reading from it (bounded memory). */
 const MAX_OUTSTANDING_REQUESTS = 64;
@@ -77,7 +77,7 @@ export class CentralServer {
     private readonly config: CentralConfig,
     private readonly log: Logger,
     private readonly lottery: Lottery,
-    private readonly store: BetStore,
+    private readonly store: BetStore<AdmittedBatch>,
     private readonly onFatal: (error: Error) => void,
   ) {}
 
@@ -93,11 +93,8 @@ export class CentralServer {
     syncFile?: (fd: number) => Promise<void>,
   ): Promise<CentralServer> {
     const lottery = new Lottery(config.agencies, log);
-    const record = (bets: readonly Bet[]) => {
-      for (const bet of bets) lottery.record(bet);
-    };
-    const store = new BetStore(config.storagePath, config.storageSync, record, syncFile);
-    const recovery = await store.open((bet) => lottery.record(bet));
+    const store = new BetStore<AdmittedBatch>(config.storagePath, config.storageSync, (batch) => lottery.recordCommitted(batch), syncFile);
+    const recovery = await store.open((bet) => lottery.recordStored(bet));
     if (recovery.cutBytes > 0) {
       log.warning("recuperacion_corte", "success", { storage: config.storagePath, cut_bytes: recovery.cutBytes });
     }
@@ -304,34 +301,36 @@ export class CentralServer {
     }
   }
 
-  private async storeBets(socket: ClientSocket, agency: number, fields: readonly BetFields[]): Promise<Message> {
+  private async storeBets(socket: ClientSocket, agency: number, bets: BetBlock): Promise<Message> {
     const connection = socket.data;
     const identified = connection.agency;
-    let bets;
+    let batch: AdmittedBatch;
     try {
       if (identified !== undefined && identified !== agency) {
         throw new RefusedError(`this connection belongs to agency ${identified}, not ${agency}`);
       }
       if (connection.batchRefused) throw new RefusedError("an earlier batch of this session was refused");
-      bets = this.lottery.admit(agency, fields);
+      batch = this.lottery.admit(agency, bets);
     } catch (error) {
       if (identified !== undefined) connection.batchRefused = true;
-      this.log.info("apuesta_recibida", "fail", { cantidad: fields.length, agency, error: (error as Error).message });
+      this.log.info("apuesta_recibida", "fail", { cantidad: bets.count, agency, error: (error as Error).message });
       throw error;
     }
-    this.pendingBets += bets.length;
+    this.pendingBets += bets.count;
     try {
-      await this.store.storeBets(bets);
+      await this.store.storeBets(batch);
     } finally {
-      this.pendingBets -= bets.length;
+      this.pendingBets -= bets.count;
       this.releaseThrottled();
     }
-    this.log.info("apuesta_recibida", "success", { cantidad: bets.length });
-    const level = bets.length === 1 ? "INFO" : "DEBUG";
+    this.log.info("apuesta_recibida", "success", { cantidad: bets.count });
+    const level = bets.count === 1 ? "INFO" : "DEBUG";
     if (this.log.enabled(level)) {
-      for (const bet of bets) this.log.log(level, "apuesta_almacenada", "success", { dni: bet.document, numero: bet.number });
+      for (const bet of bets.toFields()) {
+        this.log.log(level, "apuesta_almacenada", "success", { dni: bet.document, numero: Number(bet.number) });
+      }
     }
-    return { type: MessageType.Ok, count: bets.length };
+    return { type: MessageType.Ok, count: bets.count };
   }
 
   /**

@@ -1,11 +1,11 @@
 import { FIELD_LENGTH_BYTES, MessageType, ProtocolError } from "./frame.ts";
 import { FrameWriter } from "./writer.ts";
-import type { BetFields } from "../bet.ts";
+import { BetBlock, MalformedBlockError } from "../bet-block.ts";
 
 export type Message =
   | { type: MessageType.Hello; agency: number }
   | { type: MessageType.Welcome; stored: number }
-  | { type: MessageType.Bets; agency: number; bets: BetFields[] }
+  | { type: MessageType.Bets; agency: number; bets: BetBlock }
   | { type: MessageType.Ok; count: number }
   | { type: MessageType.Error; reason: string }
   | { type: MessageType.End; agency: number }
@@ -17,14 +17,9 @@ export function messageName(type: number): string {
   return MessageType[type as MessageType] ?? `0x${type.toString(16).padStart(2, "0")}`;
 }
 
-/**
- * Reads length-prefixed UTF-8 fields from one payload. The payload is decoded once as Latin-1 (one
- * character per byte, so field offsets hold), and a field is a slice of that text when all its bytes
- * are ASCII, the common case; otherwise it is decoded as UTF-8 on its own.
- */
+/** Reads length-prefixed UTF-8 fields from one payload. */
 class FieldReader {
   private offset = 0;
-  private latin1: string | undefined;
 
   constructor(private readonly payload: Buffer) {}
 
@@ -38,13 +33,8 @@ class FieldReader {
     const length = payload.readUInt32BE(this.offset);
     const start = this.offset + FIELD_LENGTH_BYTES;
     if (length > payload.length - start) throw new ProtocolError("field runs past the end of the frame");
-    const end = start + length;
-    this.offset = end;
-    for (let i = start; i < end; i++) {
-      if (payload[i]! >= 0x80) return payload.toString("utf8", start, end);
-    }
-    this.latin1 ??= payload.toString("latin1");
-    return this.latin1.slice(start, end);
+    this.offset = start + length;
+    return payload.toString("utf8", start, this.offset);
   }
 
   /** A non-negative decimal integer field, as counts and agency ids are sent. */
@@ -54,6 +44,13 @@ class FieldReader {
       throw new ProtocolError(`${what} must be a non-negative integer, got ${JSON.stringify(text)}`);
     }
     return Number(text);
+  }
+
+  /** The bytes after the last field read. */
+  rest(): Buffer {
+    const rest = this.payload.subarray(this.offset);
+    this.offset = this.payload.length;
+    return rest;
   }
 
   end(): void {
@@ -94,19 +91,17 @@ export function decodeMessage(type: number, payload: Buffer): Message {
   return message;
 }
 
+/** The agency, then the bets as a block, copied: the payload is a view the decoder reuses. */
 function parseBets(reader: FieldReader): Message {
   const agency = reader.integer("agency");
-  const bets: BetFields[] = [];
-  while (!reader.done) {
-    bets.push({
-      firstName: reader.string(),
-      lastName: reader.string(),
-      document: reader.string(),
-      birthdate: reader.string(),
-      number: reader.string(),
-    });
+  let bets: BetBlock;
+  try {
+    bets = BetBlock.from(reader.rest());
+  } catch (error) {
+    if (error instanceof MalformedBlockError) throw new ProtocolError(error.message);
+    throw error;
   }
-  if (bets.length === 0) throw new ProtocolError("a bets frame must carry at least one bet");
+  if (bets.count === 0) throw new ProtocolError("a bets frame must carry at least one bet");
   return { type: MessageType.Bets, agency, bets };
 }
 
@@ -114,11 +109,6 @@ function parseWinners(reader: FieldReader): Message {
   const documents: string[] = [];
   while (!reader.done) documents.push(reader.string());
   return { type: MessageType.Winners, documents };
-}
-
-/** Appends one bet's fields to a bets frame being built. */
-export function writeBetFields(writer: FrameWriter, bet: BetFields): FrameWriter {
-  return writer.field(bet.firstName).field(bet.lastName).field(bet.document).field(bet.birthdate).field(bet.number);
 }
 
 /** Appends a whole message as one frame. */
@@ -140,8 +130,7 @@ export function writeMessage(writer: FrameWriter, message: Message): FrameWriter
       writer.field(message.reason);
       break;
     case MessageType.Bets:
-      writer.field(String(message.agency));
-      for (const bet of message.bets) writeBetFields(writer, bet);
+      writer.field(String(message.agency)).raw(message.bets.bytes());
       break;
     case MessageType.Winners:
       for (const document of message.documents) writer.field(document);

@@ -2,7 +2,8 @@
 // (what the FrameDecoder must agree with, however the stream is split), random messages and bets, and
 // mutations of well-formed frames.
 import type { BetFields } from "../../lib/bet.ts";
-import { FrameWriter, HEADER_BYTES, MessageType, SIZE_BYTES, writeBetFields, type Message } from "../../lib/protocol/index.ts";
+import { BetBlock } from "../../lib/bet-block.ts";
+import { encodeMessage, HEADER_BYTES, MessageType, SIZE_BYTES, type Message } from "../../lib/protocol/index.ts";
 import type { Random } from "./crash-kit.ts";
 
 export interface SplitFrame {
@@ -133,10 +134,12 @@ export function randomMessage(random: Random): Message {
       return {
         type: MessageType.Bets,
         agency,
-        bets: Array.from({ length: random.int(1, 8) }, () =>
-          random.chance(0.5)
-            ? validBet(random)
-            : { firstName: randomText(random), lastName: randomText(random), document: randomText(random), birthdate: randomText(random), number: randomText(random) },
+        bets: BetBlock.of(
+          Array.from({ length: random.int(1, 8) }, () =>
+            random.chance(0.5)
+              ? validBet(random)
+              : { firstName: randomText(random), lastName: randomText(random), document: randomText(random), birthdate: randomText(random), number: randomText(random) },
+          ),
         ),
       };
   }
@@ -169,10 +172,7 @@ export function betsFields(agency: string, bets: readonly BetFields[]): string[]
 
 /** A bets frame as the agencies build it. */
 export function betsFrame(agency: number, bets: readonly BetFields[]): Buffer {
-  const writer = new FrameWriter(1024);
-  writer.start(MessageType.Bets).field(String(agency));
-  for (const bet of bets) writeBetFields(writer, bet);
-  return writer.finish().flush();
+  return encodeMessage({ type: MessageType.Bets, agency, bets: BetBlock.of(bets) });
 }
 
 /** Flips `count` random bits of `bytes` from `from` on (a copy). */

@@ -2,7 +2,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CsvParser } from "../../lib/csv.ts";
+import { CsvParser, recordFields, type CsvRecord } from "../../lib/csv.ts";
 import { generateDataset } from "../../lib/data/generate.ts";
 import { RawClient } from "./raw-client.ts";
 import {
@@ -46,9 +46,9 @@ export async function expectedWinners(file: string): Promise<number> {
 export function readCsv(path: string): string[][] {
   const rows: string[][] = [];
   const parser = new CsvParser();
-  const onRecord = (record: { fields: string[] | undefined; error?: string; line: number }) => {
-    if (!record.fields) throw new Error(`${path}:${record.line}: malformed CSV: ${record.error}`);
-    rows.push(record.fields);
+  const onRecord = (record: CsvRecord) => {
+    if (record.error) throw new Error(`${path}:${record.line}: malformed CSV: ${record.error}`);
+    rows.push(recordFields(record));
   };
   parser.push(readFileSync(path), onRecord);
   parser.finish(onRecord);

@@ -1,0 +1,140 @@
+import { BET_FIELD_COUNT, type BetFields } from "./bet.ts";
+
+/** Every field carries its byte length before its bytes. */
+export const FIELD_LENGTH_BYTES = 4;
+
+/** A bet's fields as byte ranges: field i is bytes[ranges[2i] .. ranges[2i + 1]). */
+export type FieldRanges = Int32Array;
+
+export function newFieldRanges(): FieldRanges {
+  return new Int32Array(2 * BET_FIELD_COUNT);
+}
+
+/** The block's layout is wrong: a length that runs past the end, or a bet without all its fields. */
+export class MalformedBlockError extends Error {
+  override readonly name = "MalformedBlockError";
+}
+
+/**
+ * Bets packed in one byte buffer: per bet, its five fields in BetField order, each a u32 BE byte
+ * length then UTF-8 bytes. The bets travel and are checked in this form from the agency's file to the
+ * central's store, with no string or object per field: an agency appends each valid row of its file,
+ * a bets frame carries a run of bets as one copied range, and the central checks and stores each bet
+ * by its byte ranges.
+ */
+export class BetBlock {
+  private buffer: Uint8Array;
+  private view: DataView;
+  private used = 0;
+  /** Byte offset just past each bet. */
+  private ends: number[] = [];
+
+  constructor(initialBytes = 16 * 1024) {
+    this.buffer = new Uint8Array(initialBytes);
+    this.view = new DataView(this.buffer.buffer);
+  }
+
+  /** A block over a copy of bytes that should hold whole bets; throws MalformedBlockError when they do not. */
+  static from(bytes: Uint8Array): BetBlock {
+    const block = new BetBlock(0);
+    block.buffer = Uint8Array.prototype.slice.call(bytes);
+    block.view = new DataView(block.buffer.buffer);
+    block.used = bytes.length;
+    let offset = 0;
+    while (offset < bytes.length) {
+      for (let field = 0; field < BET_FIELD_COUNT; field++) {
+        if (bytes.length - offset < FIELD_LENGTH_BYTES) throw new MalformedBlockError("truncated field length");
+        offset += FIELD_LENGTH_BYTES + block.view.getUint32(offset);
+        if (offset > bytes.length) throw new MalformedBlockError("field runs past the end of the frame");
+      }
+      block.ends.push(offset);
+    }
+    return block;
+  }
+
+  /** A block of bets given as text (a single bet from the environment, tests). */
+  static of(bets: readonly BetFields[]): BetBlock {
+    const block = new BetBlock(256);
+    const ranges = newFieldRanges();
+    for (const bet of bets) {
+      const bytes = Buffer.from(bet.firstName + bet.lastName + bet.document + bet.birthdate + bet.number);
+      let offset = 0;
+      [bet.firstName, bet.lastName, bet.document, bet.birthdate, bet.number].forEach((text, i) => {
+        ranges[2 * i] = offset;
+        ranges[2 * i + 1] = offset += Buffer.byteLength(text);
+      });
+      block.append(bytes, ranges);
+    }
+    return block;
+  }
+
+  get count(): number {
+    return this.ends.length;
+  }
+
+  /** Bytes used by all the bets. */
+  get byteLength(): number {
+    return this.used;
+  }
+
+  /** Where bet i starts. */
+  offsetOf(index: number): number {
+    return index === 0 ? 0 : this.ends[index - 1]!;
+  }
+
+  /** The encoded bytes of bets [from, to), a view valid until the block changes. */
+  bytes(from = 0, to = this.count): Uint8Array {
+    return this.buffer.subarray(this.offsetOf(from), this.offsetOf(to));
+  }
+
+  /** Appends one bet whose five fields are byte ranges of `source`. */
+  append(source: Uint8Array, ranges: ArrayLike<number>): void {
+    let needed = this.used + BET_FIELD_COUNT * FIELD_LENGTH_BYTES;
+    for (let field = 0; field < BET_FIELD_COUNT; field++) needed += ranges[2 * field + 1]! - ranges[2 * field]!;
+    if (needed > this.buffer.length) this.grow(needed);
+    const buffer = this.buffer;
+    let offset = this.used;
+    for (let field = 0; field < BET_FIELD_COUNT; field++) {
+      const start = ranges[2 * field]!;
+      const end = ranges[2 * field + 1]!;
+      this.view.setUint32(offset, end - start);
+      offset += FIELD_LENGTH_BYTES;
+      // Fields are a few bytes long: a plain loop beats a subarray and set() per field.
+      for (let i = start; i < end; i++) buffer[offset++] = source[i]!;
+    }
+    this.used = offset;
+    this.ends.push(offset);
+  }
+
+  /** Fills `ranges` with the byte ranges of bet i's fields and returns the bytes they point into. */
+  fields(index: number, ranges: FieldRanges): Uint8Array {
+    let offset = this.offsetOf(index);
+    for (let field = 0; field < BET_FIELD_COUNT; field++) {
+      const length = this.view.getUint32(offset);
+      offset += FIELD_LENGTH_BYTES;
+      ranges[2 * field] = offset;
+      ranges[2 * field + 1] = offset += length;
+    }
+    return this.buffer;
+  }
+
+  /** Bet i as text (logs, error messages, tests). */
+  text(index: number): BetFields {
+    const ranges = newFieldRanges();
+    const bytes = this.fields(index, ranges);
+    const field = (i: number) => Buffer.from(bytes.buffer, bytes.byteOffset + ranges[2 * i]!, ranges[2 * i + 1]! - ranges[2 * i]!).toString("utf8");
+    return { firstName: field(0), lastName: field(1), document: field(2), birthdate: field(3), number: field(4) };
+  }
+
+  /** Every bet as text. */
+  toFields(): BetFields[] {
+    return Array.from({ length: this.count }, (_, i) => this.text(i));
+  }
+
+  private grow(needed: number): void {
+    const grown = new Uint8Array(Math.max(needed, this.buffer.length * 2));
+    grown.set(this.buffer.subarray(0, this.used));
+    this.buffer = grown;
+    this.view = new DataView(grown.buffer);
+  }
+}

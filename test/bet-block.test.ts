@@ -1,0 +1,55 @@
+// BetBlock: bets packed as length-prefixed fields, the form they travel in from file to store.
+import { describe, expect, test } from "bun:test";
+import { BetField, type BetFields } from "../lib/bet.ts";
+import { BetBlock, MalformedBlockError, newFieldRanges } from "../lib/bet-block.ts";
+
+const ANA: BetFields = { firstName: "Ana", lastName: "Núñez 😀", document: "30904465", birthdate: "1999-03-17", number: "7574" };
+const BETO: BetFields = { firstName: "Beto", lastName: 'O"Brien, Jr', document: "1", birthdate: "2000-02-29", number: "0" };
+
+/** The wire layout, built by hand: per field a u32 BE byte length, then its UTF-8 bytes. */
+function layout(bets: BetFields[]): Buffer {
+  const parts = bets.flatMap((bet) => [bet.firstName, bet.lastName, bet.document, bet.birthdate, bet.number]);
+  return Buffer.concat(
+    parts.map((text) => {
+      const bytes = Buffer.from(text);
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(bytes.length);
+      return Buffer.concat([length, bytes]);
+    }),
+  );
+}
+
+describe("BetBlock", () => {
+  test("bets given as text are laid out as length-prefixed UTF-8 fields and read back", () => {
+    const block = BetBlock.of([ANA, BETO, ANA]);
+    expect(block.count).toBe(3);
+    expect(Buffer.from(block.bytes()).equals(layout([ANA, BETO, ANA]))).toBe(true);
+    expect(block.toFields()).toEqual([ANA, BETO, ANA]);
+    expect(Buffer.from(block.bytes(1, 2)).equals(layout([BETO]))).toBe(true);
+    expect(block.offsetOf(1)).toBe(layout([ANA]).length);
+  });
+
+  test("append copies byte ranges of another buffer, and fields gives them back as ranges", () => {
+    const row = Buffer.from("xxAna,Pérez,12,1990-01-01,7");
+    const ranges = [2, 5, 6, 12, 13, 15, 16, 26, 27, 28];
+    const block = new BetBlock(8); // small, so that it grows
+    for (let i = 0; i < 100; i++) block.append(row, ranges);
+    expect(block.count).toBe(100);
+    const read = newFieldRanges();
+    const bytes = block.fields(99, read);
+    const text = (field: number) => Buffer.from(bytes.subarray(read[2 * field]!, read[2 * field + 1]!)).toString();
+    expect([text(BetField.FirstName), text(BetField.LastName), text(BetField.Number)]).toEqual(["Ana", "Pérez", "7"]);
+  });
+
+  test("from() takes a copy of whole bets and refuses a broken layout", () => {
+    const bytes = layout([ANA, BETO]);
+    const block = BetBlock.from(bytes);
+    bytes.fill(0);
+    expect(block.toFields()).toEqual([ANA, BETO]);
+    expect(BetBlock.from(new Uint8Array(0)).count).toBe(0);
+    const whole = layout([ANA]);
+    expect(() => BetBlock.from(whole.subarray(0, whole.length - 1))).toThrow(MalformedBlockError);
+    expect(() => BetBlock.from(Buffer.concat([whole, layout([ANA]).subarray(0, 10)]))).toThrow(MalformedBlockError);
+    expect(() => BetBlock.from(Buffer.concat([whole, Buffer.from([0, 0])]))).toThrow(/truncated field length/);
+  });
+});
