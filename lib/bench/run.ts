@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { COURSE_SIZES, generateDataset } from "../data/generate.ts";
+import { buildBundle, type Bundle } from "../local/bundle.ts";
 import { awaitAgencies, ROOT, startAgency, startBun, startCentral, waitForLine, type RunningProcess } from "../local/processes.ts";
 
 const BENCH_DIR = join(ROOT, ".bench");
@@ -53,12 +54,12 @@ async function dataset(key: string, size: Size): Promise<string[]> {
   return files;
 }
 
-async function runSystem(files: string[], work: string): Promise<Omit<Sample, "floorSeconds">> {
+async function runSystem(bundle: Bundle, files: string[], work: string): Promise<Omit<Sample, "floorSeconds">> {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  const central = await startCentral(join(work, "bets.csv"), { LOTTERY_AGENCIES: String(files.length) });
+  const central = await startCentral(join(work, "bets.csv"), { LOTTERY_AGENCIES: String(files.length) }, undefined, bundle.central);
   const started = performance.now();
-  const agencies = files.map((file, i) => startAgency(i + 1, central.port, file));
+  const agencies = files.map((file, i) => startAgency(i + 1, central.port, file, {}, undefined, bundle.agency));
   const codes = await awaitAgencies(agencies);
   const wallSeconds = (performance.now() - started) / 1000;
   central.process.kill("SIGTERM");
@@ -99,6 +100,7 @@ const runs = Number(values.runs);
 const keys = values.sizes!.split(",");
 for (const key of keys) if (!SIZES[key]) throw new Error(`unknown size ${key}; known: ${Object.keys(SIZES).join(", ")}`);
 
+const bundle = await buildBundle(join(BENCH_DIR, "build"));
 const results = [];
 for (const key of keys) {
   const size = SIZES[key]!;
@@ -106,7 +108,7 @@ for (const key of keys) {
   const bets = size.sizes.reduce((a, b) => a + b, 0);
   const samples: Sample[] = [];
   for (let run = 0; run < runs; run++) {
-    const system = await runSystem(files, join(BENCH_DIR, "run"));
+    const system = await runSystem(bundle, files, join(BENCH_DIR, "run"));
     const floorSeconds = await runFloor(files, join(BENCH_DIR, "run"));
     samples.push({ ...system, floorSeconds });
     process.stderr.write(`${key} run ${run + 1}/${runs}: ${system.wallSeconds.toFixed(3)} s (floor ${floorSeconds.toFixed(3)} s)\n`);
@@ -130,7 +132,7 @@ for (const key of keys) {
     samples,
   });
 }
-rmSync(join(BENCH_DIR, "run"), { recursive: true, force: true });
+for (const dir of ["run", "build"]) rmSync(join(BENCH_DIR, dir), { recursive: true, force: true });
 
 const fixed = (value: number, digits: number) => value.toFixed(digits);
 console.log(`| dataset | bets | wall (s) | bets/s | central peak RSS (MB) | central CPU (s) | agency 1 peak RSS (MB) | agency 1 CPU (s) | floor (s) | system / floor |`);

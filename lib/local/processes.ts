@@ -79,28 +79,33 @@ export interface Central extends RunningProcess {
   storage: string;
 }
 
-/** Starts `bun run central.ts` on a free port with its storage at `storage`; resolves once it listens. */
+/**
+ * Starts `bun run central.ts` (or `script`, such as its bundle) on a free port with its storage at
+ * `storage`; resolves once it listens.
+ */
 export async function startCentral(
   storage: string,
   env: Record<string, string | undefined> = {},
   onLine?: (name: string, line: string) => void,
+  script = "central.ts",
 ): Promise<Central> {
-  const running = startBun("server", ["run", "central.ts"], { ...process.env, SERVER_PORT: "0", STORAGE_FILEPATH: storage, ...env }, onLine, ROOT);
+  const running = startBun("server", ["run", script], { ...process.env, SERVER_PORT: "0", STORAGE_FILEPATH: storage, ...env }, onLine, ROOT);
   const match = await waitForLine(running, /action: listen \| result: success \| port: (\d+)/);
   return Object.assign(running, { port: Number(match[1]), storage });
 }
 
-/** Starts `bun run agency.ts` as agency `id` of a central on this machine. */
+/** Starts `bun run agency.ts` (or `script`, such as its bundle) as agency `id` of a central on this machine. */
 export function startAgency(
   id: number,
   port: number,
   dataFile: string,
   env: Record<string, string | undefined> = {},
   onLine?: (name: string, line: string) => void,
+  script = "agency.ts",
 ): RunningProcess {
   return startBun(
     `client${id}`,
-    ["run", "agency.ts"],
+    ["run", script],
     { ...process.env, CLI_ID: String(id), CLI_SERVER_ADDRESS: `127.0.0.1:${port}`, CLI_DATA_FILE: dataFile, ...env },
     onLine,
     ROOT,
