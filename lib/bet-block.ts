@@ -97,7 +97,11 @@ export class BetBlock {
     for (let field = 0; field < BET_FIELD_COUNT; field++) {
       const start = ranges[2 * field]!;
       const end = ranges[2 * field + 1]!;
-      this.view.setUint32(offset, end - start);
+      const length = end - start;
+      buffer[offset] = length >>> 24;
+      buffer[offset + 1] = (length >>> 16) & 0xff;
+      buffer[offset + 2] = (length >>> 8) & 0xff;
+      buffer[offset + 3] = length & 0xff;
       offset += FIELD_LENGTH_BYTES;
       // Fields are a few bytes long: a plain loop beats a subarray and set() per field.
       for (let i = start; i < end; i++) buffer[offset++] = source[i]!;

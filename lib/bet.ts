@@ -1,7 +1,6 @@
 // The bet model and the rules every bet must pass. The agency checks rows with these rules before
 // sending them and the central checks them again on receipt: one definition, shared by both. The
 // rules read a bet's fields as byte ranges of UTF-8 text, so neither side makes a string per field.
-import { isUtf8 } from "node:buffer";
 
 /** A bet as read from a file or a frame: text fields, not yet validated. */
 export interface BetFields {
@@ -104,14 +103,47 @@ function checkName(field: string, bytes: Uint8Array, start: number, end: number)
     if ((byte & 0xc0) !== 0x80) characters++;
   }
   if (nonAscii) {
-    const name = bytes.subarray(start, end);
-    if (!isUtf8(name)) return `${field} is not valid UTF-8`;
+    if (!isUtf8(bytes, start, end)) return `${field} is not valid UTF-8`;
     // Only a name without a visible ASCII character can be all Unicode spaces (U+00A0, U+3000...).
-    if (!visible) visible = NOT_BLANK.test(Buffer.from(name).toString("utf8"));
+    if (!visible) visible = NOT_BLANK.test(text(bytes, start, end));
   }
   if (!visible) return `${field} must not be empty`;
   if (characters > MAX_NAME_LENGTH) return `${field} must be at most ${MAX_NAME_LENGTH} characters`;
   return undefined;
+}
+
+/**
+ * Whether bytes[start..end) is well-formed UTF-8 (RFC 3629: shortest forms only, no surrogates,
+ * nothing past U+10FFFF). A loop rather than node:buffer's isUtf8, which would need a view per name.
+ */
+function isUtf8(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; ) {
+    const lead = bytes[i]!;
+    if (lead < 0x80) {
+      i++;
+      continue;
+    }
+    let length: number;
+    // The second byte's range depends on the lead: it rules out overlong forms, surrogates and > U+10FFFF.
+    let low = 0x80;
+    let high = 0xbf;
+    if (lead >= 0xc2 && lead <= 0xdf) length = 2;
+    else if (lead >= 0xe0 && lead <= 0xef) {
+      length = 3;
+      if (lead === 0xe0) low = 0xa0;
+      else if (lead === 0xed) high = 0x9f;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      length = 4;
+      if (lead === 0xf0) low = 0x90;
+      else if (lead === 0xf4) high = 0x8f;
+    } else return false;
+    if (i + length > end) return false;
+    const second = bytes[i + 1]!;
+    if (second < low || second > high) return false;
+    for (let k = 2; k < length; k++) if ((bytes[i + k]! & 0xc0) !== 0x80) return false;
+    i += length;
+  }
+  return true;
 }
 
 /** The value of 1 to maxDigits ASCII digits, or -1. */
@@ -157,7 +189,11 @@ function today(): number {
   return todayValue;
 }
 
+function text(bytes: Uint8Array, start: number, end: number): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString("utf8");
+}
+
 /** A field's text in quotes, for an error message. */
 function quoted(bytes: Uint8Array, start: number, end: number): string {
-  return JSON.stringify(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString("utf8"));
+  return JSON.stringify(text(bytes, start, end));
 }
