@@ -22,6 +22,9 @@ RUN mkdir -p /storage /config /data && chown bun:bun /storage
 
 USER bun
 
+# Without JavaScriptCore's FTL tier the system runs 20-30% faster at these sizes (see lib/local/processes.ts).
+ENV BUN_JSC_useFTLJIT=0
+
 EXPOSE 12345
 
 # Exec form: bun is PID 1 and receives SIGTERM from `docker stop` / `docker compose down` directly.
