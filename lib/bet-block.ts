@@ -31,14 +31,17 @@ export class BetBlock {
 
   constructor(initialBytes = 16 * 1024) {
     this.buffer = new Uint8Array(initialBytes);
-    this.view = new DataView(this.buffer.buffer);
+    this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
   }
 
-  /** A block over a copy of bytes that should hold whole bets; throws MalformedBlockError when they do not. */
-  static from(bytes: Uint8Array): BetBlock {
+  /**
+   * A block over bytes that should hold whole bets, without copying them: it reads them in place, so
+   * it is valid only as long as they are. Throws MalformedBlockError when they do not hold whole bets.
+   */
+  static over(bytes: Uint8Array): BetBlock {
     const block = new BetBlock(0);
-    block.buffer = Uint8Array.prototype.slice.call(bytes);
-    block.view = new DataView(block.buffer.buffer);
+    block.buffer = bytes;
+    block.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     block.used = bytes.length;
     let offset = 0;
     while (offset < bytes.length) {

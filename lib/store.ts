@@ -23,7 +23,7 @@ export interface Recovery {
 /** The fields stored as they came, between the agency and the number. */
 const TEXT_FIELDS = [BetField.FirstName, BetField.LastName, BetField.Document, BetField.Birthdate];
 
-/** Validated bets of one agency, stored together. */
+/** Validated bets of one agency, stored together; the store reads their bytes within storeBets only. */
 export interface StoredBatch {
   agency: number;
   bets: BetBlock;
@@ -69,12 +69,17 @@ function rowToBet(record: CsvRecord, path: string): Bet {
  * write and sync are running are written and synced together next, and each caller's promise settles
  * only once its rows are on disk. Rows are the CSV the statement's store_bets writes
  * (agency,first_name,last_name,document,birthdate,number, as Python's csv module quotes them), built
- * from the bets' bytes into one reused buffer. END notices go into a file of their own beside it.
+ * from the bets' bytes as they are handed over, into the next group's buffer: the bytes need not
+ * outlive the call (the central passes views of what it received). END notices go into a file of
+ * their own beside it.
  */
 export class BetStore<B extends StoredBatch = StoredBatch> {
   private readonly lock = new PromiseLock();
   private pending: PendingBatch<B>[] = [];
-  private readonly rows = new CsvWriter();
+  /** Rows of the batches waiting for the next group. */
+  private filling = new CsvWriter();
+  /** Rows of the group being written: the two buffers swap at each group. */
+  private writing = new CsvWriter();
   private readonly ranges = newFieldRanges();
   private flushQueued = false;
   private betsFd = -1;
@@ -131,6 +136,7 @@ export class BetStore<B extends StoredBatch = StoredBatch> {
   storeBets(batch: B): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     if (!this.betsSink) return Promise.reject(new Error("store is not open"));
+    this.formatRows(batch);
     return new Promise((resolve, reject) => {
       this.pending.push({ batch, resolve, reject });
       if (!this.flushQueued) {
@@ -179,12 +185,13 @@ export class BetStore<B extends StoredBatch = StoredBatch> {
     this.flushQueued = false;
     const group = this.pending;
     this.pending = [];
+    // One write for the whole group; its buffer is not written to again before the next group.
+    const rows = this.filling.take();
+    [this.filling, this.writing] = [this.writing, this.filling];
     try {
       if (this.failure) throw this.failure;
       const sink = this.betsSink;
       if (!sink) throw new Error("store is not open");
-      // One write for the whole group.
-      const rows = this.formatRows(group);
       try {
         await this.append(sink, this.betsFd, rows);
         this.committedBytes += rows.length;
@@ -201,21 +208,15 @@ export class BetStore<B extends StoredBatch = StoredBatch> {
     }
   }
 
-  /** The group's rows, a view of the reused buffer valid until the next group. */
-  private formatRows(group: readonly PendingBatch<B>[]): Uint8Array {
-    const { rows, ranges } = this;
-    for (const { batch } of group) {
-      for (let i = 0; i < batch.bets.count; i++) {
-        const bytes = batch.bets.fields(i, ranges);
-        rows.integer(batch.agency);
-        for (const field of TEXT_FIELDS) {
-          rows.field(bytes, ranges[2 * field]!, ranges[2 * field + 1]!);
-        }
-        // The number as a number: "0042" is stored as 42, as the statement's Bet does.
-        rows.integer(betNumber(bytes, ranges)).endRow();
-      }
+  private formatRows(batch: B): void {
+    const { filling: rows, ranges } = this;
+    for (let i = 0; i < batch.bets.count; i++) {
+      const bytes = batch.bets.fields(i, ranges);
+      rows.integer(batch.agency);
+      for (const field of TEXT_FIELDS) rows.field(bytes, ranges[2 * field]!, ranges[2 * field + 1]!);
+      // The number as a number: "0042" is stored as 42, as the statement's Bet does.
+      rows.integer(betNumber(bytes, ranges)).endRow();
     }
-    return rows.take();
   }
 
   /** Writes text at the end of a file and, unless sync is "never", waits until it is on disk. */

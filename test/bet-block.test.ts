@@ -41,15 +41,18 @@ describe("BetBlock", () => {
     expect([text(BetField.FirstName), text(BetField.LastName), text(BetField.Number)]).toEqual(["Ana", "Pérez", "7"]);
   });
 
-  test("from() takes a copy of whole bets and refuses a broken layout", () => {
-    const bytes = layout([ANA, BETO]);
-    const block = BetBlock.from(bytes);
-    bytes.fill(0);
+  test("over() reads whole bets in place and refuses a broken layout", () => {
+    const backing = Buffer.concat([Buffer.from("xyz"), layout([ANA, BETO])]);
+    const bytes = backing.subarray(3);
+    const block = BetBlock.over(bytes);
     expect(block.toFields()).toEqual([ANA, BETO]);
-    expect(BetBlock.from(new Uint8Array(0)).count).toBe(0);
+    // In place: a change to the bytes is a change to the bets.
+    bytes[4] = "E".charCodeAt(0);
+    expect(block.text(0).firstName).toBe("Ena");
+    expect(BetBlock.over(new Uint8Array(0)).count).toBe(0);
     const whole = layout([ANA]);
-    expect(() => BetBlock.from(whole.subarray(0, whole.length - 1))).toThrow(MalformedBlockError);
-    expect(() => BetBlock.from(Buffer.concat([whole, layout([ANA]).subarray(0, 10)]))).toThrow(MalformedBlockError);
-    expect(() => BetBlock.from(Buffer.concat([whole, Buffer.from([0, 0])]))).toThrow(/truncated field length/);
+    expect(() => BetBlock.over(whole.subarray(0, whole.length - 1))).toThrow(MalformedBlockError);
+    expect(() => BetBlock.over(Buffer.concat([whole, layout([ANA]).subarray(0, 10)]))).toThrow(MalformedBlockError);
+    expect(() => BetBlock.over(Buffer.concat([whole, Buffer.from([0, 0])]))).toThrow(/truncated field length/);
   });
 });

@@ -6,9 +6,11 @@ import {
   encodeMessage,
   FrameDecoder,
   FrameTooLargeError,
+  FrameWriter,
   MessageType,
   messageName,
   ProtocolError,
+  writeMessage,
   type Message,
 } from "../protocol/index.ts";
 import { SocketWriter } from "../socket-writer.ts";
@@ -72,6 +74,7 @@ export class CentralServer {
   private pendingBets = 0;
   /** Every paused connection: any of them may be waiting only for the store's backlog to drain. */
   private readonly paused = new Set<ClientSocket>();
+  private readonly replies = new FrameWriter(256);
 
   private constructor(
     private readonly config: CentralConfig,
@@ -215,7 +218,8 @@ export class CentralServer {
           message = { type: MessageType.Error, reason: this.describeFailure(socket, error) };
         }
       }
-      if (message) connection.writer.write(encodeMessage(message));
+      // A view of the reused reply writer: the socket writer copies only what the socket does not take.
+      if (message) connection.writer.write(writeMessage(this.replies, message).take());
       connection.outstanding--;
       connection.lastActivity = performance.now();
       this.updateFlow(socket);

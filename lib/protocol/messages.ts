@@ -91,12 +91,15 @@ export function decodeMessage(type: number, payload: Buffer): Message {
   return message;
 }
 
-/** The agency, then the bets as a block, copied: the payload is a view the decoder reuses. */
+/**
+ * The agency, then the bets as a block over the payload, not copied: like the payload, it is valid only
+ * until the frame callback returns. The central checks and stores the bets within it.
+ */
 function parseBets(reader: FieldReader): Message {
   const agency = reader.integer("agency");
   let bets: BetBlock;
   try {
-    bets = BetBlock.from(reader.rest());
+    bets = BetBlock.over(reader.rest());
   } catch (error) {
     if (error instanceof MalformedBlockError) throw new ProtocolError(error.message);
     throw error;
