@@ -90,6 +90,12 @@ export class BetBlock {
     return this.buffer.subarray(this.offsetOf(from), this.offsetOf(to));
   }
 
+  /** Empties the block, keeping its buffer for reuse. */
+  clear(): void {
+    this.used = 0;
+    this.ends.length = 0;
+  }
+
   /** Appends one bet whose five fields are byte ranges of `source`. */
   append(source: Uint8Array, ranges: ArrayLike<number>): void {
     let needed = this.used + BET_FIELD_COUNT * FIELD_LENGTH_BYTES;

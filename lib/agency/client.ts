@@ -216,7 +216,9 @@ export class AgencyClient {
   /** Releases the blocks wholly before a position (acknowledged, or stored by an earlier run). */
   private dropBefore(position: number): void {
     while (this.blocks.length > 0 && this.blocksFirst + this.blocks[0]!.count <= position) {
-      this.blocksFirst += this.blocks.shift()!.count;
+      const block = this.blocks.shift()!;
+      this.blocksFirst += block.count;
+      this.file.recycle(block);
     }
   }
 
