@@ -6,10 +6,16 @@ export interface WritableSocket {
 /**
  * Ordered writes over a socket that may take only part of what it is given: the rest is copied into
  * a queue and goes out on `drain`. Callers may reuse their buffers as soon as `write` returns.
+ *
+ * Small replies answered in one turn of the event loop (the OKs of a group commit) can be gathered
+ * with `writeSoon` and go out in one send once the turn's work is done, instead of one send each.
  */
 export class SocketWriter {
   private readonly queue: Uint8Array[] = [];
   private queuedBytes = 0;
+  private gathered: Uint8Array = new Uint8Array(0);
+  private gatheredBytes = 0;
+  private gatherScheduled = false;
   private waiters: (() => void)[] = [];
   private closed = false;
 
@@ -17,21 +23,32 @@ export class SocketWriter {
 
   /** Bytes accepted but not yet taken by the socket. */
   get pending(): number {
-    return this.queuedBytes;
+    return this.queuedBytes + this.gatheredBytes;
   }
 
   write(bytes: Uint8Array): void {
+    if (this.gatheredBytes > 0) this.sendGathered();
+    this.send(bytes);
+  }
+
+  /** Like `write`, but the bytes leave with the others written soon, after the current turn of the event loop. */
+  writeSoon(bytes: Uint8Array): void {
     if (this.closed || bytes.length === 0) return;
-    if (this.queue.length === 0) {
-      const written = this.socket.write(bytes);
-      if (written < 0) return this.close();
-      if (written === bytes.length) return;
-      bytes = bytes.subarray(written);
+    const needed = this.gatheredBytes + bytes.length;
+    if (needed > this.gathered.length) {
+      const grown = new Uint8Array(Math.max(needed, 2 * this.gathered.length, 256));
+      grown.set(this.gathered.subarray(0, this.gatheredBytes));
+      this.gathered = grown;
     }
-    // A copy (a Buffer's slice() would be a view of the caller's bytes).
-    bytes = new Uint8Array(bytes);
-    this.queue.push(bytes);
-    this.queuedBytes += bytes.length;
+    this.gathered.set(bytes, this.gatheredBytes);
+    this.gatheredBytes = needed;
+    if (!this.gatherScheduled) {
+      this.gatherScheduled = true;
+      setImmediate(() => {
+        this.gatherScheduled = false;
+        if (this.gatheredBytes > 0) this.sendGathered();
+      });
+    }
   }
 
   /** Call from the socket's drain handler. */
@@ -52,7 +69,7 @@ export class SocketWriter {
 
   /** Resolves once everything written so far has been taken by the socket (or the socket closed). */
   flushed(): Promise<void> {
-    if (this.queue.length === 0) return Promise.resolve();
+    if (this.pending === 0) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
@@ -61,10 +78,33 @@ export class SocketWriter {
     this.closed = true;
     this.queue.length = 0;
     this.queuedBytes = 0;
+    this.gatheredBytes = 0;
     this.release();
   }
 
+  private send(bytes: Uint8Array): void {
+    if (this.closed || bytes.length === 0) return;
+    if (this.queue.length === 0) {
+      const written = this.socket.write(bytes);
+      if (written < 0) return this.close();
+      if (written === bytes.length) return this.release();
+      bytes = bytes.subarray(written);
+    }
+    // A copy (a Buffer's slice() would be a view of the caller's bytes).
+    bytes = new Uint8Array(bytes);
+    this.queue.push(bytes);
+    this.queuedBytes += bytes.length;
+  }
+
+  private sendGathered(): void {
+    const bytes = this.gathered.subarray(0, this.gatheredBytes);
+    this.gatheredBytes = 0;
+    // Whatever the socket does not take is copied into the queue, so the gathering buffer is free again.
+    this.send(bytes);
+  }
+
   private release(): void {
+    if (this.pending > 0) return;
     const waiters = this.waiters;
     this.waiters = [];
     for (const resolve of waiters) resolve();

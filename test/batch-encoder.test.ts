@@ -16,9 +16,9 @@ function roundTrip(encoder: BatchEncoder, bets: Bet[]): { frames: Buffer[]; deco
   const block = blockOf(bets);
   const frames: Buffer[] = [];
   for (let from = 0; from < bets.length; ) {
-    const { frame, count } = encoder.encode(block, from);
+    const count = encoder.encode(block, from);
     // A copy: the frame is a view the next call overwrites.
-    frames.push(Buffer.from(frame));
+    frames.push(Buffer.from(encoder.take()));
     from += count;
   }
   const decoded: Bet[][] = [];
@@ -62,7 +62,21 @@ test("a bet that cannot fit in a frame on its own is an error, not an oversized 
   const encoder = new BatchEncoder(3, 10, 64);
   expect(() => encoder.encode(blockOf([bet(1, "a name long enough to pass sixty-four bytes with the rest")]), 0)).toThrow(/does not fit/);
   // The encoder is still usable afterwards.
-  expect(encoder.encode(blockOf([bet(2)]), 0).count).toBe(1);
+  expect(encoder.encode(blockOf([bet(2)]), 0)).toBe(1);
+});
+
+test("frames gather until taken, so that several go out in one write", () => {
+  const encoder = new BatchEncoder(3, 10);
+  const block = blockOf(Array.from({ length: 25 }, (_, i) => bet(i)));
+  expect([encoder.encode(block, 0), encoder.encode(block, 10), encoder.encode(block, 20)]).toEqual([10, 10, 5]);
+  const frames = Buffer.from(encoder.take());
+  expect(encoder.bufferedBytes).toBe(0);
+  const counts: number[] = [];
+  new FrameDecoder(64 * 1024).push(frames, (type, payload) => {
+    const message = decodeMessage(type, payload);
+    if (message.type === MessageType.Bets) counts.push(message.bets.count);
+  });
+  expect(counts).toEqual([10, 10, 5]);
 });
 
 test("the default maxAmount makes typical batches fill most of the 8 KiB", () => {

@@ -40,6 +40,31 @@ test("bytes a short write did not take are queued and go out on drain, in order"
   expect(writer.pending).toBe(0);
 });
 
+test("writeSoon gathers the bytes of one turn into one write after it, and write keeps the order", async () => {
+  const socket = new ShortWriteSocket();
+  const calls: number[] = [];
+  const counting: WritableSocket = { write: (data) => (calls.push(data.length), socket.write(data)) };
+  const writer = new SocketWriter(counting);
+  socket.budget = 100;
+  const reused = bytes(0, 3);
+  writer.writeSoon(reused);
+  reused.fill(9); // the caller may reuse its buffer at once
+  writer.writeSoon(bytes(3, 3));
+  expect(calls).toEqual([]);
+  expect(writer.pending).toBe(6);
+  await writer.flushed();
+  expect(calls).toEqual([6]);
+  expect(socket.received).toEqual([...bytes(0, 6)]);
+
+  // A plain write sends what was gathered before it, first.
+  writer.writeSoon(bytes(6, 2));
+  writer.write(bytes(8, 2));
+  expect(calls).toEqual([6, 2, 2]);
+  expect(socket.received).toEqual([...bytes(0, 10)]);
+  await new Promise((resolve) => setImmediate(resolve)); // the scheduled send finds nothing left
+  expect(calls).toEqual([6, 2, 2]);
+});
+
 test("a closed socket drops what is queued and releases whoever waits for the flush", async () => {
   const socket = new ShortWriteSocket();
   const writer = new SocketWriter(socket);

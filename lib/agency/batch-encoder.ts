@@ -4,7 +4,8 @@ import { BATCH_FRAME_BYTES, FrameWriter, MessageType } from "../protocol/index.t
 /**
  * Packs bets into bets frames of at most `maxAmount` bets and `maxFrameBytes` bytes (header included):
  * a batch is cut early when the next bet would pass the byte limit. The bets are already encoded in
- * the block, so a frame is a header, the agency and one copied range.
+ * the block, so a frame is a header, the agency and one copied range. Frames gather in one buffer
+ * until taken, so that several go out in one write.
  */
 export class BatchEncoder {
   private readonly writer = new FrameWriter(BATCH_FRAME_BYTES * 2);
@@ -15,11 +16,13 @@ export class BatchEncoder {
     private readonly maxFrameBytes: number = BATCH_FRAME_BYTES,
   ) {}
 
-  /**
-   * Encodes a frame from the block's bets [from...]; returns it with how many bets it holds (at least
-   * one). The frame is a view of the encoder's buffer, valid until the next call: send it (or copy it) at once.
-   */
-  encode(bets: BetBlock, from: number): { frame: Buffer; count: number } {
+  /** Bytes of the frames encoded and not yet taken. */
+  get bufferedBytes(): number {
+    return this.writer.bytes;
+  }
+
+  /** Encodes a frame from the block's bets [from...]; returns how many bets it holds (at least one). */
+  encode(bets: BetBlock, from: number): number {
     const writer = this.writer.start(MessageType.Bets).field(String(this.agency));
     const room = this.maxFrameBytes - writer.frameBytes;
     const start = bets.offsetOf(from);
@@ -30,7 +33,12 @@ export class BatchEncoder {
       writer.discard();
       throw new Error(`a single bet (document ${bets.text(from).document}) does not fit in a ${this.maxFrameBytes}-byte frame`);
     }
-    writer.raw(bets.bytes(from, from + count));
-    return { frame: writer.finish().take(), count };
+    writer.raw(bets.bytes(from, from + count)).finish();
+    return count;
+  }
+
+  /** The frames encoded since the last call, as a view valid until the next encode: send them at once. */
+  take(): Buffer {
+    return this.writer.take();
   }
 }

@@ -18,6 +18,8 @@ export class StoppedError extends Error {
 }
 
 const FIRST_RETRY_MS = 100;
+/** Frames are written together up to this many bytes: fewer writes, and the first leave early. */
+const SEND_BYTES = 64 * 1024;
 const MAX_RETRY_MS = 2000;
 
 export interface AgencyOutcome {
@@ -101,7 +103,8 @@ export class AgencyClient {
     }
     const connection = await this.connect();
     try {
-      connection.sendFrame(this.encoder.encode(BetBlock.of([fields]), 0).frame);
+      this.encoder.encode(BetBlock.of([fields]), 0);
+      connection.sendFrame(this.encoder.take());
       const reply = await this.receive(connection);
       if (reply.type !== MessageType.Ok) throw this.unexpected(reply);
       this.log.info("apuesta_enviada", "success", { dni: bet.document, numero: bet.number });
@@ -134,23 +137,23 @@ export class AgencyClient {
     await this.resumeFrom(welcome.stored);
 
     const window = this.config.batchWindow;
+    // Frames encoded for a session that was lost are not this one's to send.
+    this.encoder.take();
     for (;;) {
       while (this.inFlight.length < window && (await this.fillUnsent())) {
         const { block, index } = this.locate(this.sent);
-        const { frame, count } = this.encoder.encode(block, index);
+        const count = this.encoder.encode(block, index);
         this.sent += count;
-        connection.sendFrame(frame);
         this.inFlight.push(count);
         this.log.debug("lote_enviado", "success", { cantidad: count });
+        if (this.encoder.bufferedBytes >= SEND_BYTES) connection.sendFrame(this.encoder.take());
       }
-      const count = this.inFlight[0];
-      if (count === undefined) break;
-      const reply = await this.receive(connection);
-      if (reply.type !== MessageType.Ok || reply.count !== count) throw this.unexpected(reply);
-      this.inFlight.shift();
-      this.acknowledged += count;
-      this.dropBefore(this.acknowledged);
-      this.progress();
+      if (this.encoder.bufferedBytes > 0) connection.sendFrame(this.encoder.take());
+      if (this.inFlight.length === 0) break;
+      // Every OK already here is taken before refilling, so that the freed slots go out in one write.
+      let reply: Message | undefined = await this.receive(connection);
+      do this.acknowledge(reply);
+      while ((reply = this.poll(connection)));
     }
 
     connection.send({ type: MessageType.End, agency: this.config.id });
@@ -165,6 +168,16 @@ export class AgencyClient {
     if (answer.type !== MessageType.Winners) throw this.unexpected(answer);
     this.log.info("consulta_ganadores", "success", { cant_ganadores: answer.documents.length });
     return { invalidRows: this.invalidRows };
+  }
+
+  /** An answer to the oldest batch in flight: it must be its OK. */
+  private acknowledge(reply: Message): void {
+    const count = this.inFlight[0];
+    if (reply.type !== MessageType.Ok || reply.count !== count) throw this.unexpected(reply);
+    this.inFlight.shift();
+    this.acknowledged += count;
+    this.dropBefore(this.acknowledged);
+    this.progress();
   }
 
   /**
@@ -223,7 +236,16 @@ export class AgencyClient {
   }
 
   private async receive(connection: CentralConnection): Promise<Message> {
-    const message = await connection.receive();
+    return this.unlessRefused(await connection.receive());
+  }
+
+  /** A reply that has already arrived, if any. */
+  private poll(connection: CentralConnection): Message | undefined {
+    const message = connection.poll();
+    return message && this.unlessRefused(message);
+  }
+
+  private unlessRefused(message: Message): Message {
     if (message.type === MessageType.Error) throw new AgencyFailedError(`the central refused: ${message.reason}`);
     return message;
   }

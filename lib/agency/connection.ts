@@ -76,6 +76,11 @@ export class CentralConnection {
     return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
+  /** A message that has already arrived, if any: for taking every waiting reply at once. */
+  poll(): Message | undefined {
+    return this.inbox.shift();
+  }
+
   close(): void {
     this.fail(new ConnectionLostError("connection closed"));
   }

@@ -218,8 +218,8 @@ export class CentralServer {
           message = { type: MessageType.Error, reason: this.describeFailure(socket, error) };
         }
       }
-      // A view of the reused reply writer: the socket writer copies only what the socket does not take.
-      if (message) connection.writer.write(writeMessage(this.replies, message).take());
+      // Gathered with the other replies of this turn (the OKs of one group commit) into one send.
+      if (message) connection.writer.writeSoon(writeMessage(this.replies, message).take());
       connection.outstanding--;
       connection.lastActivity = performance.now();
       this.updateFlow(socket);

@@ -13,6 +13,11 @@ export class FrameWriter {
     this.buffer = Buffer.allocUnsafe(initialBytes);
   }
 
+  /** Bytes written: the finished frames and the one being built. */
+  get bytes(): number {
+    return this.length;
+  }
+
   /** Bytes of the frame being built, header included. */
   get frameBytes(): number {
     return this.frameStart < 0 ? 0 : this.length - this.frameStart;
