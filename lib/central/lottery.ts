@@ -5,6 +5,7 @@ import type { StoredBatch } from "../store.ts";
 
 /** A batch that passed every rule, with its winners found as it was checked. */
 export interface AdmittedBatch extends StoredBatch {
+  count: number;
   /** Documents of the batch's winning bets. */
   winners: string[];
 }
@@ -52,7 +53,8 @@ export class Lottery {
 
   /** Counts an admitted batch once it is durable. */
   recordCommitted(batch: AdmittedBatch): void {
-    this.countStored(batch.agency, batch.bets.count, batch.winners);
+    // Not batch.bets: they were a view of the received frame, read only while the batch was queued.
+    this.countStored(batch.agency, batch.count, batch.winners);
   }
 
   /** Restores END notices found on disk; the draw happens here if every agency had finished. */
@@ -100,7 +102,7 @@ export class Lottery {
       }
       if (hasWon({ number: betNumber(bytes, ranges) })) winners.push(bets.text(i).document);
     }
-    return { agency, bets, winners };
+    return { agency, bets, count: bets.count, winners };
   }
 
   /** Marks an END as received; returns false when the agency had already sent one. */

@@ -320,21 +320,21 @@ export class CentralServer {
       this.log.info("apuesta_recibida", "fail", { cantidad: bets.count, agency, error: (error as Error).message });
       throw error;
     }
-    this.pendingBets += bets.count;
+    // The bets are a view of the received frame, gone once this call awaits: what the log needs is read now.
+    const level = batch.count === 1 ? "INFO" : "DEBUG";
+    const logged = this.log.enabled(level) ? bets.toFields() : [];
+    this.pendingBets += batch.count;
     try {
       await this.store.storeBets(batch);
     } finally {
-      this.pendingBets -= bets.count;
+      this.pendingBets -= batch.count;
       this.releaseThrottled();
     }
-    this.log.info("apuesta_recibida", "success", { cantidad: bets.count });
-    const level = bets.count === 1 ? "INFO" : "DEBUG";
-    if (this.log.enabled(level)) {
-      for (const bet of bets.toFields()) {
-        this.log.log(level, "apuesta_almacenada", "success", { dni: bet.document, numero: Number(bet.number) });
-      }
+    this.log.info("apuesta_recibida", "success", { cantidad: batch.count });
+    for (const bet of logged) {
+      this.log.log(level, "apuesta_almacenada", "success", { dni: bet.document, numero: Number(bet.number) });
     }
-    return { type: MessageType.Ok, count: bets.count };
+    return { type: MessageType.Ok, count: batch.count };
   }
 
   /**
