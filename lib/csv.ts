@@ -1,4 +1,5 @@
 // CSV as RFC 4180 reads it and as Python's csv module (QUOTE_MINIMAL) writes it.
+import { utf8Text } from "./utf8.ts";
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -22,7 +23,7 @@ const INITIAL_WRITER_BYTES = 64 * 1024;
 
 const NEEDS_QUOTES = /[",\r\n]/;
 
-export function needsQuoting(value: string): boolean {
+function needsQuoting(value: string): boolean {
   return NEEDS_QUOTES.test(value);
 }
 
@@ -57,12 +58,9 @@ export interface CsvRecord {
 
 export type RecordCallback = (record: CsvRecord) => void;
 
-// Keeps a U+FEFF inside a field: only the stream's first bytes can be a BOM, and the parser drops those.
-const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
-
 /** Field i of a record as a string (UTF-8 decoded); for the rare paths that need text (errors, recovery, tests). */
 export function fieldText(record: CsvRecord, i: number): string {
-  return utf8.decode(record.bytes.subarray(record.ranges[2 * i], record.ranges[2 * i + 1]));
+  return utf8Text(record.bytes, record.ranges[2 * i]!, record.ranges[2 * i + 1]!);
 }
 
 /** All fields as strings. */
@@ -506,6 +504,18 @@ export class CsvWriter {
     this.buffer[this.written++] = LF;
     this.inRow = false;
     return this;
+  }
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.written;
+  }
+
+  /** Cuts back to an earlier length, taken from `length` between rows. */
+  rewind(length: number): void {
+    if (length < 0 || length > this.written) throw new RangeError(`cannot rewind ${this.written} bytes to ${length}`);
+    this.written = length;
+    this.inRow = false;
   }
 
   /** A view of what was written, and empties the writer (the view is valid until the next write). */

@@ -23,7 +23,10 @@ export interface Recovery {
 /** The fields stored as they came, between the agency and the number. */
 const TEXT_FIELDS = [BetField.FirstName, BetField.LastName, BetField.Document, BetField.Birthdate];
 
-/** Validated bets of one agency, stored together; the store reads their bytes within storeBets only. */
+/**
+ * Validated bets of one agency, stored together. The store reads their bytes within storeBets only:
+ * they may be a view of a frame that is gone by the time the batch is committed (see onCommit).
+ */
 export interface StoredBatch {
   agency: number;
   bets: BetBlock;
@@ -136,7 +139,14 @@ export class BetStore<B extends StoredBatch = StoredBatch> {
   storeBets(batch: B): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     if (!this.betsSink) return Promise.reject(new Error("store is not open"));
-    this.formatRows(batch);
+    const before = this.filling.length;
+    try {
+      this.formatRows(batch);
+    } catch (error) {
+      // Rows of a batch that cannot be formatted whole must not reach the next group.
+      this.filling.rewind(before);
+      return Promise.reject(error);
+    }
     return new Promise((resolve, reject) => {
       this.pending.push({ batch, resolve, reject });
       if (!this.flushQueued) {

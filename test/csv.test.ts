@@ -433,6 +433,17 @@ describe("CsvWriter", () => {
     expect(() => writer.integer(1.5)).toThrow(RangeError);
   });
 
+  test("rewind drops a partly built row", () => {
+    const writer = new CsvWriter();
+    writer.integer(1).endRow();
+    const mark = writer.length;
+    writer.integer(2).field(bytes("torn"), 0, 4);
+    writer.rewind(mark);
+    writer.integer(3).endRow();
+    expect(Buffer.from(writer.take()).toString()).toBe("1\r\n3\r\n");
+    expect(() => writer.rewind(1)).toThrow(RangeError);
+  });
+
   test("take hands out the rows written and empties the writer", () => {
     const writer = new CsvWriter();
     writer.integer(1).endRow().integer(3).endRow();

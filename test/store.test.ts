@@ -104,6 +104,15 @@ describe("storeBets and loadBets", () => {
     expect(readFileSync(path, "utf8")).toBe("7,Ana,Pérez,0012,1999-03-17,42\r\n");
   });
 
+  test("a batch that cannot be formatted whole is refused and leaves nothing for the next group", async () => {
+    const { store } = await openStore();
+    const fields = (document: string, number: string) => ({ firstName: "Ana", lastName: "Pérez", document, birthdate: "1999-03-17", number });
+    // The store trusts its callers to have validated; a number that is not one fails half-way through the batch.
+    await expect(store.storeBets({ agency: 1, bets: BetBlock.of([fields("1", "1"), fields("2", "x")]) })).rejects.toThrow(RangeError);
+    await store.storeBets({ agency: 1, bets: BetBlock.of([fields("3", "3")]) });
+    expect(readFileSync(path, "utf8")).toBe("1,Ana,Pérez,3,1999-03-17,3\r\n");
+  });
+
   test("loadBets on a missing file yields nothing", async () => {
     const store = new BetStore(join(dir, "missing.csv"));
     expect(await loadAll(store)).toEqual([]);
