@@ -5,6 +5,8 @@ import { open, type FileHandle } from "node:fs/promises";
 
 /** Bytes read from the file at a time: small enough that the first batches leave soon after start-up. */
 const READ_BYTES = 64 * 1024;
+/** Blocks kept for reuse: a window's worth of batches spans a few of them. */
+const MAX_SPARE_BLOCKS = 8;
 /** A chunk's bets take about 1.4 times its bytes once encoded (a length before each field, not a separator after it). */
 const BLOCK_BYTES = 96 * 1024;
 
@@ -67,6 +69,7 @@ export class BetFile {
    * the page faults of a new one for every chunk of the file.
    */
   recycle(block: BetBlock): void {
+    if (this.spare.length >= MAX_SPARE_BLOCKS) return;
     block.clear();
     this.spare.push(block);
   }

@@ -189,11 +189,11 @@ export class AgencyClient {
       throw new AgencyFailedError(`the central holds ${stored} of our bets but had acknowledged ${this.acknowledged}`);
     }
     this.inFlight = [];
-    while (this.loaded < stored) {
+    // Blocks wholly before the cursor are released as they are read: a long skip holds one at a time.
+    for (this.dropBefore(stored); this.loaded < stored; this.dropBefore(stored)) {
       if (!(await this.loadBlock())) throw new AgencyFailedError(`the central holds ${stored} of our bets, more than the file has`);
     }
     this.sent = this.acknowledged = stored;
-    this.dropBefore(stored);
     if (stored > 0) this.log.info("reanudar", "success", { stored });
   }
 
