@@ -1,7 +1,6 @@
-import { BET_FIELD_COUNT, type BetFields } from "./bet.ts";
-
-/** Every field carries its byte length before its bytes. */
-export const FIELD_LENGTH_BYTES = 4;
+import { BET_FIELD_COUNT, encodeFields, type BetFields } from "./bet.ts";
+import { FIELD_LENGTH_BYTES } from "./protocol/frame.ts";
+import { utf8Text } from "./utf8.ts";
 
 /** A bet's fields as byte ranges: field i is bytes[ranges[2i] .. ranges[2i + 1]). */
 export type FieldRanges = Int32Array;
@@ -58,14 +57,8 @@ export class BetBlock {
   /** A block of bets given as text (a single bet from the environment, tests). */
   static of(bets: readonly BetFields[]): BetBlock {
     const block = new BetBlock(256);
-    const ranges = newFieldRanges();
     for (const bet of bets) {
-      const bytes = Buffer.from(bet.firstName + bet.lastName + bet.document + bet.birthdate + bet.number);
-      let offset = 0;
-      [bet.firstName, bet.lastName, bet.document, bet.birthdate, bet.number].forEach((text, i) => {
-        ranges[2 * i] = offset;
-        ranges[2 * i + 1] = offset += Buffer.byteLength(text);
-      });
+      const { bytes, ranges } = encodeFields(bet);
       block.append(bytes, ranges);
     }
     return block;
@@ -73,11 +66,6 @@ export class BetBlock {
 
   get count(): number {
     return this.ends.length;
-  }
-
-  /** Bytes used by all the bets. */
-  get byteLength(): number {
-    return this.used;
   }
 
   /** Where bet i starts. */
@@ -135,7 +123,7 @@ export class BetBlock {
   text(index: number): BetFields {
     const ranges = newFieldRanges();
     const bytes = this.fields(index, ranges);
-    const field = (i: number) => Buffer.from(bytes.buffer, bytes.byteOffset + ranges[2 * i]!, ranges[2 * i + 1]! - ranges[2 * i]!).toString("utf8");
+    const field = (i: number) => utf8Text(bytes, ranges[2 * i]!, ranges[2 * i + 1]!);
     return { firstName: field(0), lastName: field(1), document: field(2), birthdate: field(3), number: field(4) };
   }
 

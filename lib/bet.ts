@@ -1,6 +1,7 @@
 // The bet model and the rules every bet must pass. The agency checks rows with these rules before
 // sending them and the central checks them again on receipt: one definition, shared by both. The
 // rules read a bet's fields as byte ranges of UTF-8 text, so neither side makes a string per field.
+import { isUtf8, utf8Text } from "./utf8.ts";
 
 /** A bet as read from a file or a frame: text fields, not yet validated. */
 export interface BetFields {
@@ -78,16 +79,22 @@ export function betNumber(bytes: Uint8Array, ranges: ArrayLike<number>): number 
 /** Returns the validated bet, or throws InvalidBetError naming the first broken rule. */
 export function validateBet(agency: number, fields: BetFields): Bet {
   if (!isValidAgency(agency)) throw new InvalidBetError(`agency must be a positive integer, got ${agency}`);
-  const texts = [fields.firstName, fields.lastName, fields.document, fields.birthdate, fields.number];
-  const bytes = Buffer.from(texts.join(""));
-  const ranges: number[] = [];
-  let offset = 0;
-  for (const text of texts) {
-    ranges.push(offset, (offset += Buffer.byteLength(text)));
-  }
+  const { bytes, ranges } = encodeFields(fields);
   const error = betFieldsError(bytes, ranges);
   if (error) throw new InvalidBetError(error);
   return { agency, ...fields, number: betNumber(bytes, ranges) };
+}
+
+/** A bet's fields as UTF-8 bytes and their ranges, for the rules and the blocks that read bytes. */
+export function encodeFields(fields: BetFields): { bytes: Buffer; ranges: Int32Array } {
+  const texts = [fields.firstName, fields.lastName, fields.document, fields.birthdate, fields.number];
+  const ranges = new Int32Array(2 * BET_FIELD_COUNT);
+  let offset = 0;
+  texts.forEach((text, i) => {
+    ranges[2 * i] = offset;
+    ranges[2 * i + 1] = offset += Buffer.byteLength(text);
+  });
+  return { bytes: Buffer.from(texts.join("")), ranges };
 }
 
 function checkName(field: string, bytes: Uint8Array, start: number, end: number): string | undefined {
@@ -105,45 +112,11 @@ function checkName(field: string, bytes: Uint8Array, start: number, end: number)
   if (nonAscii) {
     if (!isUtf8(bytes, start, end)) return `${field} is not valid UTF-8`;
     // Only a name without a visible ASCII character can be all Unicode spaces (U+00A0, U+3000...).
-    if (!visible) visible = NOT_BLANK.test(text(bytes, start, end));
+    if (!visible) visible = NOT_BLANK.test(utf8Text(bytes, start, end));
   }
   if (!visible) return `${field} must not be empty`;
   if (characters > MAX_NAME_LENGTH) return `${field} must be at most ${MAX_NAME_LENGTH} characters`;
   return undefined;
-}
-
-/**
- * Whether bytes[start..end) is well-formed UTF-8 (RFC 3629: shortest forms only, no surrogates,
- * nothing past U+10FFFF). A loop rather than node:buffer's isUtf8, which would need a view per name.
- */
-function isUtf8(bytes: Uint8Array, start: number, end: number): boolean {
-  for (let i = start; i < end; ) {
-    const lead = bytes[i]!;
-    if (lead < 0x80) {
-      i++;
-      continue;
-    }
-    let length: number;
-    // The second byte's range depends on the lead: it rules out overlong forms, surrogates and > U+10FFFF.
-    let low = 0x80;
-    let high = 0xbf;
-    if (lead >= 0xc2 && lead <= 0xdf) length = 2;
-    else if (lead >= 0xe0 && lead <= 0xef) {
-      length = 3;
-      if (lead === 0xe0) low = 0xa0;
-      else if (lead === 0xed) high = 0x9f;
-    } else if (lead >= 0xf0 && lead <= 0xf4) {
-      length = 4;
-      if (lead === 0xf0) low = 0x90;
-      else if (lead === 0xf4) high = 0x8f;
-    } else return false;
-    if (i + length > end) return false;
-    const second = bytes[i + 1]!;
-    if (second < low || second > high) return false;
-    for (let k = 2; k < length; k++) if ((bytes[i + k]! & 0xc0) !== 0x80) return false;
-    i += length;
-  }
-  return true;
 }
 
 /** The value of 1 to maxDigits ASCII digits, or -1. */
@@ -189,11 +162,7 @@ function today(): number {
   return todayValue;
 }
 
-function text(bytes: Uint8Array, start: number, end: number): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString("utf8");
-}
-
 /** A field's text in quotes, for an error message. */
 function quoted(bytes: Uint8Array, start: number, end: number): string {
-  return JSON.stringify(text(bytes, start, end));
+  return JSON.stringify(utf8Text(bytes, start, end));
 }

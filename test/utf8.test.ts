@@ -1,0 +1,29 @@
+// The UTF-8 check the bet rules use on names, against node:buffer's isUtf8 as the reference.
+import { expect, test } from "bun:test";
+import { isUtf8 as reference } from "node:buffer";
+import { isUtf8, utf8Text } from "../lib/utf8.ts";
+
+test("agrees with node:buffer on every 1- and 2-byte sequence and on the edge cases of longer ones", () => {
+  const cases: number[][] = [];
+  for (let a = 0; a < 256; a++) {
+    cases.push([a]);
+    for (let b = 0; b < 256; b++) cases.push([a, b]);
+  }
+  const edges = [
+    [0xe0, 0x9f, 0x80], [0xe0, 0xa0, 0x80], // overlong / shortest 3-byte
+    [0xed, 0x9f, 0xbf], [0xed, 0xa0, 0x80], // last before the surrogates / a surrogate
+    [0xef, 0xbf, 0xbf], [0xf0, 0x8f, 0xbf, 0xbf], [0xf0, 0x90, 0x80, 0x80], // U+FFFF / overlong / U+10000
+    [0xf4, 0x8f, 0xbf, 0xbf], [0xf4, 0x90, 0x80, 0x80], [0xf5, 0x80, 0x80, 0x80], // U+10FFFF / past it
+    [0xe2, 0x82], [0xf0, 0x9f, 0x98], [0xe2, 0x82, 0x41], // cut, or a continuation missing
+  ];
+  cases.push(...edges);
+  const mismatches = cases.filter((bytes) => isUtf8(Uint8Array.from(bytes), 0, bytes.length) !== reference(Uint8Array.from(bytes)));
+  expect(mismatches).toEqual([]);
+});
+
+test("reads only its range: a character cut at the range's end is not completed by the bytes after it", () => {
+  const bytes = Buffer.from("añb");
+  expect(isUtf8(bytes, 0, 4)).toBe(true);
+  expect(isUtf8(bytes, 0, 2)).toBe(false);
+  expect(utf8Text(bytes.subarray(1), 0, 2)).toBe("ñ");
+});
