@@ -28,7 +28,7 @@ export class BetBlock {
   /** Byte offset just past each bet. */
   private ends: number[] = [];
 
-  constructor(initialBytes = 16 * 1024) {
+  constructor(initialBytes: number) {
     this.buffer = new Uint8Array(initialBytes);
     this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
   }
