@@ -18,9 +18,9 @@ export class StoppedError extends Error {
 }
 
 const FIRST_RETRY_MS = 100;
+const MAX_RETRY_MS = 2000;
 /** Frames are written together up to this many bytes: fewer writes, and the first leave early. */
 const SEND_BYTES = 64 * 1024;
-const MAX_RETRY_MS = 2000;
 
 export interface AgencyOutcome {
   /** Rows of the file that were not valid bets, and so were not sent. */

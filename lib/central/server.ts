@@ -197,6 +197,8 @@ export class CentralServer {
       this.reply(socket, { type: MessageType.Error, reason: error.message });
       return;
     }
+    // handle() runs synchronously up to its first await: a bets frame is checked and its rows are
+    // formatted for the store before this callback returns, while its bytes (a view) are still valid.
     this.reply(socket, this.handle(socket, message));
   }
 
