@@ -462,22 +462,16 @@ export class CsvWriter {
   /** Appends bytes[start..end) as the next field of the current row, quoting it (and doubling its quotes) only when it holds a comma, a quote, CR or LF. */
   field(bytes: Uint8Array, start: number, end: number): this {
     // At worst every byte is a quote, doubled, and the field is quoted.
-    this.beginField(2 * (end - start) + 2);
+    const first = this.beginField(2 * (end - start) + 2);
     const out = this.buffer;
-    let at = this.written;
-    if (!bytesNeedQuoting(bytes, start, end)) {
-      // Fields are a few bytes long: a plain loop beats a subarray and set() per field.
-      for (let i = start; i < end; i++) out[at++] = bytes[i]!;
-      this.written = at;
-      return this;
-    }
-    out[at++] = QUOTE;
+    let at = first;
+    // Copied byte by byte (fields are short: cheaper than a subarray and set()) while looking for a
+    // byte that needs quoting; nearly no field has one.
     for (let i = start; i < end; i++) {
       const byte = bytes[i]!;
+      if (byte === COMMA || byte === QUOTE || byte === CR || byte === LF) return this.quotedField(bytes, start, end, first);
       out[at++] = byte;
-      if (byte === QUOTE) out[at++] = QUOTE;
     }
-    out[at++] = QUOTE;
     this.written = at;
     return this;
   }
@@ -486,13 +480,14 @@ export class CsvWriter {
   integer(value: number): this {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`not a non-negative integer: ${value}`);
     let digits = 1;
-    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
-    this.beginField(digits);
-    let at = (this.written += digits);
+    for (let power = 10; power <= value; power *= 10) digits++;
+    let at = this.beginField(digits) + digits;
+    this.written = at;
     let rest = value;
     do {
-      this.buffer[--at] = ZERO + (rest % 10);
-      rest = Math.floor(rest / 10);
+      const next = Math.floor(rest / 10);
+      this.buffer[--at] = ZERO + (rest - 10 * next);
+      rest = next;
     } while (rest > 0);
     return this;
   }
@@ -526,22 +521,30 @@ export class CsvWriter {
     return written;
   }
 
-  /** Makes room for a field of up to `size` bytes and writes the comma before it, if any. */
-  private beginField(size: number): void {
+  /** Makes room for a field of up to `size` bytes, writes the comma before it if any; returns where the field starts. */
+  private beginField(size: number): number {
     this.reserve(size + 1);
     if (this.inRow) this.buffer[this.written++] = COMMA;
     this.inRow = true;
+    return this.written;
+  }
+
+  /** The field from `at` on again, in quotes, its quotes doubled. */
+  private quotedField(bytes: Uint8Array, start: number, end: number, at: number): this {
+    const out = this.buffer;
+    out[at++] = QUOTE;
+    for (let i = start; i < end; i++) {
+      const byte = bytes[i]!;
+      out[at++] = byte;
+      if (byte === QUOTE) out[at++] = QUOTE;
+    }
+    out[at++] = QUOTE;
+    this.written = at;
+    return this;
   }
 
   private reserve(size: number): void {
-    this.buffer = withCapacity(this.buffer, this.written + size, this.written);
+    if (this.written + size > this.buffer.length) this.buffer = withCapacity(this.buffer, this.written + size, this.written);
   }
 }
 
-function bytesNeedQuoting(bytes: Uint8Array, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) {
-    const byte = bytes[i];
-    if (byte === COMMA || byte === QUOTE || byte === CR || byte === LF) return true;
-  }
-  return false;
-}
