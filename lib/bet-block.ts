@@ -23,14 +23,12 @@ export class MalformedBlockError extends Error {
  */
 export class BetBlock {
   private buffer: Uint8Array;
-  private view: DataView;
   private used = 0;
   /** Byte offset just past each bet. */
   private ends: number[] = [];
 
   constructor(initialBytes: number) {
     this.buffer = new Uint8Array(initialBytes);
-    this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
   }
 
   /**
@@ -40,13 +38,12 @@ export class BetBlock {
   static over(bytes: Uint8Array): BetBlock {
     const block = new BetBlock(0);
     block.buffer = bytes;
-    block.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     block.used = bytes.length;
     let offset = 0;
     while (offset < bytes.length) {
       for (let field = 0; field < BET_FIELD_COUNT; field++) {
         if (bytes.length - offset < FIELD_LENGTH_BYTES) throw new MalformedBlockError("truncated field length");
-        offset += FIELD_LENGTH_BYTES + block.view.getUint32(offset);
+        offset += FIELD_LENGTH_BYTES + readLength(bytes, offset);
         if (offset > bytes.length) throw new MalformedBlockError("field runs past the end of the frame");
       }
       block.ends.push(offset);
@@ -111,7 +108,7 @@ export class BetBlock {
   fields(index: number, ranges: FieldRanges): Uint8Array {
     let offset = this.offsetOf(index);
     for (let field = 0; field < BET_FIELD_COUNT; field++) {
-      const length = this.view.getUint32(offset);
+      const length = readLength(this.buffer, offset);
       offset += FIELD_LENGTH_BYTES;
       ranges[2 * field] = offset;
       ranges[2 * field + 1] = offset += length;
@@ -136,6 +133,13 @@ export class BetBlock {
     const grown = new Uint8Array(Math.max(needed, this.buffer.length * 2));
     grown.set(this.buffer.subarray(0, this.used));
     this.buffer = grown;
-    this.view = new DataView(grown.buffer);
   }
+}
+
+/**
+ * A field's u32 BE length. Read byte by byte rather than through a DataView: a view of received bytes
+ * would need its ArrayBuffer, which a Buffer from the socket may have to create first.
+ */
+function readLength(bytes: Uint8Array, offset: number): number {
+  return ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
 }
