@@ -32,6 +32,13 @@ export interface RunningProcess {
  */
 export const RUNTIME_ENV = { BUN_JSC_useFTLJIT: "0" };
 
+/**
+ * Agencies live for one run: their allocator (mimalloc) keeps the memory they free instead of handing
+ * it back to the system at once and faulting it in again. 100 agencies × 10,000 bets: 11.2 s down to
+ * 8.7 s (README, Performance). The central, which runs for long, returns its memory as usual.
+ */
+export const AGENCY_ENV = { MIMALLOC_PURGE_DELAY: "-1" };
+
 /** Starts a `bun` process whose output lines are kept and passed to `onLine`. */
 export function startBun(
   name: string,
@@ -114,7 +121,7 @@ export function startAgency(
   return startBun(
     `client${id}`,
     ["run", script],
-    { ...process.env, CLI_ID: String(id), CLI_SERVER_ADDRESS: `127.0.0.1:${port}`, CLI_DATA_FILE: dataFile, ...env },
+    { ...AGENCY_ENV, ...process.env, CLI_ID: String(id), CLI_SERVER_ADDRESS: `127.0.0.1:${port}`, CLI_DATA_FILE: dataFile, ...env },
     onLine,
     ROOT,
   );
