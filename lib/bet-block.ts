@@ -1,4 +1,5 @@
 import { BET_FIELD_COUNT, encodeFields, type BetFields } from "./bet.ts";
+import { withCapacity } from "./bytes.ts";
 import { FIELD_LENGTH_BYTES } from "./protocol/frame.ts";
 import { utf8Text } from "./utf8.ts";
 
@@ -85,7 +86,7 @@ export class BetBlock {
   append(source: Uint8Array, ranges: ArrayLike<number>): void {
     let needed = this.used + BET_FIELD_COUNT * FIELD_LENGTH_BYTES;
     for (let field = 0; field < BET_FIELD_COUNT; field++) needed += ranges[2 * field + 1]! - ranges[2 * field]!;
-    if (needed > this.buffer.length) this.grow(needed);
+    this.buffer = withCapacity(this.buffer, needed, this.used);
     const buffer = this.buffer;
     let offset = this.used;
     for (let field = 0; field < BET_FIELD_COUNT; field++) {
@@ -129,11 +130,6 @@ export class BetBlock {
     return Array.from({ length: this.count }, (_, i) => this.text(i));
   }
 
-  private grow(needed: number): void {
-    const grown = new Uint8Array(Math.max(needed, this.buffer.length * 2));
-    grown.set(this.buffer.subarray(0, this.used));
-    this.buffer = grown;
-  }
 }
 
 /**

@@ -1,4 +1,5 @@
 // CSV as RFC 4180 reads it and as Python's csv module (QUOTE_MINIMAL) writes it.
+import { withCapacity } from "./bytes.ts";
 import { utf8Text } from "./utf8.ts";
 
 const LF = 0x0a;
@@ -68,14 +69,6 @@ export function recordFields(record: CsvRecord): string[] {
   const fields: string[] = [];
   for (let i = 0; i < record.fieldCount; i++) fields.push(fieldText(record, i));
   return fields;
-}
-
-/** A buffer of at least `size` bytes starting with the first `kept` bytes of `buffer`: itself when big enough. */
-function withCapacity(buffer: Uint8Array, size: number, kept: number): Uint8Array {
-  if (size <= buffer.length) return buffer;
-  const grown = new Uint8Array(Math.max(size, 2 * buffer.length));
-  grown.set(buffer.subarray(0, kept));
-  return grown;
 }
 
 // How the bytes scanned so far leave a record's quoting, which decides whether an LF ends it.

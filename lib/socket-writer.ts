@@ -1,3 +1,5 @@
+import { withCapacity } from "./bytes.ts";
+
 /** The part of a Bun socket that writing needs. */
 export interface WritableSocket {
   write(data: Uint8Array, byteOffset?: number, byteLength?: number): number;
@@ -13,7 +15,7 @@ export interface WritableSocket {
 export class SocketWriter {
   private readonly queue: Uint8Array[] = [];
   private queuedBytes = 0;
-  private gathered: Uint8Array = new Uint8Array(0);
+  private gathered: Uint8Array = new Uint8Array(256);
   private gatheredBytes = 0;
   private gatherScheduled = false;
   private waiters: (() => void)[] = [];
@@ -34,14 +36,9 @@ export class SocketWriter {
   /** Like `write`, but the bytes leave with the others written soon, after the current turn of the event loop. */
   writeSoon(bytes: Uint8Array): void {
     if (this.closed || bytes.length === 0) return;
-    const needed = this.gatheredBytes + bytes.length;
-    if (needed > this.gathered.length) {
-      const grown = new Uint8Array(Math.max(needed, 2 * this.gathered.length, 256));
-      grown.set(this.gathered.subarray(0, this.gatheredBytes));
-      this.gathered = grown;
-    }
+    this.gathered = withCapacity(this.gathered, this.gatheredBytes + bytes.length, this.gatheredBytes);
     this.gathered.set(bytes, this.gatheredBytes);
-    this.gatheredBytes = needed;
+    this.gatheredBytes += bytes.length;
     if (!this.gatherScheduled) {
       this.gatherScheduled = true;
       setImmediate(() => {
