@@ -74,7 +74,8 @@ export class CentralServer {
   private pendingBets = 0;
   /** Every paused connection: any of them may be waiting only for the store's backlog to drain. */
   private readonly paused = new Set<ClientSocket>();
-  private readonly replies = new FrameWriter(256);
+  /** Encodes every reply; each is handed to its socket writer (which copies what it keeps) at once. */
+  private readonly replyWriter = new FrameWriter(256);
 
   private constructor(
     private readonly config: CentralConfig,
@@ -221,7 +222,7 @@ export class CentralServer {
         }
       }
       // Gathered with the other replies of this turn (the OKs of one group commit) into one send.
-      if (message) connection.writer.writeSoon(writeMessage(this.replies, message).take());
+      if (message) connection.writer.writeSoon(writeMessage(this.replyWriter, message).take());
       connection.outstanding--;
       connection.lastActivity = performance.now();
       this.updateFlow(socket);
