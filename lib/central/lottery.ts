@@ -1,7 +1,8 @@
-import { betFieldsError, betNumber, hasWon, type Bet } from "../bet.ts";
+import { BetField, betFieldsError, betNumber, hasWon, type Bet } from "../bet.ts";
 import { newFieldRanges, type BetBlock } from "../bet-block.ts";
 import type { Logger } from "../log.ts";
 import type { StoredBatch } from "../store.ts";
+import { utf8Text } from "../utf8.ts";
 
 /** A batch that passed every rule, with its winners found as it was checked. */
 export interface AdmittedBatch extends StoredBatch {
@@ -100,7 +101,9 @@ export class Lottery {
         const document = JSON.stringify(bets.text(i).document);
         throw new RefusedError(`bet ${i + 1} of ${bets.count} (document ${document}): ${error}`);
       }
-      if (hasWon({ number: betNumber(bytes, ranges) })) winners.push(bets.text(i).document);
+      if (hasWon({ number: betNumber(bytes, ranges) })) {
+        winners.push(utf8Text(bytes, ranges[2 * BetField.Document]!, ranges[2 * BetField.Document + 1]!));
+      }
     }
     return { agency, bets, count: bets.count, winners };
   }
