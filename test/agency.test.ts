@@ -4,7 +4,7 @@ import { afterEach, expect, test } from "bun:test";
 import type { TCPSocketListener } from "bun";
 import { join } from "node:path";
 import { decodeMessage, encodeMessage, FrameDecoder, MessageType, type Message } from "../lib/protocol/index.ts";
-import { makeDataset, Scope } from "./support/system.ts";
+import { makeDataset, readCsv, Scope } from "./support/system.ts";
 
 const scope = new Scope();
 let listener: TCPSocketListener | undefined;
@@ -13,8 +13,8 @@ afterEach(async () => {
   await scope.cleanup();
 });
 
-/** A central that answers hello with `stored: 0` and hands every later request to `onRequest`. */
-function scriptedCentral(onRequest: (message: Message, reply: (bytes: Uint8Array) => void) => void): number {
+/** A central that answers hello with `stored` and hands every later request to `onRequest`. */
+function scriptedCentral(onRequest: (message: Message, reply: (bytes: Uint8Array) => void) => void, stored = 0): number {
   listener = Bun.listen({
     hostname: "127.0.0.1",
     port: 0,
@@ -24,7 +24,7 @@ function scriptedCentral(onRequest: (message: Message, reply: (bytes: Uint8Array
         socket.data = (chunk: Buffer) =>
           decoder.push(chunk, (type, payload) => {
             const message = decodeMessage(type, payload);
-            if (message.type === MessageType.Hello) socket.write(encodeMessage({ type: MessageType.Welcome, stored: 0 }));
+            if (message.type === MessageType.Hello) socket.write(encodeMessage({ type: MessageType.Welcome, stored }));
             else onRequest(message, (bytes) => socket.write(bytes));
           });
       },
@@ -60,4 +60,25 @@ test("OKs that arrive together are all counted, and a refusal among them stops t
   // A window of 8 went out before any answer. The three OKs and the refusal were read together, so no
   // slot was refilled before the refusal was seen: nothing more was sent, and no END.
   expect(requests).toEqual(new Array(8).fill(MessageType.Bets));
+});
+
+test("resuming far into the file sends exactly the bets after the central's count, across many blocks", async () => {
+  const [file] = await makeDataset(scope.dir("lottery-agency-"), [10_000]);
+  const stored = 9_000;
+  const sent: string[] = [];
+  const port = scriptedCentral((message, reply) => {
+    if (message.type === MessageType.Bets) {
+      sent.push(...message.bets.toFields().map((bet) => bet.document));
+      reply(encodeMessage({ type: MessageType.Ok, count: message.bets.count }));
+    } else if (message.type === MessageType.End) {
+      reply(encodeMessage({ type: MessageType.Ok, count: stored + sent.length }));
+    } else if (message.type === MessageType.WinnersQuery) {
+      reply(encodeMessage({ type: MessageType.Winners, documents: [] }));
+    }
+  }, stored);
+  const agency = scope.agency(1, port, file!);
+  expect(await agency.done).toBe(0);
+  // The file spans several 64 KiB reads: the skipped blocks were read and released on the way.
+  expect(Bun.file(file!).size).toBeGreaterThan(4 * 64 * 1024);
+  expect(sent).toEqual(readCsv(file!).slice(stored).map((row) => row[2]!));
 });
