@@ -255,7 +255,6 @@ export class AgencyClient {
     return new AgencyFailedError(`unexpected ${messageName(message.type)} reply from the central${detail}`);
   }
 
-  /** Connects, retrying with exponential backoff until the configured time is up. */
   /**
    * Connects, retrying with exponential backoff. The time allowed runs from the last progress (an
    * answer from the central), not from this call: a central that accepts and drops connections
