@@ -22,8 +22,9 @@ RUN mkdir -p /storage /config /data && chown bun:bun /storage
 
 USER bun
 
-# Without JavaScriptCore's FTL tier the system runs 20-30% faster at these sizes (see lib/local/processes.ts).
-ENV BUN_JSC_useFTLJIT=0
+# JavaScriptCore tuned for few cores: no FTL tier, and JIT compiling on the thread that runs the code
+# (see lib/local/processes.ts).
+ENV BUN_JSC_useFTLJIT=0 BUN_JSC_useConcurrentJIT=0
 
 EXPOSE 12345
 
