@@ -31,6 +31,7 @@ interface Sample {
   central: Usage;
   agency: Usage;
   floorSeconds: number;
+  startupSeconds: number;
 }
 
 function usage(running: RunningProcess): Usage {
@@ -54,7 +55,7 @@ async function dataset(key: string, size: Size): Promise<string[]> {
   return files;
 }
 
-async function runSystem(bundle: Bundle, files: string[], work: string): Promise<Omit<Sample, "floorSeconds">> {
+async function runSystem(bundle: Bundle, files: string[], work: string): Promise<Omit<Sample, "floorSeconds" | "startupSeconds">> {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const central = await startCentral(join(work, "bets.csv"), { LOTTERY_AGENCIES: String(files.length) }, undefined, bundle.central);
@@ -80,6 +81,17 @@ async function runFloor(files: string[], work: string): Promise<number> {
   const started = performance.now();
   const senders = files.map((file) => startBun("send", ["lib/bench/floor.ts", "send", port, file], process.env, undefined, ROOT));
   await Promise.all([...senders.map((sender) => sender.done), receiver.done]);
+  return (performance.now() - started) / 1000;
+}
+
+/**
+ * What the processes cost before any work: as many Bun processes that run nothing (`bun -e 0`; an empty
+ * `-e` exits before starting JavaScript) as agencies, started together with the settings the system's
+ * processes get. The system cannot finish before its agencies have started.
+ */
+async function runStartup(count: number): Promise<number> {
+  const started = performance.now();
+  await Promise.all(Array.from({ length: count }, () => startBun("empty", ["-e", "0"], process.env).done));
   return (performance.now() - started) / 1000;
 }
 
@@ -110,8 +122,11 @@ for (const key of keys) {
   for (let run = 0; run < runs; run++) {
     const system = await runSystem(bundle, files, join(BENCH_DIR, "run"));
     const floorSeconds = await runFloor(files, join(BENCH_DIR, "run"));
-    samples.push({ ...system, floorSeconds });
-    process.stderr.write(`${key} run ${run + 1}/${runs}: ${system.wallSeconds.toFixed(3)} s (floor ${floorSeconds.toFixed(3)} s)\n`);
+    const startupSeconds = await runStartup(files.length);
+    samples.push({ ...system, floorSeconds, startupSeconds });
+    process.stderr.write(
+      `${key} run ${run + 1}/${runs}: ${system.wallSeconds.toFixed(3)} s (floor ${floorSeconds.toFixed(3)} s, start-up alone ${startupSeconds.toFixed(3)} s)\n`,
+    );
   }
   const wall = median(samples.map((s) => s.wallSeconds));
   const floor = median(samples.map((s) => s.floorSeconds));
@@ -129,19 +144,22 @@ for (const key of keys) {
     agencyCpuSeconds: median(samples.map((s) => s.agency.cpuSeconds)),
     floorSeconds: floor,
     ratioToFloor: wall / floor,
+    startupSeconds: median(samples.map((s) => s.startupSeconds)),
     samples,
   });
 }
 for (const dir of ["run", "build"]) rmSync(join(BENCH_DIR, dir), { recursive: true, force: true });
 
 const fixed = (value: number, digits: number) => value.toFixed(digits);
-console.log(`| dataset | bets | wall (s) | bets/s | central peak RSS (MB) | central CPU (s) | agency 1 peak RSS (MB) | agency 1 CPU (s) | floor (s) | system / floor |`);
-console.log(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
+console.log(
+  `| dataset | bets | wall (s) | bets/s | central peak RSS (MB) | central CPU (s) | agency 1 peak RSS (MB) | agency 1 CPU (s) | floor (s) | system / floor | start-up alone (s) |`,
+);
+console.log(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
 for (const r of results) {
   console.log(
     `| ${r.name} | ${r.bets.toLocaleString("en-US")} | ${fixed(r.wallSeconds, 3)} | ${Math.round(r.betsPerSecond).toLocaleString("en-US")} | ` +
       `${fixed(r.centralPeakRssMb, 0)} | ${fixed(r.centralCpuSeconds, 2)} | ${fixed(r.agencyPeakRssMb, 0)} | ${fixed(r.agencyCpuSeconds, 2)} | ` +
-      `${fixed(r.floorSeconds, 3)} | ${fixed(r.ratioToFloor, 1)} |`,
+      `${fixed(r.floorSeconds, 3)} | ${fixed(r.ratioToFloor, 1)} | ${fixed(r.startupSeconds, 3)} |`,
   );
 }
 console.log(`\nmedians of ${runs} runs each; ${new Date().toISOString()}; ${navigator.hardwareConcurrency} cores; Bun ${Bun.version}`);
