@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { COURSE_SIZES, generateDataset } from "../data/generate.ts";
 import { buildBundle, type Bundle } from "../local/bundle.ts";
-import { awaitAgencies, ROOT, startAgency, startBun, startCentral, waitForLine, type RunningProcess } from "../local/processes.ts";
+import { AGENCY_ENV, awaitAgencies, ROOT, startAgency, startBun, startCentral, waitForLine, type RunningProcess } from "../local/processes.ts";
 
 const BENCH_DIR = join(ROOT, ".bench");
 
@@ -30,6 +30,8 @@ interface Sample {
   wallSeconds: number;
   central: Usage;
   agency: Usage;
+  /** CPU seconds of all the agencies together. */
+  agenciesCpuSeconds: number;
   floorSeconds: number;
   startupSeconds: number;
 }
@@ -70,7 +72,12 @@ async function runSystem(bundle: Bundle, files: string[], work: string): Promise
   if (!agencies.every((agency) => agency.lines.some((line) => line.includes("action: consulta_ganadores | result: success")))) {
     throw new Error("an agency got no winners answer");
   }
-  return { wallSeconds, central: usage(central), agency: usage(agencies[0]!) };
+  return {
+    wallSeconds,
+    central: usage(central),
+    agency: usage(agencies[0]!),
+    agenciesCpuSeconds: agencies.reduce((sum, agency) => sum + usage(agency).cpuSeconds, 0),
+  };
 }
 
 async function runFloor(files: string[], work: string): Promise<number> {
@@ -86,13 +93,16 @@ async function runFloor(files: string[], work: string): Promise<number> {
 
 /**
  * What the processes cost before any work: as many Bun processes that run nothing (`bun -e 0`; an empty
- * `-e` exits before starting JavaScript) as agencies, started together with the settings the system's
- * processes get. The system cannot finish before its agencies have started.
+ * `-e` exits before starting JavaScript) as agencies, started together with the agencies' settings. The
+ * system cannot finish before its agencies have started.
  */
 async function runStartup(count: number): Promise<number> {
   const started = performance.now();
-  await Promise.all(Array.from({ length: count }, () => startBun("empty", ["-e", "0"], process.env).done));
-  return (performance.now() - started) / 1000;
+  const empty = () => startBun("empty", ["-e", "0"], { ...AGENCY_ENV, ...process.env }, undefined, ROOT).done;
+  const codes = await Promise.all(Array.from({ length: count }, empty));
+  const seconds = (performance.now() - started) / 1000;
+  if (codes.some((code) => code !== 0)) throw new Error(`an empty Bun process exited with ${codes.find((code) => code !== 0)}`);
+  return seconds;
 }
 
 const median = (values: number[]) => {
@@ -142,6 +152,7 @@ for (const key of keys) {
     centralCpuSeconds: median(samples.map((s) => s.central.cpuSeconds)),
     agencyPeakRssMb: median(samples.map((s) => s.agency.peakRssMb)),
     agencyCpuSeconds: median(samples.map((s) => s.agency.cpuSeconds)),
+    agenciesCpuSeconds: median(samples.map((s) => s.agenciesCpuSeconds)),
     floorSeconds: floor,
     ratioToFloor: wall / floor,
     startupSeconds: median(samples.map((s) => s.startupSeconds)),
@@ -152,13 +163,13 @@ for (const dir of ["run", "build"]) rmSync(join(BENCH_DIR, dir), { recursive: tr
 
 const fixed = (value: number, digits: number) => value.toFixed(digits);
 console.log(
-  `| dataset | bets | wall (s) | bets/s | central peak RSS (MB) | central CPU (s) | agency 1 peak RSS (MB) | agency 1 CPU (s) | floor (s) | system / floor | start-up alone (s) |`,
+  `| dataset | bets | wall (s) | bets/s | central peak RSS (MB) | central CPU (s) | agency 1 peak RSS (MB) | agency 1 CPU (s) | agencies CPU (s) | floor (s) | system / floor | start-up alone (s) |`,
 );
-console.log(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
+console.log(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
 for (const r of results) {
   console.log(
     `| ${r.name} | ${r.bets.toLocaleString("en-US")} | ${fixed(r.wallSeconds, 3)} | ${Math.round(r.betsPerSecond).toLocaleString("en-US")} | ` +
-      `${fixed(r.centralPeakRssMb, 0)} | ${fixed(r.centralCpuSeconds, 2)} | ${fixed(r.agencyPeakRssMb, 0)} | ${fixed(r.agencyCpuSeconds, 2)} | ` +
+      `${fixed(r.centralPeakRssMb, 0)} | ${fixed(r.centralCpuSeconds, 2)} | ${fixed(r.agencyPeakRssMb, 0)} | ${fixed(r.agencyCpuSeconds, 2)} | ${fixed(r.agenciesCpuSeconds, 2)} | ` +
       `${fixed(r.floorSeconds, 3)} | ${fixed(r.ratioToFloor, 1)} | ${fixed(r.startupSeconds, 3)} |`,
   );
 }
