@@ -29,7 +29,7 @@ export interface RunningProcess {
  * by many processes (README, Performance). FTL, the last of its JIT tiers, costs more CPU to compile with
  * than it saves at these sizes: without it the course's size runs about 30% faster, and 1,000,000 bets
  * about 20%. Compiling on the thread that runs the code, rather than on a helper thread that competes
- * with it for the same cores, costs the agencies 8-10% less CPU. Both measured on 2 cores.
+ * with it for the same cores, takes 8-10% off the agencies' CPU. Both measured on 2 cores.
  * Environment variables, as Bun reads JSC options only from there.
  */
 export const RUNTIME_ENV = { BUN_JSC_useFTLJIT: "0", BUN_JSC_useConcurrentJIT: "0" };
@@ -37,7 +37,8 @@ export const RUNTIME_ENV = { BUN_JSC_useFTLJIT: "0", BUN_JSC_useConcurrentJIT: "
 /**
  * Agencies live for one run: their allocator (mimalloc) keeps the memory they free instead of handing
  * it back to the system at once and faulting it in again. 100 agencies × 10,000 bets, back to back
- * when it was added: 11.2 s down to 8.7 s (README, Performance). The central, which runs for long, returns its memory as usual.
+ * when it was added: 11.2 s down to 8.7 s (README, Performance). The central, which runs for long,
+ * returns its memory as usual.
  */
 export const AGENCY_ENV = { MIMALLOC_PURGE_DELAY: "-1" };
 
