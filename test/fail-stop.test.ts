@@ -38,3 +38,29 @@ test("a failed sync ends the central: CRITICAL log line, connections dropped una
   expect(lines.filter((line) => line.includes("CRITICAL") && line.includes("action: storage | result: fail"))).toHaveLength(1);
   expect(readCsv(storage)).toEqual([["1", "Ana", "Peña", "1", "1990-01-01", "1"]]);
 });
+
+test("a sync that fails during a graceful stop still ends the central as failed, with no OK", async () => {
+  const storage = join(scope.dir("lottery-failstop-"), "bets.csv");
+  const config = await loadCentralConfig({ SERVER_PORT: "0", LOTTERY_AGENCIES: "1", STORAGE_FILEPATH: storage });
+  const lines: string[] = [];
+  const fatal = Promise.withResolvers<Error>();
+  const held = Promise.withResolvers<void>();
+  const syncStarted = Promise.withResolvers<void>();
+  const heldSync = () => {
+    syncStarted.resolve();
+    return held.promise;
+  };
+  const server = await CentralServer.start(config, new Logger("INFO", (line) => lines.push(line)), fatal.resolve, heldSync);
+
+  const client = await scope.client(server.port);
+  expect(await client.request({ type: MessageType.Hello, agency: 1 })).toEqual({ type: MessageType.Welcome, stored: 0 });
+  client.send({ type: MessageType.Bets, agency: 1, bets: BetBlock.of([bet("1")]) });
+  await syncStarted.promise;
+  const stopped = server.shutdown("SIGTERM");
+  held.reject(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" }));
+
+  expect(await fatal.promise).toBeInstanceOf(StorageFailedError);
+  await stopped.catch(() => undefined);
+  expect(lines.filter((line) => line.includes("CRITICAL") && line.includes("action: storage | result: fail"))).toHaveLength(1);
+  expect(client.received.filter((message) => message.type === MessageType.Ok)).toEqual([]);
+});

@@ -124,3 +124,31 @@ test("over a real socket whose peer reads late, every byte arrives once and in o
   expect(arrived.length).toBe(total);
   expect(Buffer.from(arrived).equals(Buffer.from(payload))).toBe(true);
 });
+
+test("gathered bytes a short write left behind survive the reuse of the gathering buffer", async () => {
+  const socket = new ShortWriteSocket();
+  const writer = new SocketWriter(socket);
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+  socket.budget = 2;
+  writer.writeSoon(bytes(0, 6));
+  await turn();
+  writer.writeSoon(bytes(6, 6));
+  await turn();
+  socket.budget = 100;
+  writer.drain();
+  await writer.flushed();
+  expect(socket.received).toEqual([...bytes(0, 12)]);
+});
+
+test("close drops gathered bytes and releases whoever waits for the flush", async () => {
+  const socket = new ShortWriteSocket();
+  const writer = new SocketWriter(socket);
+  socket.budget = 100;
+  writer.writeSoon(bytes(0, 4));
+  const done = writer.flushed();
+  writer.close();
+  await done;
+  expect(writer.pending).toBe(0);
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(socket.received).toEqual([]);
+});

@@ -107,10 +107,13 @@ describe("storeBets and loadBets", () => {
   test("a batch that cannot be formatted whole is refused and leaves nothing for the next group", async () => {
     const { store } = await openStore();
     const fields = (document: string, number: string) => ({ firstName: "Ana", lastName: "Pérez", document, birthdate: "1999-03-17", number });
+    // A good batch queued in the same group: the rollback must keep its row.
+    const earlier = store.storeBets({ agency: 1, bets: BetBlock.of([fields("0", "0")]) });
     // The store trusts its callers to have validated; a number that is not one fails half-way through the batch.
     await expect(store.storeBets({ agency: 1, bets: BetBlock.of([fields("1", "1"), fields("2", "x")]) })).rejects.toThrow(RangeError);
+    await earlier;
     await store.storeBets({ agency: 1, bets: BetBlock.of([fields("3", "3")]) });
-    expect(readFileSync(path, "utf8")).toBe("1,Ana,Pérez,3,1999-03-17,3\r\n");
+    expect(readFileSync(path, "utf8")).toBe("1,Ana,Pérez,0,1999-03-17,0\r\n1,Ana,Pérez,3,1999-03-17,3\r\n");
   });
 
   test("loadBets on a missing file yields nothing", async () => {
