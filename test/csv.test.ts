@@ -164,6 +164,15 @@ describe("CsvParser", () => {
     }
   });
 
+  test("first bytes that begin like a BOM but are not one are data, however the bytes are split", () => {
+    // U+FEC0 is EF BB 80: it shares the BOM's first two bytes.
+    const input = bytes("\uFEC0a,b\nc\n");
+    for (let split = 0; split <= input.length; split++) {
+      const { records } = parseChunks([input.subarray(0, split), input.subarray(split)]);
+      expect({ split, fields: records.map((r) => r.fields) }).toEqual({ split, fields: [["\uFEC0a", "b"], ["c"]] });
+    }
+  });
+
   test("a file that is only a BOM, or empty, has no records", () => {
     expect(parseChunks([BOM]).records).toEqual([]);
     expect(parseChunks([BOM.subarray(0, 2), BOM.subarray(2)]).records).toEqual([]);
