@@ -4,8 +4,8 @@ import { BATCH_FRAME_BYTES, FrameWriter, MessageType } from "../protocol/index.t
 /**
  * Packs bets into bets frames of at most `maxAmount` bets and `maxFrameBytes` bytes (header included):
  * a batch is cut early when the next bet would pass the byte limit. The bets are already encoded in
- * the block, so a frame is a header, the agency and one copied range. Frames gather in one buffer
- * until taken, so that several go out in one write.
+ * blocks, so a frame is a header, the agency and a copied range of each block it spans (one, or two
+ * where a block ends). Frames gather in one buffer until taken, so that several go out in one write.
  */
 export class BatchEncoder {
   private readonly writer = new FrameWriter(BATCH_FRAME_BYTES * 2);
@@ -21,19 +21,32 @@ export class BatchEncoder {
     return this.writer.bytes;
   }
 
-  /** Encodes a frame from the block's bets [from...]; returns how many bets it holds (at least one). */
-  encode(bets: BetBlock, from: number): number {
+  /**
+   * Encodes a frame from the bets that start at bet `from` of `blocks[first]` and go on into the blocks
+   * after it; returns how many bets it holds (at least one).
+   */
+  encode(blocks: readonly BetBlock[], first: number, from: number): number {
     const writer = this.writer.start(MessageType.Bets).field(String(this.agency));
-    const room = this.maxFrameBytes - writer.frameBytes;
-    const start = bets.offsetOf(from);
-    const last = Math.min(bets.count, from + this.maxAmount);
+    let room = this.maxFrameBytes - writer.frameBytes;
     let count = 0;
-    while (from + count < last && bets.offsetOf(from + count + 1) - start <= room) count++;
+    for (let b = first; b < blocks.length && count < this.maxAmount; b++, from = 0) {
+      const bets = blocks[b]!;
+      const start = bets.offsetOf(from);
+      const last = Math.min(bets.count, from + this.maxAmount - count);
+      let taken = 0;
+      while (from + taken < last && bets.offsetOf(from + taken + 1) - start <= room) taken++;
+      if (taken > 0) writer.raw(bets.bytes(from, from + taken));
+      room -= bets.offsetOf(from + taken) - start;
+      count += taken;
+      // A bet left in this block did not fit: the frame is full.
+      if (from + taken < bets.count) break;
+    }
     if (count === 0) {
       writer.discard();
-      throw new Error(`a single bet (document ${bets.text(from).document}) does not fit in a ${this.maxFrameBytes}-byte frame`);
+      const document = blocks[first]!.text(from).document;
+      throw new Error(`a single bet (document ${document}) does not fit in a ${this.maxFrameBytes}-byte frame`);
     }
-    writer.raw(bets.bytes(from, from + count)).finish();
+    writer.finish();
     return count;
   }
 

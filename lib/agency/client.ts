@@ -103,7 +103,7 @@ export class AgencyClient {
     }
     const connection = await this.connect();
     try {
-      this.encoder.encode(BetBlock.of([fields]), 0);
+      this.encoder.encode([BetBlock.of([fields])], 0, 0);
       connection.sendFrame(this.encoder.take());
       const reply = await this.receive(connection);
       if (reply.type !== MessageType.Ok) throw this.unexpected(reply);
@@ -137,12 +137,10 @@ export class AgencyClient {
     await this.resumeFrom(welcome.stored);
 
     const window = this.config.batchWindow;
-    // Frames encoded for a session that was lost are not this one's to send.
-    this.encoder.take();
     for (;;) {
       while (this.inFlight.length < window && (await this.fillUnsent())) {
         const { block, index } = this.locate(this.sent);
-        const count = this.encoder.encode(block, index);
+        const count = this.encoder.encode(this.blocks, block, index);
         this.sent += count;
         this.inFlight.push(count);
         this.log.debug("lote_enviado", "success", { cantidad: count });
@@ -216,12 +214,12 @@ export class AgencyClient {
     return true;
   }
 
-  /** The block holding a loaded bet, and the bet's index in it. */
-  private locate(position: number): { block: BetBlock; index: number } {
+  /** Which of the blocks holds a loaded bet, and the bet's index in it. */
+  private locate(position: number): { block: number; index: number } {
     let first = this.blocksFirst;
-    for (const block of this.blocks) {
-      if (position < first + block.count) return { block, index: position - first };
-      first += block.count;
+    for (const [block, { count }] of this.blocks.entries()) {
+      if (position < first + count) return { block, index: position - first };
+      first += count;
     }
     throw new Error(`bet ${position} is not loaded`);
   }
