@@ -1,9 +1,17 @@
 // Growing byte buffers, shared by the parsers and writers that keep one and reuse it.
 
-/** A buffer of at least `size` bytes starting with the first `kept` bytes of `buffer`: itself when big enough. */
-export function withCapacity(buffer: Uint8Array, size: number, kept: number): Uint8Array {
+/**
+ * A buffer of at least `size` bytes starting with the first `kept` bytes of `buffer`: itself when big
+ * enough, else a new one from `allocate` (a Uint8Array unless told otherwise, such as a Buffer).
+ */
+export function withCapacity<T extends Uint8Array>(
+  buffer: T,
+  size: number,
+  kept: number,
+  allocate: (size: number) => T = (length) => new Uint8Array(length) as T,
+): T {
   if (size <= buffer.length) return buffer;
-  const grown = new Uint8Array(Math.max(size, 2 * buffer.length));
+  const grown = allocate(Math.max(size, 2 * buffer.length));
   grown.set(buffer.subarray(0, kept));
   return grown;
 }

@@ -200,16 +200,6 @@ describe("decodeMessage refuses malformed input", () => {
 });
 
 describe("FrameWriter", () => {
-  test("rewind cuts the frame being built back to an earlier size", () => {
-    const writer = new FrameWriter(8);
-    writer.start(MessageType.Winners).field("a");
-    const size = writer.frameBytes;
-    writer.field("dropped");
-    writer.rewind(size);
-    writer.field("kept").finish();
-    expect(decodeFrame(writer.flush())).toEqual({ type: MessageType.Winners, documents: ["a", "kept"] });
-  });
-
   test("discard drops only the unfinished frame", () => {
     const writer = new FrameWriter(8);
     writeMessage(writer, { type: MessageType.Ok, count: 1 });

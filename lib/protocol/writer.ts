@@ -1,3 +1,4 @@
+import { withCapacity } from "../bytes.ts";
 import { FIELD_LENGTH_BYTES, HEADER_BYTES, SIZE_BYTES } from "./frame.ts";
 
 /**
@@ -57,12 +58,6 @@ export class FrameWriter {
     return this;
   }
 
-  /** Cuts the frame being built back to `frameBytes` bytes (a size read from `frameBytes` earlier). */
-  rewind(frameBytes: number): void {
-    if (this.frameStart < 0) throw new Error("FrameWriter: no frame started");
-    this.length = this.frameStart + frameBytes;
-  }
-
   /** Drops the frame being built, keeping the finished ones. */
   discard(): void {
     if (this.frameStart >= 0) this.length = this.frameStart;
@@ -87,10 +82,6 @@ export class FrameWriter {
   }
 
   private ensure(extra: number): void {
-    const needed = this.length + extra;
-    if (needed <= this.buffer.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2));
-    this.buffer.copy(grown, 0, 0, this.length);
-    this.buffer = grown;
+    this.buffer = withCapacity(this.buffer, this.length + extra, this.length, Buffer.allocUnsafe);
   }
 }
