@@ -1,19 +1,7 @@
-import { BET_FIELD_COUNT, encodeFields, type BetFields } from "./bet.ts";
+import { BET_FIELD_COUNT, encodeFields, newFieldRanges, type BetFields, type FieldRanges } from "./bet.ts";
 import { withCapacity } from "./bytes.ts";
-import { FIELD_LENGTH_BYTES } from "./protocol/frame.ts";
+import { FIELD_LENGTH_BYTES, ProtocolError } from "./protocol/frame.ts";
 import { utf8Text } from "./utf8.ts";
-
-/** A bet's fields as byte ranges: field i is bytes[ranges[2i] .. ranges[2i + 1]). */
-export type FieldRanges = Int32Array;
-
-export function newFieldRanges(): FieldRanges {
-  return new Int32Array(2 * BET_FIELD_COUNT);
-}
-
-/** The block's layout is wrong: a length that runs past the end, or a bet without all its fields. */
-export class MalformedBlockError extends Error {
-  override readonly name = "MalformedBlockError";
-}
 
 /**
  * Bets packed in one byte buffer: per bet, its five fields in BetField order, each a u32 BE byte
@@ -24,7 +12,6 @@ export class MalformedBlockError extends Error {
  */
 export class BetBlock {
   private buffer: Uint8Array;
-  private used = 0;
   /** Byte offset just past each bet. */
   private ends: number[] = [];
 
@@ -34,18 +21,18 @@ export class BetBlock {
 
   /**
    * A block over bytes that should hold whole bets, without copying them: it reads them in place, so
-   * it is valid only as long as they are. Throws MalformedBlockError when they do not hold whole bets.
+   * it is valid only as long as they are. Throws ProtocolError when they do not hold whole bets (they
+   * come from a frame).
    */
   static over(bytes: Uint8Array): BetBlock {
     const block = new BetBlock(0);
     block.buffer = bytes;
-    block.used = bytes.length;
     let offset = 0;
     while (offset < bytes.length) {
       for (let field = 0; field < BET_FIELD_COUNT; field++) {
-        if (bytes.length - offset < FIELD_LENGTH_BYTES) throw new MalformedBlockError("truncated field length");
+        if (bytes.length - offset < FIELD_LENGTH_BYTES) throw new ProtocolError("truncated field length");
         offset += FIELD_LENGTH_BYTES + readLength(bytes, offset);
-        if (offset > bytes.length) throw new MalformedBlockError("field runs past the end of the frame");
+        if (offset > bytes.length) throw new ProtocolError("field runs past the end of the frame");
       }
       block.ends.push(offset);
     }
@@ -78,17 +65,17 @@ export class BetBlock {
 
   /** Empties the block, keeping its buffer for reuse. */
   clear(): void {
-    this.used = 0;
     this.ends.length = 0;
   }
 
   /** Appends one bet whose five fields are byte ranges of `source`. */
   append(source: Uint8Array, ranges: ArrayLike<number>): void {
-    let needed = this.used + BET_FIELD_COUNT * FIELD_LENGTH_BYTES;
+    const used = this.offsetOf(this.count);
+    let needed = used + BET_FIELD_COUNT * FIELD_LENGTH_BYTES;
     for (let field = 0; field < BET_FIELD_COUNT; field++) needed += ranges[2 * field + 1]! - ranges[2 * field]!;
-    this.buffer = withCapacity(this.buffer, needed, this.used);
+    this.buffer = withCapacity(this.buffer, needed, used);
     const buffer = this.buffer;
-    let offset = this.used;
+    let offset = used;
     for (let field = 0; field < BET_FIELD_COUNT; field++) {
       const start = ranges[2 * field]!;
       const end = ranges[2 * field + 1]!;
@@ -101,7 +88,6 @@ export class BetBlock {
       // Fields are a few bytes long: a plain loop beats a subarray and set() per field.
       for (let i = start; i < end; i++) buffer[offset++] = source[i]!;
     }
-    this.used = offset;
     this.ends.push(offset);
   }
 

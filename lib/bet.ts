@@ -26,6 +26,13 @@ export interface Bet {
 export const BetField = { FirstName: 0, LastName: 1, Document: 2, Birthdate: 3, Number: 4 } as const;
 export const BET_FIELD_COUNT = 5;
 
+/** A bet's fields as byte ranges: field i is bytes[ranges[2i] .. ranges[2i + 1]), in BetField order. */
+export type FieldRanges = Int32Array;
+
+export function newFieldRanges(): FieldRanges {
+  return new Int32Array(2 * BET_FIELD_COUNT);
+}
+
 /** The number drawn, as the statement fixes it. */
 export const LOTTERY_WINNER_NUMBER = 7574;
 
@@ -49,9 +56,8 @@ export function isValidAgency(agency: number): boolean {
 }
 
 /**
- * The rules, over one bet's five fields given as byte ranges: field i is
- * bytes[ranges[2i] .. ranges[2i + 1]), in BetField order. Returns undefined for a valid bet, or the
- * message of the first broken rule.
+ * The rules, over one bet's five fields given as byte ranges (see FieldRanges). Returns undefined for a
+ * valid bet, or the message of the first broken rule.
  */
 export function betFieldsError(bytes: Uint8Array, ranges: ArrayLike<number>): string | undefined {
   const nameError =
@@ -86,15 +92,17 @@ export function validateBet(agency: number, fields: BetFields): Bet {
 }
 
 /** A bet's fields as UTF-8 bytes and their ranges, for the rules and the blocks that read bytes. */
-export function encodeFields(fields: BetFields): { bytes: Buffer; ranges: Int32Array } {
-  const texts = [fields.firstName, fields.lastName, fields.document, fields.birthdate, fields.number];
-  const ranges = new Int32Array(2 * BET_FIELD_COUNT);
+export function encodeFields(fields: BetFields): { bytes: Buffer; ranges: FieldRanges } {
+  // Each field on its own: joined first, a lone surrogate at one's end and one at the next's start
+  // would make one character, and the ranges would no longer match the bytes.
+  const parts = [fields.firstName, fields.lastName, fields.document, fields.birthdate, fields.number].map((text) => Buffer.from(text));
+  const ranges = newFieldRanges();
   let offset = 0;
-  texts.forEach((text, i) => {
+  parts.forEach((part, i) => {
     ranges[2 * i] = offset;
-    ranges[2 * i + 1] = offset += Buffer.byteLength(text);
+    ranges[2 * i + 1] = offset += part.length;
   });
-  return { bytes: Buffer.from(texts.join("")), ranges };
+  return { bytes: Buffer.concat(parts, offset), ranges };
 }
 
 function checkName(field: string, bytes: Uint8Array, start: number, end: number): string | undefined {
@@ -125,7 +133,7 @@ function digitsValue(bytes: Uint8Array, start: number, end: number, maxDigits: n
   let value = 0;
   for (let i = start; i < end; i++) {
     const digit = bytes[i]! - 0x30;
-    if (digit < 0 || digit > 9) return -1;
+    if (!(digit >= 0 && digit <= 9)) return -1; // also refuses a byte past the end (NaN)
     value = value * 10 + digit;
   }
   return value;

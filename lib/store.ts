@@ -2,8 +2,8 @@ import { closeSync, fdatasync, fsyncSync, ftruncateSync, openSync } from "node:f
 import { dirname } from "node:path";
 import { promisify } from "node:util";
 import type { FileSink } from "bun";
-import { BetField, betNumber, type Bet } from "./bet.ts";
-import { newFieldRanges, type BetBlock } from "./bet-block.ts";
+import { BetField, betNumber, newFieldRanges, type Bet } from "./bet.ts";
+import type { BetBlock } from "./bet-block.ts";
 import { CsvParser, CsvWriter, recordFields, type CsvRecord } from "./csv.ts";
 import { PromiseLock } from "./lock.ts";
 

@@ -1,7 +1,8 @@
 // BetBlock: bets packed as length-prefixed fields, the form they travel in from file to store.
 import { describe, expect, test } from "bun:test";
-import { BetField, type BetFields } from "../lib/bet.ts";
-import { BetBlock, MalformedBlockError, newFieldRanges } from "../lib/bet-block.ts";
+import { BetField, newFieldRanges, type BetFields } from "../lib/bet.ts";
+import { BetBlock } from "../lib/bet-block.ts";
+import { ProtocolError } from "../lib/protocol/index.ts";
 
 const ANA: BetFields = { firstName: "Ana", lastName: "Núñez 😀", document: "30904465", birthdate: "1999-03-17", number: "7574" };
 const BETO: BetFields = { firstName: "Beto", lastName: 'O"Brien, Jr', document: "1", birthdate: "2000-02-29", number: "0" };
@@ -29,6 +30,12 @@ describe("BetBlock", () => {
     expect(block.offsetOf(1)).toBe(layout([ANA]).length);
   });
 
+  test("fields are encoded apart: lone surrogates at two fields' edges do not merge into one character", () => {
+    const odd = { ...ANA, firstName: "Ana\ud800", lastName: "\udc00Paz" };
+    // Each lone surrogate becomes U+FFFD on its own, and the fields after them keep their bytes.
+    expect(BetBlock.of([odd]).toFields()).toEqual([{ ...ANA, firstName: "Ana\uFFFD", lastName: "\uFFFDPaz" }]);
+  });
+
   test("append copies byte ranges of another buffer, and fields gives them back as ranges", () => {
     const row = Buffer.from("xxAna,Pérez,12,1990-01-01,7");
     const ranges = [2, 5, 6, 12, 13, 15, 16, 26, 27, 28];
@@ -51,8 +58,8 @@ describe("BetBlock", () => {
     expect(block.text(0).firstName).toBe("Ena");
     expect(BetBlock.over(new Uint8Array(0)).count).toBe(0);
     const whole = layout([ANA]);
-    expect(() => BetBlock.over(whole.subarray(0, whole.length - 1))).toThrow(MalformedBlockError);
-    expect(() => BetBlock.over(Buffer.concat([whole, layout([ANA]).subarray(0, 10)]))).toThrow(MalformedBlockError);
+    expect(() => BetBlock.over(whole.subarray(0, whole.length - 1))).toThrow(ProtocolError);
+    expect(() => BetBlock.over(Buffer.concat([whole, layout([ANA]).subarray(0, 10)]))).toThrow(ProtocolError);
     expect(() => BetBlock.over(Buffer.concat([whole, Buffer.from([0, 0])]))).toThrow(/truncated field length/);
   });
 });

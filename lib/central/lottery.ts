@@ -1,5 +1,5 @@
-import { BetField, betFieldsError, betNumber, hasWon, type Bet } from "../bet.ts";
-import { newFieldRanges, type BetBlock } from "../bet-block.ts";
+import { BetField, betFieldsError, betNumber, hasWon, newFieldRanges, type Bet } from "../bet.ts";
+import type { BetBlock } from "../bet-block.ts";
 import type { Logger } from "../log.ts";
 import type { StoredBatch } from "../store.ts";
 import { utf8Text } from "../utf8.ts";

@@ -1,6 +1,6 @@
 import { FIELD_LENGTH_BYTES, MessageType, ProtocolError } from "./frame.ts";
 import { FrameWriter } from "./writer.ts";
-import { BetBlock, MalformedBlockError } from "../bet-block.ts";
+import { BetBlock } from "../bet-block.ts";
 
 export type Message =
   | { type: MessageType.Hello; agency: number }
@@ -97,13 +97,7 @@ export function decodeMessage(type: number, payload: Buffer): Message {
  */
 function parseBets(reader: FieldReader): Message {
   const agency = reader.integer("agency");
-  let bets: BetBlock;
-  try {
-    bets = BetBlock.over(reader.rest());
-  } catch (error) {
-    if (error instanceof MalformedBlockError) throw new ProtocolError(error.message);
-    throw error;
-  }
+  const bets = BetBlock.over(reader.rest());
   if (bets.count === 0) throw new ProtocolError("a bets frame must carry at least one bet");
   return { type: MessageType.Bets, agency, bets };
 }
