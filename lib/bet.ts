@@ -36,8 +36,13 @@ export function newFieldRanges(): FieldRanges {
 /** The number drawn, as the statement fixes it. */
 export const LOTTERY_WINNER_NUMBER = 7574;
 
-export function hasWon(bet: Pick<Bet, "number">): boolean {
-  return bet.number === LOTTERY_WINNER_NUMBER;
+export function hasWon(bet: Bet): boolean {
+  return isWinningNumber(bet.number);
+}
+
+/** hasWon for a bet still in bytes, whose number was read from them: no Bet object per bet checked. */
+export function isWinningNumber(number: number): boolean {
+  return number === LOTTERY_WINNER_NUMBER;
 }
 
 export const MAX_NAME_LENGTH = 100;

@@ -101,7 +101,7 @@ export class SocketWriter {
   }
 
   private release(): void {
-    if (this.pending > 0) return;
+    if (this.pending > 0 || this.waiters.length === 0) return;
     const waiters = this.waiters;
     this.waiters = [];
     for (const resolve of waiters) resolve();

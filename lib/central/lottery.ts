@@ -1,4 +1,4 @@
-import { BetField, betFieldsError, betNumber, hasWon, newFieldRanges, type Bet } from "../bet.ts";
+import { BetField, betFieldsError, betNumber, hasWon, isWinningNumber, newFieldRanges, type Bet } from "../bet.ts";
 import type { BetBlock } from "../bet-block.ts";
 import type { Logger } from "../log.ts";
 import type { StoredBatch } from "../store.ts";
@@ -24,8 +24,8 @@ export class DrawCancelledError extends Error {
 /**
  * The lottery's rules and state, apart from any transport: which agencies exist, how many bets each
  * has stored, who has finished, and the draw, which happens once every agency has sent END. Winners
- * are gathered with hasWon as batches become durable (and from loadBets at start-up), so the draw
- * needs no second pass over the file; no answer leaves before the draw.
+ * are gathered with hasWon as batches become durable (and from the store's scan at start-up), so the
+ * draw needs no second pass over the file; no answer leaves before the draw.
  */
 export class Lottery {
   private readonly stored = new Map<number, number>();
@@ -47,15 +47,17 @@ export class Lottery {
     this.draw.promise.catch(() => undefined);
   }
 
-  /** Counts a bet found durable in the store at start-up (from loadBets). */
+  /** Counts a bet found durable in the store at start-up (its scan in BetStore.open). */
   recordStored(bet: Bet): void {
-    this.countStored(bet.agency, 1, hasWon(bet) ? [bet.document] : []);
+    this.countStored(bet.agency, 1);
+    if (hasWon(bet)) this.addWinners(bet.agency, [bet.document]);
   }
 
   /** Counts an admitted batch once it is durable. */
   recordCommitted(batch: AdmittedBatch): void {
     // Not batch.bets: they were a view of the received frame, read only while the batch was queued.
-    this.countStored(batch.agency, batch.count, batch.winners);
+    this.countStored(batch.agency, batch.count);
+    if (batch.winners.length > 0) this.addWinners(batch.agency, batch.winners);
   }
 
   /** Restores END notices found on disk; the draw happens here if every agency had finished. */
@@ -101,7 +103,7 @@ export class Lottery {
         const document = JSON.stringify(bets.text(i).document);
         throw new RefusedError(`bet ${i + 1} of ${bets.count} (document ${document}): ${error}`);
       }
-      if (hasWon({ number: betNumber(bytes, ranges) })) {
+      if (isWinningNumber(betNumber(bytes, ranges))) {
         winners.push(utf8Text(bytes, ranges[2 * BetField.Document]!, ranges[2 * BetField.Document + 1]!));
       }
     }
@@ -134,9 +136,11 @@ export class Lottery {
     if (!this.drawDone) this.draw.reject(new DrawCancelledError("the central stopped before the draw"));
   }
 
-  private countStored(agency: number, count: number, winners: readonly string[]): void {
+  private countStored(agency: number, count: number): void {
     this.stored.set(agency, (this.stored.get(agency) ?? 0) + count);
-    if (winners.length === 0) return;
+  }
+
+  private addWinners(agency: number, winners: readonly string[]): void {
     const list = this.winnersByAgency.get(agency);
     if (list) list.push(...winners);
     else this.winnersByAgency.set(agency, [...winners]);

@@ -25,14 +25,14 @@ export interface RunningProcess {
 }
 
 /**
- * JavaScriptCore settings for every process started here (and in the Docker image), for few cores shared
- * by many processes (README, Performance). FTL, the last of its JIT tiers, costs more CPU to compile with
- * than it saves at these sizes: without it the course's size runs about 30% faster, and 1,000,000 bets
- * about 20%. Compiling on the thread that runs the code, rather than on a helper thread that competes
- * with it for the same cores, takes 8-10% off the agencies' CPU. Both measured on 2 cores.
- * Environment variables, as Bun reads JSC options only from there.
+ * JavaScriptCore settings for every process started here (the Dockerfile and the package scripts set
+ * the same), for few cores shared by many processes (README, Performance). FTL, the last of its JIT
+ * tiers, costs more CPU to compile with than it saves at these sizes: without it the course's size runs
+ * about 30% faster, and 1,000,000 bets about 20%. Compiling on the thread that runs the code, rather
+ * than on a helper thread that competes with it for the same cores, takes 8-10% off the agencies' CPU.
+ * Both measured on 2 cores. Environment variables, as Bun reads JSC options only from there.
  */
-export const RUNTIME_ENV = { BUN_JSC_useFTLJIT: "0", BUN_JSC_useConcurrentJIT: "0" };
+const RUNTIME_ENV = { BUN_JSC_useFTLJIT: "0", BUN_JSC_useConcurrentJIT: "0" };
 
 /**
  * Agencies live for one run: their allocator (mimalloc) keeps the memory they free instead of handing
