@@ -9,18 +9,20 @@ import { Scope } from "./support/system.ts";
 const scope = new Scope();
 afterEach(() => scope.cleanup());
 
-async function readAll(path: string): Promise<{ bets: BetFields[]; invalid: InvalidRow[]; blocks: number }> {
+async function readAll(path: string): Promise<{ bets: BetFields[]; invalid: InvalidRow[]; blocks: number; distinctBlocks: number }> {
   const invalid: InvalidRow[] = [];
   const file = new BetFile(path, (row) => invalid.push(row));
   const bets: BetFields[] = [];
+  const seen = new Set<object>();
   let blocks = 0;
   for await (const block of file.blocks()) {
     bets.push(...block.toFields());
     blocks++;
+    seen.add(block);
     // What the agency does once a block's bets are acknowledged: later blocks reuse its memory.
     file.recycle(block);
   }
-  return { bets, invalid, blocks };
+  return { bets, invalid, blocks, distinctBlocks: seen.size };
 }
 
 test("rows cut by the 64 KiB reads, quoted ones included, come out whole, in order, across reused blocks", async () => {
@@ -36,10 +38,12 @@ test("rows cut by the 64 KiB reads, quoted ones included, come out whole, in ord
     rows.push(`${name},${bet.lastName},${bet.document},${bet.birthdate},${bet.number}\r\n`);
   }
   writeFileSync(path, rows.join(""));
-  const { bets, invalid, blocks } = await readAll(path);
+  const { bets, invalid, blocks, distinctBlocks } = await readAll(path);
   expect(invalid).toEqual([]);
   expect(bets).toEqual(expected);
   expect(blocks).toBeGreaterThan(2);
+  // Each block was handed back before the next read: one block served them all.
+  expect(distinctBlocks).toBe(1);
 });
 
 test("a row that is not UTF-8 is reported with its line, and the rows around it are kept", async () => {
