@@ -1,7 +1,7 @@
-import { BET_FIELD_COUNT, encodeFields, newFieldRanges, type BetFields, type FieldRanges } from "./bet.ts";
+import { BET_FIELD_COUNT, BetField, encodeFields, newFieldRanges, type BetFields, type FieldRanges } from "./bet.ts";
 import { withCapacity } from "./bytes.ts";
 import { FIELD_LENGTH_BYTES, ProtocolError } from "./protocol/frame.ts";
-import { utf8Text } from "./utf8.ts";
+import { rangeText } from "./utf8.ts";
 
 /**
  * Bets packed in one byte buffer: per bet, its five fields in BetField order, each a u32 BE byte
@@ -107,8 +107,14 @@ export class BetBlock {
   text(index: number): BetFields {
     const ranges = newFieldRanges();
     const bytes = this.fields(index, ranges);
-    const field = (i: number) => utf8Text(bytes, ranges[2 * i]!, ranges[2 * i + 1]!);
-    return { firstName: field(0), lastName: field(1), document: field(2), birthdate: field(3), number: field(4) };
+    const field = (i: number) => rangeText(bytes, ranges, i);
+    return {
+      firstName: field(BetField.FirstName),
+      lastName: field(BetField.LastName),
+      document: field(BetField.Document),
+      birthdate: field(BetField.Birthdate),
+      number: field(BetField.Number),
+    };
   }
 
   /** Every bet as text. */

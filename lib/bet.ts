@@ -1,7 +1,7 @@
 // The bet model and the rules every bet must pass. The agency checks rows with these rules before
 // sending them and the central checks them again on receipt: one definition, shared by both. The
 // rules read a bet's fields as byte ranges of UTF-8 text, so neither side makes a string per field.
-import { isUtf8, utf8Text } from "./utf8.ts";
+import { isUtf8, rangeText, utf8Text } from "./utf8.ts";
 
 /** A bet as read from a file or a frame: text fields, not yet validated. */
 export interface BetFields {
@@ -32,6 +32,13 @@ export type FieldRanges = Int32Array;
 export function newFieldRanges(): FieldRanges {
   return new Int32Array(2 * BET_FIELD_COUNT);
 }
+
+// Where each field's range starts in FieldRanges; its end is the next slot.
+const FIRST_NAME = 2 * BetField.FirstName;
+const LAST_NAME = 2 * BetField.LastName;
+const DOCUMENT = 2 * BetField.Document;
+const BIRTHDATE = 2 * BetField.Birthdate;
+const NUMBER = 2 * BetField.Number;
 
 /** The number drawn, as the statement fixes it. */
 export const LOTTERY_WINNER_NUMBER = 7574;
@@ -66,25 +73,24 @@ export function isValidAgency(agency: number): boolean {
  */
 export function betFieldsError(bytes: Uint8Array, ranges: ArrayLike<number>): string | undefined {
   const nameError =
-    checkName("first_name", bytes, ranges[0]!, ranges[1]!) ?? checkName("last_name", bytes, ranges[2]!, ranges[3]!);
+    checkName("first_name", bytes, ranges[FIRST_NAME]!, ranges[FIRST_NAME + 1]!) ??
+    checkName("last_name", bytes, ranges[LAST_NAME]!, ranges[LAST_NAME + 1]!);
   if (nameError) return nameError;
-  const documentStart = ranges[4]!;
-  const documentEnd = ranges[5]!;
-  if (digitsValue(bytes, documentStart, documentEnd, MAX_DOCUMENT_DIGITS) < 0) {
-    return `document must be 1 to ${MAX_DOCUMENT_DIGITS} digits, got ${quoted(bytes, documentStart, documentEnd)}`;
+  if (digitsValue(bytes, ranges[DOCUMENT]!, ranges[DOCUMENT + 1]!, MAX_DOCUMENT_DIGITS) < 0) {
+    return `document must be 1 to ${MAX_DOCUMENT_DIGITS} digits, got ${quoted(bytes, ranges, BetField.Document)}`;
   }
-  if (!isPastDate(bytes, ranges[6]!, ranges[7]!)) {
-    return `birthdate must be a past date as YYYY-MM-DD, got ${quoted(bytes, ranges[6]!, ranges[7]!)}`;
+  if (!isPastDate(bytes, ranges[BIRTHDATE]!, ranges[BIRTHDATE + 1]!)) {
+    return `birthdate must be a past date as YYYY-MM-DD, got ${quoted(bytes, ranges, BetField.Birthdate)}`;
   }
   if (betNumber(bytes, ranges) < 0) {
-    return `number must be an integer from 0 to 9999, got ${quoted(bytes, ranges[8]!, ranges[9]!)}`;
+    return `number must be an integer from 0 to 9999, got ${quoted(bytes, ranges, BetField.Number)}`;
   }
   return undefined;
 }
 
 /** The bet's number as an integer, or -1 when the field is not 1 to 4 digits. */
 export function betNumber(bytes: Uint8Array, ranges: ArrayLike<number>): number {
-  return digitsValue(bytes, ranges[8]!, ranges[9]!, MAX_NUMBER_DIGITS);
+  return digitsValue(bytes, ranges[NUMBER]!, ranges[NUMBER + 1]!, MAX_NUMBER_DIGITS);
 }
 
 /** Returns the validated bet, or throws InvalidBetError naming the first broken rule. */
@@ -176,6 +182,6 @@ function today(): number {
 }
 
 /** A field's text in quotes, for an error message. */
-function quoted(bytes: Uint8Array, start: number, end: number): string {
-  return JSON.stringify(utf8Text(bytes, start, end));
+function quoted(bytes: Uint8Array, ranges: ArrayLike<number>, field: number): string {
+  return JSON.stringify(rangeText(bytes, ranges, field));
 }

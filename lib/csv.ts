@@ -1,6 +1,6 @@
 // CSV as RFC 4180 reads it and as Python's csv module (QUOTE_MINIMAL) writes it.
 import { withCapacity } from "./bytes.ts";
-import { utf8Text } from "./utf8.ts";
+import { rangeText } from "./utf8.ts";
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -24,13 +24,9 @@ const INITIAL_WRITER_BYTES = 64 * 1024;
 
 const NEEDS_QUOTES = /[",\r\n]/;
 
-function needsQuoting(value: string): boolean {
-  return NEEDS_QUOTES.test(value);
-}
-
 /** Quotes a field only when it holds a comma, a quote or a line break, doubling its quotes. */
 export function csvField(value: string): string {
-  return needsQuoting(value) ? `"${value.replaceAll('"', '""')}"` : value;
+  return NEEDS_QUOTES.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
 /** One record, terminated by CRLF as Python's csv writer does. */
@@ -61,7 +57,7 @@ export type RecordCallback = (record: CsvRecord) => void;
 
 /** Field i of a record as a string (UTF-8 decoded); for the rare paths that need text (errors, recovery, tests). */
 export function fieldText(record: CsvRecord, i: number): string {
-  return utf8Text(record.bytes, record.ranges[2 * i]!, record.ranges[2 * i + 1]!);
+  return rangeText(record.bytes, record.ranges, i);
 }
 
 /** All fields as strings. */

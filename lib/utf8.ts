@@ -5,6 +5,11 @@ export function utf8Text(bytes: Uint8Array, start: number, end: number): string 
   return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString("utf8");
 }
 
+/** Field i of a list of ranges (field i is bytes[ranges[2i] .. ranges[2i + 1])) as text. */
+export function rangeText(bytes: Uint8Array, ranges: ArrayLike<number>, i: number): string {
+  return utf8Text(bytes, ranges[2 * i]!, ranges[2 * i + 1]!);
+}
+
 /**
  * Whether bytes[start..end) is well-formed UTF-8 (RFC 3629: shortest forms only, no surrogates,
  * nothing past U+10FFFF). A loop rather than node:buffer's isUtf8, which would need a view per name.

@@ -2,7 +2,7 @@ import { BetField, betFieldsError, betNumber, hasWon, isWinningNumber, newFieldR
 import type { BetBlock } from "../bet-block.ts";
 import type { Logger } from "../log.ts";
 import type { StoredBatch } from "../store.ts";
-import { utf8Text } from "../utf8.ts";
+import { rangeText } from "../utf8.ts";
 
 /** A batch that passed every rule, with its winners found as it was checked. */
 export interface AdmittedBatch extends StoredBatch {
@@ -104,7 +104,7 @@ export class Lottery {
         throw new RefusedError(`bet ${i + 1} of ${bets.count} (document ${document}): ${error}`);
       }
       if (isWinningNumber(betNumber(bytes, ranges))) {
-        winners.push(utf8Text(bytes, ranges[2 * BetField.Document]!, ranges[2 * BetField.Document + 1]!));
+        winners.push(rangeText(bytes, ranges, BetField.Document));
       }
     }
     return { agency, bets, count: bets.count, winners };
