@@ -7,8 +7,8 @@ import { rangeText } from "./utf8.ts";
  * Bets packed in one byte buffer: per bet, its five fields in BetField order, each a u32 BE byte
  * length then UTF-8 bytes. The bets travel and are checked in this form from the agency's file to the
  * central's store, with no string or object per field: an agency appends each valid row of its file,
- * a bets frame carries a run of bets as one copied range, and the central checks and stores each bet
- * by its byte ranges.
+ * a bets frame carries a run of bets as a copied range of each block it spans, and the central checks
+ * and stores each bet by its byte ranges.
  */
 export class BetBlock {
   private buffer: Uint8Array;
