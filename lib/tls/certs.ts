@@ -34,11 +34,24 @@ export function certificateFiles(agencies: number): string[] {
 // A DNS name: dot-separated labels of letters, digits and inner hyphens (a leading `*.` for a wildcard).
 const DNS_NAME = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
-/** `DNS:name` or `IP:address` for the subjectAltName line; throws for anything else. */
-function altName(host: string): string {
-  if (isIP(host)) return `IP:${host}`;
-  if (host.length <= 253 && DNS_NAME.test(host)) return `DNS:${host}`;
-  throw new Error(`not a host name or IP address: ${JSON.stringify(host)}`);
+/**
+ * The server certificate's subject alternative names for `hosts` (besides SERVER_NAMES), as openssl
+ * writes them: `DNS:name`, or `IP:address` for what parses as an IPv4 or IPv6 address. Throws for a
+ * host that is neither.
+ */
+export function serverAltNames(hosts: readonly string[]): string[] {
+  return [...new Set([...SERVER_NAMES, ...hosts])].map((host) => {
+    if (isIP(host)) return `IP:${host}`;
+    if (host.length <= 253 && DNS_NAME.test(host)) return `DNS:${host}`;
+    throw new Error(`not a host name or IP address: ${JSON.stringify(host)}`);
+  });
+}
+
+/** The refusal to overwrite: `files` are the paths that exist already. */
+export class ExistingFilesError extends Error {
+  constructor(readonly files: string[]) {
+    super(`refusing to overwrite ${files.join(", ")} (use --force to replace them)`);
+  }
 }
 
 /**
@@ -46,7 +59,6 @@ function altName(host: string): string {
  * system's openssl.cnf (Debian's adds CA:TRUE to every `req -x509`).
  */
 function opensslConfig(hosts: readonly string[]): string {
-  const names = [...new Set([...SERVER_NAMES, ...hosts])].map(altName);
   const leaf = [
     "basicConstraints = critical, CA:FALSE",
     "keyUsage = critical, digitalSignature",
@@ -65,7 +77,7 @@ function opensslConfig(hosts: readonly string[]): string {
     "[ server ]",
     ...leaf,
     "extendedKeyUsage = serverAuth",
-    `subjectAltName = ${names.join(", ")}`,
+    `subjectAltName = ${serverAltNames(hosts).join(", ")}`,
     "[ agency ]",
     ...leaf,
     "extendedKeyUsage = clientAuth",
@@ -116,10 +128,8 @@ export async function generateCertificates(options: CertificateOptions): Promise
   if (!Number.isSafeInteger(agencies) || agencies < 1) throw new Error(`agencies must be a positive integer, got ${agencies}`);
   const config = opensslConfig(hosts);
   const files = certificateFiles(agencies);
-  const existing = files.filter((file) => existsSync(join(out, file)));
-  if (existing.length > 0 && !force) {
-    throw new Error(`refusing to overwrite ${existing.map((file) => join(out, file)).join(", ")} (use --force to replace them)`);
-  }
+  const existing = files.map((file) => join(out, file)).filter((path) => existsSync(path));
+  if (existing.length > 0 && !force) throw new ExistingFilesError(existing);
 
   mkdirSync(out, { recursive: true, mode: 0o700 });
   chmodSync(out, 0o700);
