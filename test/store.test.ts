@@ -9,11 +9,20 @@ import { BetBlock } from "../lib/bet-block.ts";
 import { agencyRows } from "../lib/data/generate.ts";
 import { PromiseLock } from "../lib/lock.ts";
 import { BetStore, CorruptStorageError, StorageFailedError, type StoredBatch, type SyncMode } from "../lib/store.ts";
+import { heldSyncs, type HeldSyncs } from "./support/held-sync.ts";
 import { betRow, storedBatches } from "./support/rows.ts";
 
 let dir = "";
 let path = "";
 const opened: BetStore[] = [];
+const held: HeldSyncs[] = [];
+
+/** Syncs held until the test releases them (and released at the latest after it). */
+function holdSyncs(): HeldSyncs {
+  const syncs = heldSyncs();
+  held.push(syncs);
+  return syncs;
+}
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "lottery-store-"));
@@ -21,6 +30,8 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
+  // Held syncs first: a store closes only once its queued writes are through.
+  for (const syncs of held.splice(0)) syncs.releaseAll();
   for (const store of opened.splice(0)) await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -331,17 +342,6 @@ describe("END notices", () => {
     expect(readFileSync(`${path}.ends`, "utf8")).toBe("2\n5\n3\n");
   });
 
-  test("an END is recorded after the batches queued before it", async () => {
-    const { store } = await openStore();
-    const batch = [bet({ number: 11 }), bet({ number: 12 })];
-    const stored = storeAll(store, batch);
-    await store.recordEnd(1);
-    // The draw trusts an END on disk to mean that agency's bets are on disk too.
-    expect(readFileSync(path, "utf8")).toBe(batch.map(betRow).join(""));
-    expect(readFileSync(`${path}.ends`, "utf8")).toBe("1\n");
-    await stored;
-  });
-
   test("open() on a fresh path creates both files", async () => {
     const { store, recovery } = await openStore("never");
     expect(recovery).toEqual({ bets: 0, cutBytes: 0, ended: [] });
@@ -394,24 +394,37 @@ describe("durable acknowledgements", () => {
   /** One turn of the event loop: what could happen by now has happened. */
   const turn = () => new Promise((resolve) => setImmediate(resolve));
 
-  /** A sync that the test releases by hand, counting calls. */
-  function heldSyncs() {
-    const calls: PromiseWithResolvers<void>[] = [];
-    const waiting: ((call: PromiseWithResolvers<void>) => void)[] = [];
-    const sync = (_fd: number) => {
-      const call = Promise.withResolvers<void>();
-      calls.push(call);
-      waiting.shift()?.(call);
-      return call.promise;
-    };
-    /** The next sync asked for (already asked, or when it is). */
-    const next = (index: number) =>
-      calls[index] ? Promise.resolve(calls[index]!) : new Promise<PromiseWithResolvers<void>>((resolve) => waiting.push(resolve));
-    return { sync, calls, next };
-  }
+  /** A few turns of the event loop: what the store could have done by now without a sync, it has done. */
+  const turns = async (count = 10) => {
+    for (let i = 0; i < count; i++) await turn();
+  };
+
+  test("an END queued behind a batch is neither written nor acknowledged until that batch's sync is done", async () => {
+    const syncs = holdSyncs();
+    const store = new BetStore(path, "always", undefined, syncs.sync);
+    opened.push(store);
+    await store.open();
+    const batch = [bet({ number: 11 }), bet({ number: 12 })];
+    const stored = storeAll(store, batch);
+    const batchSync = await syncs.next(0);
+    let ended = false;
+    const end = store.recordEnd(1).then(() => (ended = true));
+    // The draw trusts an END on disk to mean that agency's bets are on disk too.
+    await turns();
+    expect({ ends: readFileSync(store.endsPath, "utf8"), ended, syncs: syncs.calls.length }).toEqual({ ends: "", ended: false, syncs: 1 });
+
+    batchSync.resolve();
+    await stored;
+    const endSync = await syncs.next(1);
+    expect(ended).toBe(false);
+    endSync.resolve();
+    await end;
+    expect(readFileSync(path, "utf8")).toBe(batch.map(betRow).join(""));
+    expect(readFileSync(store.endsPath, "utf8")).toBe("1\n");
+  });
 
   test("batches arriving during a sync share the next one, and nobody hears of a batch before its sync", async () => {
-    const syncs = heldSyncs();
+    const syncs = holdSyncs();
     const store = new BetStore(path, "always", undefined, syncs.sync);
     opened.push(store);
     await store.open();
@@ -442,7 +455,7 @@ describe("durable acknowledgements", () => {
   });
 
   test("with sync never, no sync is made at all", async () => {
-    const syncs = heldSyncs();
+    const syncs = holdSyncs();
     const store = new BetStore(path, "never", undefined, syncs.sync);
     opened.push(store);
     await store.open();
