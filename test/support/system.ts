@@ -63,6 +63,12 @@ export class Scope {
   readonly processes: RunningProcess[] = [];
   private readonly clients: RawClient[] = [];
   private readonly dirs: (() => void)[] = [];
+  private readonly deferred: (() => Promise<void> | void)[] = [];
+
+  /** Runs `release` at cleanup, before anything else is released (an in-process central's shutdown, say). */
+  defer(release: () => Promise<void> | void): void {
+    this.deferred.push(release);
+  }
 
   dir(prefix = "lottery-test-"): string {
     const dir = scratchDir(prefix);
@@ -91,6 +97,7 @@ export class Scope {
   }
 
   async cleanup(): Promise<void> {
+    for (const release of this.deferred.splice(0).reverse()) await release();
     for (const client of this.clients.splice(0)) if (client.isOpen) client.close();
     for (const running of this.processes) {
       if (running.process.exitCode === null && running.process.signalCode === null) running.process.kill("SIGKILL");
