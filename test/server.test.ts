@@ -11,7 +11,7 @@ import { Logger } from "../lib/log.ts";
 import { encodeMessage, MessageType, type Message } from "../lib/protocol/index.ts";
 import { StorageFailedError } from "../lib/store.ts";
 import { awayFromMidnight, dayFromToday } from "./support/dates.ts";
-import { heldSyncs } from "./support/held-sync.ts";
+import { before, heldSyncs } from "./support/held-sync.ts";
 import { startInProcess } from "./support/in-process.ts";
 import { echo, rawFrame, type RawClient } from "./support/raw-client.ts";
 import { readCsv, Scope } from "./support/system.ts";
@@ -89,12 +89,15 @@ async function lastEndHeld() {
   const port = central.server.port;
   const agencies = await scope.client(port);
   agencies.send({ type: MessageType.End, agency: 1 });
-  (await syncs.next(0)).resolve();
+  (await before(syncs.next(0), { "agency 1's END was answered without a sync": agencies.arrival(1) })).resolve();
   expect(await agencies.next()).toEqual({ type: MessageType.Ok, count: 0 });
   const waiting = await scope.client(port);
   waiting.send({ type: MessageType.WinnersQuery, agency: 1 });
   agencies.send({ type: MessageType.End, agency: 2 });
-  const endSync = await syncs.next(1);
+  const endSync = await before(syncs.next(1), {
+    "agency 2's END was answered without a sync": agencies.arrival(2),
+    "the winners query was answered": waiting.arrival(1),
+  });
   // Agency 2's END is written and not yet durable: no draw yet, nobody answered.
   await roundTrips(port);
   expect(central.count(SORTEO)).toBe(0);
@@ -188,7 +191,7 @@ test("connections that together pipeline past 16,384 bets waiting for the store 
 
   // The store is busy with a first bet: everything received from now on waits for it.
   clients[0]!.send({ type: MessageType.Bets, agency: 1, bets: BetBlock.of([bet(String(++documents))]) });
-  await syncs.next(0);
+  await before(syncs.next(0), { "the first bet was answered without a sync": clients[0]!.arrival(2) });
   // Frames from the three connections, each far below its own limit of requests in progress, up to
   // just under the limit of bets waiting for the store: all are read.
   for (let next = 0; documents + BETS_PER_FRAME < MAX_PENDING_BETS; next = (next + 1) % 3) sendFrame(next);
@@ -230,7 +233,7 @@ test("a newer connection of an agency replaces the older one and is welcomed onl
     encodeMessage({ type: MessageType.Bets, agency: 1, bets: BetBlock.of(Array.from({ length: 50 }, (_, i) => bet(String(b * 50 + i)))) }),
   );
   old.sendBytes(Buffer.concat(batches));
-  await syncs.next(0);
+  await before(syncs.next(0), { "a batch was answered without a sync": old.arrival(2) });
 
   // The same agency again, on a new connection (an agency restarted after a network cut).
   const fresh = await scope.client(port);

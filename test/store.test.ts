@@ -9,7 +9,7 @@ import { BetBlock } from "../lib/bet-block.ts";
 import { agencyRows } from "../lib/data/generate.ts";
 import { PromiseLock } from "../lib/lock.ts";
 import { BetStore, CorruptStorageError, StorageFailedError, type StoredBatch, type SyncMode } from "../lib/store.ts";
-import { heldSyncs, type HeldSyncs } from "./support/held-sync.ts";
+import { before, heldSyncs, type HeldSyncs } from "./support/held-sync.ts";
 import { betRow, storedBatches } from "./support/rows.ts";
 
 let dir = "";
@@ -406,7 +406,7 @@ describe("durable acknowledgements", () => {
     await store.open();
     const batch = [bet({ number: 11 }), bet({ number: 12 })];
     const stored = storeAll(store, batch);
-    const batchSync = await syncs.next(0);
+    const batchSync = await before(syncs.next(0), { "the batch was acknowledged without a sync": stored });
     let ended = false;
     const end = store.recordEnd(1).then(() => (ended = true));
     // The draw trusts an END on disk to mean that agency's bets are on disk too.
@@ -415,7 +415,7 @@ describe("durable acknowledgements", () => {
 
     batchSync.resolve();
     await stored;
-    const endSync = await syncs.next(1);
+    const endSync = await before(syncs.next(1), { "the END was acknowledged without a sync": end });
     expect(ended).toBe(false);
     endSync.resolve();
     await end;
@@ -431,7 +431,7 @@ describe("durable acknowledgements", () => {
 
     const settled: number[] = [];
     const first = storeAll(store, [bet({ document: "1" })]).then(() => settled.push(0));
-    const firstSync = await syncs.next(0);
+    const firstSync = await before(syncs.next(0), { "a batch was acknowledged without a sync": first });
     // 49 more batches while the first sync is held.
     const more = Array.from({ length: 49 }, (_, i) =>
       storeAll(store, [bet({ document: String(i + 2) }), bet({ document: String(i + 100) })]).then(() => settled.push(i + 1)),
@@ -444,7 +444,7 @@ describe("durable acknowledgements", () => {
     await first;
     expect(settled).toEqual([0]);
     // All 49 are written as one group and wait on one more sync.
-    const secondSync = await syncs.next(1);
+    const secondSync = await before(syncs.next(1), { "the second group was acknowledged without a sync": Promise.all(more) });
     await turn();
     expect(settled).toEqual([0]);
     secondSync.resolve();

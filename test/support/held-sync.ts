@@ -1,6 +1,7 @@
 // A stand-in for the store's fdatasync that the test releases by hand: while a sync is held, nothing
 // behind it is durable, so a test can assert what must not happen before durability (an OK, an END
 // on disk, a welcome, the draw) without racing the disk.
+import { expect } from "bun:test";
 
 export interface HeldSyncs {
   /** Pass as the store's (or CentralServer.start's) syncFile. */
@@ -34,4 +35,17 @@ export function heldSyncs(): HeldSyncs {
     for (const call of calls) call.resolve();
   };
   return { sync, calls, next, releaseAll };
+}
+
+/**
+ * `awaited`'s value, unless one of `failures` settles first: then the test fails at once, naming it,
+ * rather than by its timeout (a sync that never comes because the store skipped it, say).
+ */
+export async function before<T>(awaited: Promise<T>, failures: Record<string, Promise<unknown>>): Promise<T> {
+  const outcome = await Promise.race([
+    awaited.then((value) => ({ value })),
+    ...Object.entries(failures).map(([failure, settled]) => settled.then(() => ({ failure }))),
+  ]);
+  if ("failure" in outcome) return expect.unreachable(`${outcome.failure}, before what the test waited for`);
+  return outcome.value;
 }

@@ -35,6 +35,7 @@ export class RawClient {
   private writer!: SocketWriter;
   private failure: Error | undefined;
   private drained: (() => void)[] = [];
+  private arrivals: { count: number; resolve: () => void }[] = [];
   private localPort = 0;
 
   private constructor() {}
@@ -129,6 +130,15 @@ export class RawClient {
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
+  /**
+   * Resolves once `count` messages have arrived in all, taken or not; never if the connection closes
+   * first. For racing what must come first against an answer that must not.
+   */
+  arrival(count: number): Promise<void> {
+    if (this.received.length >= count) return Promise.resolve();
+    return new Promise((resolve) => this.arrivals.push({ count, resolve }));
+  }
+
   /** Sends a message and returns the next reply. */
   request(message: Message): Promise<Message> {
     this.send(message);
@@ -149,6 +159,8 @@ export class RawClient {
       this.decoder.push(chunk, (type, payload) => {
         const message = decodeMessage(type, payload);
         this.received.push(message);
+        for (const arrival of this.arrivals) if (arrival.count <= this.received.length) arrival.resolve();
+        this.arrivals = this.arrivals.filter((arrival) => arrival.count > this.received.length);
         const waiter = this.waiters.shift();
         if (waiter) {
           this.taken++;
