@@ -7,7 +7,9 @@ import { join } from "node:path";
 import type { Bet } from "../lib/bet.ts";
 import { BetBlock } from "../lib/bet-block.ts";
 import { agencyRows } from "../lib/data/generate.ts";
+import { Lottery } from "../lib/central/lottery.ts";
 import { PromiseLock } from "../lib/lock.ts";
+import { Logger } from "../lib/log.ts";
 import { BetStore, CorruptStorageError, StorageFailedError, type StoredBatch, type SyncMode } from "../lib/store.ts";
 import { before, heldSyncs, type HeldSyncs } from "./support/held-sync.ts";
 import { betRow, storedBatches } from "./support/rows.ts";
@@ -125,6 +127,24 @@ describe("storeBets and loadBets", () => {
     await earlier;
     await store.storeBets({ agency: 1, bets: BetBlock.of([fields("3", "3")]) });
     expect(readFileSync(path, "utf8")).toBe("1,Ana,Pérez,0,1999-03-17,0\r\n1,Ana,Pérez,3,1999-03-17,3\r\n");
+  });
+
+  test("a batch refused part-way stores none of its valid bets and is never committed; its group's other batches are", async () => {
+    const committed: string[] = [];
+    const { store } = await openStore("always", (batch) => committed.push(batch.bets.toFields().map((b) => b.document).join("+")));
+    const fields = (document: string, number = document) => ({ firstName: "Ana", lastName: "Pérez", document, birthdate: "1999-03-17", number });
+    // Three batches queued together: they would share one write and one sync.
+    const earlier = store.storeBets({ agency: 1, bets: BetBlock.of([fields("1")]) });
+    const refused = store.storeBets({ agency: 1, bets: BetBlock.of([fields("2"), fields("3"), fields("4", "x")]) });
+    const later = store.storeBets({ agency: 1, bets: BetBlock.of([fields("5"), fields("6")]) });
+    await expect(refused).rejects.toThrow(RangeError);
+    await Promise.all([earlier, later]);
+    expect(committed).toEqual(["1", "5+6"]);
+    expect((await loadAll(store)).map((b) => b.document)).toEqual(["1", "5", "6"]);
+    await store.close();
+    opened.length = 0;
+    const { recovery } = await openStore();
+    expect(recovery.bets).toBe(3);
   });
 
   test("loadBets on a missing file yields nothing", async () => {
@@ -340,6 +360,23 @@ describe("END notices", () => {
     expect(recovery.ended).toEqual([2, 5]);
     await store.recordEnd(3);
     expect(readFileSync(`${path}.ends`, "utf8")).toBe("2\n5\n3\n");
+  });
+
+  test("an END recorded twice for one agency is one finished agency to the lottery restored from the store", async () => {
+    const first = await openStore();
+    await first.store.recordEnd(1);
+    await first.store.recordEnd(1);
+    await first.store.close();
+    opened.length = 0;
+    const { recovery } = await openStore();
+    expect(new Set(recovery.ended)).toEqual(new Set([1]));
+    const lines: string[] = [];
+    const lottery = new Lottery(2, new Logger("INFO", (line) => lines.push(line)));
+    lottery.restoreEnded(recovery.ended);
+    // Agency 2 has not finished: no draw, and it may still bet.
+    expect(lines.filter((line) => line.includes("action: sorteo"))).toEqual([]);
+    expect(lottery.endReceived(2)).toBe(false);
+    expect(lottery.beginEnd(1)).toBe(false);
   });
 
   test("open() on a fresh path creates both files", async () => {
