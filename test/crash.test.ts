@@ -15,8 +15,8 @@ import {
   logValue,
   reportedWinners,
   rssMiB,
+  seeded,
   STORED_BATCH,
-  testSeed,
 } from "./support/crash-kit.ts";
 import { echo, RawClient } from "./support/raw-client.ts";
 import { actionLines, expectedWinners, makeDataset, readCsv, Scope, waitForLine, type RunningProcess } from "./support/system.ts";
@@ -50,10 +50,12 @@ const KILLS = 4;
  */
 const MAX_BATCHES_BEFORE_KILL = 149;
 
+/** Replays the kill moments (and dataset) of an earlier run of the SIGKILL tests: CRASH_SEED=<seed>. */
+const CRASH_SEED = "CRASH_SEED";
+
 test(
   "SIGKILLed four times at random moments, the central ends up holding every bet exactly once; winners are right",
-  async () => {
-    const random = testSeed("SIGKILLed four times", FILE);
+  () => seeded("SIGKILLed four times", FILE, CRASH_SEED, async (random) => {
     const dir = scope.dir();
     const files = await makeDataset(dir, CRASH_SIZES, random.int(1, 1_000_000));
     const storage = join(dir, "bets.csv");
@@ -93,7 +95,7 @@ test(
     // The draw happened once, in the central that saw the last END.
     expect(centrals.map((each) => actionLines(each, "sorteo").length)).toEqual([...centrals.map(() => 0).slice(1), 1]);
     expect(await kill(central, "SIGTERM")).toBe(0);
-  },
+  }),
   PROCESS_TEST_MS * 4,
 );
 
@@ -223,8 +225,7 @@ test("a central stopped with SIGTERM as soon as it logs that it listens exits 0 
 // ---------------------------------------------------------------------------------------------------
 // 3. An agency SIGKILLed mid-file and started again
 
-test("an agency SIGKILLed mid-file and started again adds no duplicates", async () => {
-  const random = testSeed("agency SIGKILLed mid-file", FILE);
+test("an agency SIGKILLed mid-file and started again adds no duplicates", () => seeded("agency SIGKILLed mid-file", FILE, CRASH_SEED, async (random) => {
   const dir = scope.dir();
   const files = await makeDataset(dir, [20_000, 6_000, 4_000], random.int(1, 1_000_000));
   const storage = join(dir, "bets.csv");
@@ -247,7 +248,7 @@ test("an agency SIGKILLed mid-file and started again adds no duplicates", async 
   expect(exactlyOnceProblems(storage, files)).toEqual([]);
   expect(actionLines(central, "sorteo")).toHaveLength(1);
   expect(await kill(central, "SIGTERM")).toBe(0);
-}, PROCESS_TEST_MS);
+}), PROCESS_TEST_MS);
 
 // ---------------------------------------------------------------------------------------------------
 // 4. After the draw, a restarted central still answers
