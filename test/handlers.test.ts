@@ -19,9 +19,9 @@ afterEach(() => {
 });
 
 /** A connection the handlers can only hang up: it records why. */
-function fakeLink(peer: string): ConnectionLink & { hungUp: string[] } {
+function fakeLink(peer: string, identity?: string): ConnectionLink & { hungUp: string[] } {
   const hungUp: string[] = [];
-  return { peer, hungUp, hangUp: (reason) => hungUp.push(reason) };
+  return { peer, identity, hungUp, hangUp: (reason) => hungUp.push(reason) };
 }
 
 async function handlers(agencies: number, syncFile?: (fd: number) => Promise<void>, backlogLimit = 1000) {
@@ -94,6 +94,7 @@ test("a failed storage is reported once per failing request and gets no answer",
     throw Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" });
   });
   const session = h.open(fakeLink("a:1"));
+  await session.handle(hello(1));
   expect(await session.handle(bets(1, "10"))).toBeUndefined();
   expect(failures).toHaveLength(1);
   expect(failures[0]).toBeInstanceOf(StorageFailedError);
@@ -104,7 +105,9 @@ test("bets count in the backlog until they are durable", async () => {
   const { handlers: h, backlog } = await handlers(1, () => held.promise, 3);
   let lowAgain = 0;
   backlog.onLow(() => lowAgain++);
-  const answer = h.open(fakeLink("a:1")).handle(bets(1, "10", "11", "12"));
+  const session = h.open(fakeLink("a:1"));
+  await session.handle(hello(1));
+  const answer = session.handle(bets(1, "10", "11", "12"));
   expect(backlog.full).toBe(true);
   held.resolve();
   expect(await answer).toEqual({ type: MessageType.Ok, count: 3 });
