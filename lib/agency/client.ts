@@ -84,6 +84,15 @@ export class AgencyClient {
 
   /** Sends the whole file, ends, and returns the outcome; reconnects while the central is away. */
   async run(): Promise<AgencyOutcome> {
+    try {
+      return await this.sendAll();
+    } finally {
+      // Read to its end the file is closed already; a run that failed leaves it open otherwise.
+      await this.file.close();
+    }
+  }
+
+  private async sendAll(): Promise<AgencyOutcome> {
     this.source = this.file.blocks();
     // The first bets are read before connecting: a missing or unreadable file fails here, not mid-session.
     await this.fillUnsent();

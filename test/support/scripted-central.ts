@@ -65,7 +65,13 @@ export function scriptedCentral(script: Script, options: ScriptedCentralOptions 
       },
       data(socket, chunk) {
         const { session, decoder } = socket.data;
-        decoder.push(chunk, (type, payload) => script.request(decodeMessage(type, payload), session));
+        try {
+          decoder.push(chunk, (type, payload) => script.request(decodeMessage(type, payload), session));
+        } catch (error) {
+          // Not our protocol (a TLS hello to a plain central, say): refused and closed, as the central does.
+          session.send({ type: MessageType.Error, reason: (error as Error).message });
+          session.end();
+        }
       },
     },
   });
