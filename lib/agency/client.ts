@@ -27,6 +27,8 @@ export class StoppedError extends Error {
 
 const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 2000;
+/** A progress line at most this often, and only on a run that lasts longer. */
+const PROGRESS_INTERVAL_MS = 1000;
 /** Frames are written together up to this many bytes: fewer writes, and the first leave early. */
 const SEND_BYTES = 64 * 1024;
 
@@ -66,6 +68,8 @@ export class AgencyClient {
   private attempts = 0;
   /** The current session got its welcome: the central was answering on it. */
   private welcomed = false;
+  /** When the next progress line is due. */
+  private progressLineAt = 0;
   /** Why the last connection attempt or session failed, for the message when the budget runs out. */
   private lastFailure = "";
 
@@ -93,6 +97,7 @@ export class AgencyClient {
   }
 
   private async sendAll(): Promise<AgencyOutcome> {
+    this.progressLineAt = performance.now() + PROGRESS_INTERVAL_MS;
     this.source = this.file.blocks();
     // The first bets are read before connecting: a missing or unreadable file fails here, not mid-session.
     await this.fillUnsent();
@@ -198,6 +203,8 @@ export class AgencyClient {
       let reply: Message | undefined = await this.receive(connection);
       do this.acknowledge(reply);
       while ((reply = this.poll(connection)));
+      // One clock read per group of answers, none per bet.
+      if (performance.now() >= this.progressLineAt) this.logProgress();
     }
 
     connection.send({ type: MessageType.End, agency: this.config.id });
@@ -212,6 +219,14 @@ export class AgencyClient {
     if (answer.type !== MessageType.Winners) throw this.unexpected(answer);
     this.log.info("consulta_ganadores", "success", { cant_ganadores: answer.documents.length });
     return { invalidRows: this.invalidRows };
+  }
+
+  /** For people watching a long run: how far it is, `percent` by the bytes of the file read. */
+  private logProgress(): void {
+    const { bytesRead, size } = this.file;
+    const percent = size > 0 ? Math.floor((100 * bytesRead) / size) : 100;
+    this.log.info("progreso", "in_progress", { sent: this.sent, acknowledged: this.acknowledged, percent });
+    this.progressLineAt = performance.now() + PROGRESS_INTERVAL_MS;
   }
 
   /** An answer to the oldest batch in flight: it must be its OK. */
