@@ -78,6 +78,7 @@ export class CentralConnection {
     const connection = new CentralConnection();
     const timer = setTimeout(() => connection.fail(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs);
     try {
+      // The lookup counts against the same time: the race ends with the timer's failure of `ready`.
       const addresses = await Promise.race([resolve(address.host), connection.ready.promise.then(() => [])]);
       if (addresses.length === 0) throw new Error(`${address.host} has no address`);
       const hostname = addresses[(attempt - 1) % addresses.length]!;
