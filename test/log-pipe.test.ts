@@ -5,6 +5,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BetBlock } from "../lib/bet-block.ts";
 import { MessageType } from "../lib/protocol/index.ts";
+import { parseLogLine } from "./support/log-line.ts";
 import { Scope } from "./support/system.ts";
 
 const scope = new Scope();
@@ -12,20 +13,11 @@ afterEach(() => scope.cleanup());
 
 const BAD_BIRTHDATE = "1999|03-17";
 
-/**
- * The line carrying `action: NAME`, split as the course's parser does: on "|", each part "key: value"
- * once trimmed. A value holding a raw "|" would break a part off without its key.
- */
+/** The line carrying `action: NAME`, split as the course's parser does. */
 function fieldsOf(lines: string[], action: string): Map<string, string> {
   const line = lines.find((candidate) => candidate.includes(`action: ${action} |`));
   if (!line) throw new Error(`no ${action} line in:\n${lines.join("\n")}`);
-  const fields = new Map<string, string>();
-  for (const part of line.slice(line.indexOf("action: ")).split("|")) {
-    const match = /^\s*([^\s:]+): (.*?)\s*$/.exec(part);
-    if (!match) throw new Error(`a part without "key: value" in ${JSON.stringify(line)}: ${JSON.stringify(part)}`);
-    fields.set(match[1]!, match[2]!);
-  }
-  return fields;
+  return parseLogLine(line).fields;
 }
 
 /** A quoted value as logged: a JSON string. */

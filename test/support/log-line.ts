@@ -1,5 +1,6 @@
 // Log lines read the way the course's parser (tp0-tests utils/line_parser.py) reads them: the line
-// split on " | ", each part "key: value". A value holding a raw "|" would add a field there.
+// split on every "|", each part "key: value" once trimmed. A value holding a raw "|" would break a
+// part off without its key, which throws here.
 
 export interface ParsedLine {
   /** The time and level before `action:`. */
@@ -13,10 +14,10 @@ export function parseLogLine(line: string): ParsedLine {
   if (start < 0) throw new Error(`not a log line: ${line}`);
   const [time = "", level = ""] = line.slice(0, start).trim().split(/\s+/);
   const fields = new Map<string, string>();
-  for (const part of line.slice(start).split(" | ")) {
-    const colon = part.indexOf(": ");
-    if (colon < 0) throw new Error(`field without "key: value" in ${JSON.stringify(line)}: ${JSON.stringify(part)}`);
-    fields.set(part.slice(0, colon), part.slice(colon + 2));
+  for (const part of line.slice(start).split("|")) {
+    const match = /^\s*([^\s:]+): (.*?)\s*$/.exec(part);
+    if (!match) throw new Error(`a part without "key: value" in ${JSON.stringify(line)}: ${JSON.stringify(part)}`);
+    fields.set(match[1]!, match[2]!);
   }
   return { time, level, fields };
 }
