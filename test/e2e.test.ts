@@ -17,6 +17,7 @@ import {
   readCsv,
   Scope,
   waitForLine,
+  waitForLines,
   type RunningProcess,
 } from "./support/system.ts";
 
@@ -80,27 +81,6 @@ async function expectWholeRows(storage: string): Promise<void> {
 
 async function winnerDocuments(file: string): Promise<string[]> {
   return (readCsv(file)).filter((row) => row[4] === WINNING_NUMBER).map((row) => row[2]!);
-}
-
-/** Resolves once the process has printed `count` lines matching `pattern`; rejects if it exits first. */
-async function waitForLines(running: RunningProcess, pattern: RegExp, count: number): Promise<void> {
-  const seen = () => running.lines.filter((line) => pattern.test(line)).length;
-  if (seen() >= count) return;
-  const reached = Promise.withResolvers<void>();
-  const listener = (line: string) => {
-    if (pattern.test(line) && seen() >= count) reached.resolve();
-  };
-  running.listeners.add(listener);
-  try {
-    await Promise.race([
-      reached.promise,
-      running.done.then((code) => {
-        throw new Error(`${running.name} exited with ${code} after ${seen()} of ${count} lines matching ${pattern}`);
-      }),
-    ]);
-  } finally {
-    running.listeners.delete(listener);
-  }
 }
 
 /** A central's SIGTERM logs: in progress, listener, one close_connection per client, store, success last. */

@@ -115,3 +115,18 @@ test("bets count in the backlog until they are durable", async () => {
   expect(backlog.low).toBe(true);
   expect(lowAgain).toBe(1);
 });
+
+test("on TLS the certificate's CN is the identity: agency-2 may say hello only as agency 2, another CN not at all", async () => {
+  const { handlers: h, lines } = await handlers(3);
+  const certified = h.open(fakeLink("a:1", "agency-2"));
+  expect(await certified.handle(hello(3))).toEqual({ type: MessageType.Error, reason: "this connection belongs to agency 2, not 3" });
+  expect(await certified.handle(hello(2))).toEqual({ type: MessageType.Welcome, stored: 0 });
+  expect(await certified.handle({ type: MessageType.End, agency: 3 })).toEqual({ type: MessageType.Error, reason: "this connection belongs to agency 2, not 3" });
+  for (const cn of ["server", "agency-02", "agency-", "Agency-1", ""]) {
+    const odd = h.open(fakeLink("b:2", cn));
+    expect(await odd.handle(hello(1))).toEqual({ type: MessageType.Error, reason: `the certificate's CN ${JSON.stringify(cn)} names no agency (agency-N)` });
+  }
+  const denied = lines.filter((line) => line.includes("action: acceso_denegado |"));
+  expect(denied[0]).toEndWith("| peer: a:1 | agency: 2 | claimed: 3\n");
+  expect(denied).toHaveLength(7);
+});

@@ -3,11 +3,12 @@
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { BetBlock } from "../lib/bet-block.ts";
-import { centralTlsEnv } from "../lib/local/processes.ts";
+import { agencyTlsEnv, centralTlsEnv } from "../lib/local/processes.ts";
 import { MessageType, type Message } from "../lib/protocol/index.ts";
 import { generateCertificates } from "../lib/tls/certs.ts";
 import { RawClient } from "./support/raw-client.ts";
-import { actionLines, readCsv, Scope, scratchDir, waitForLine } from "./support/system.ts";
+import { exactlyOnceProblems } from "./support/crash-kit.ts";
+import { actionLines, expectedWinners, makeDataset, readCsv, Scope, scratchDir, waitForLine, waitForLines } from "./support/system.ts";
 
 const scope = new Scope();
 afterEach(() => scope.cleanup());
@@ -16,7 +17,7 @@ const certs = scratchDir("lottery-tls-");
 const ours = join(certs.path, "ours");
 const foreign = join(certs.path, "foreign");
 beforeAll(async () => {
-  await generateCertificates({ out: ours, agencies: 3, hosts: [], force: false });
+  await generateCertificates({ out: ours, agencies: 5, hosts: [], force: false });
   // Same names, another CA: what a stranger who copied our file names would hold.
   await generateCertificates({ out: foreign, agencies: 3, hosts: [], force: false });
 });
@@ -53,6 +54,21 @@ async function runAgency(port: number, id: number, document: string): Promise<Me
   return client.request({ type: MessageType.WinnersQuery, agency: id });
 }
 
+test("five agencies over mutual TLS: every bet stored once, each agency told its own winners", async () => {
+  const dir = scope.dir("lottery-tls-e2e-");
+  const files = await makeDataset(dir, [3000, 2500, 2000, 1500, 1000], 31);
+  const central = await scope.central(join(dir, "bets.csv"), { LOTTERY_AGENCIES: "5", ...centralTlsEnv(ours) });
+  const agencies = files.map((file, i) => scope.agency(i + 1, central.port, file, agencyTlsEnv(ours, i + 1)));
+  expect(await Promise.all(agencies.map((agency) => agency.done))).toEqual([0, 0, 0, 0, 0]);
+  for (const [i, agency] of agencies.entries()) {
+    expect(actionLines(agency, "config")[0]).toContain("| tls: on");
+    expect(actionLines(agency, "consulta_ganadores")[0]).toEndWith(`cant_ganadores: ${await expectedWinners(files[i]!)}`);
+  }
+  expect(actionLines(central, "sorteo")).toHaveLength(1);
+  expect(exactlyOnceProblems(central.storage, files)).toEqual([]);
+  expect(actionLines(central, "acceso_denegado")).toEqual([]);
+}, 60_000);
+
 test("a connection with agency 2's certificate can act for agency 2 only; the draw waits for the real agency 3", async () => {
   const dir = scope.dir("lottery-tls-e2e-");
   const central = await scope.central(join(dir, "bets.csv"), { LOTTERY_AGENCIES: "3", ...centralTlsEnv(ours) });
@@ -72,6 +88,8 @@ test("a connection with agency 2's certificate can act for agency 2 only; the dr
   const echo: Message = { type: MessageType.Echo, payload: new TextEncoder().encode("ping") };
   expect(await impostor.request(echo)).toEqual(echo);
 
+  // Lines reach us through the central's stdout, apart from the answers: wait for all six.
+  await waitForLines(central, /action: acceso_denegado \|/, 6);
   const denied = actionLines(central, "acceso_denegado");
   expect(denied).toHaveLength(6);
   for (const line of denied) expect(line).toMatch(/WARNING +action: acceso_denegado \| result: fail \| peer: 127\.0\.0\.1:\d+ \| agency: 2 \| claimed: 3$/);
@@ -105,7 +123,7 @@ test("a plaintext client, one without a certificate and one of another CA never 
   const stranger = await tlsClient(central.port, 1, foreign);
   stranger.send({ type: MessageType.Hello, agency: 1 });
   await stranger.closed;
-  await waitForLine(central, new RegExp(`action: tls \\| result: fail \\| peer: 127\\.0\\.0\\.1:${stranger.port} \\| error: `));
+  await waitForLines(central, /action: tls \| result: fail \| peer: 127\.0\.0\.1:\d+ \| error: /, 3);
 
   // None of them got an answer, and each handshake failure is one log line naming its peer.
   for (const client of [plain, nameless, stranger]) expect(client.received).toEqual([]);
@@ -129,6 +147,7 @@ test("plain mode: bets, END and a winners query before a hello are refused, and 
   expect(await client.request({ type: MessageType.Hello, agency: 1 })).toEqual({ type: MessageType.Welcome, stored: 0 });
   expect(reasonOf(await client.request({ type: MessageType.WinnersQuery, agency: 2 }))).toBe("this connection belongs to agency 1, not 2");
   expect(reasonOf(await client.request({ type: MessageType.Hello, agency: 2 }))).toBe("this connection belongs to agency 1, not 2");
+  await waitForLines(central, /action: acceso_denegado \|/, 5);
   const denied = actionLines(central, "acceso_denegado");
   expect(denied.slice(0, 3).every((line) => line.endsWith("| agency: none | claimed: 1"))).toBe(true);
   expect(denied.slice(3)).toHaveLength(2);

@@ -130,10 +130,6 @@ export class AgencyClient {
     }
     const connection = await this.connectWelcomed();
     try {
-      // The central takes requests only from a connection that said hello as their agency.
-      connection.send({ type: MessageType.Hello, agency: this.config.id });
-      const welcome = await this.receive(connection);
-      if (welcome.type !== MessageType.Welcome) throw this.unexpected(welcome);
       this.encoder.encode([BetBlock.of([fields])], 0, 0);
       connection.sendFrame(this.encoder.take());
       const reply = await this.receive(connection);

@@ -9,6 +9,8 @@ import {
   MessageType,
   messageName,
   ProtocolError,
+  SHUTTING_DOWN_REASON,
+  tooManyConnectionsReason,
   writeMessage,
   type Message,
 } from "../protocol/index.ts";
@@ -131,7 +133,7 @@ export class ConnectionServer {
       gone: Promise.withResolvers<void>(),
     };
     if (this.stopping || this.connections.size >= this.limits.maxConnections) {
-      socket.data.refusal = this.stopping ? "the central is shutting down" : `too many connections (${this.limits.maxConnections})`;
+      socket.data.refusal = this.stopping ? SHUTTING_DOWN_REASON : tooManyConnectionsReason(this.limits.maxConnections);
       // On TLS nothing can be sent before the handshake: the refusal waits for it.
       if (!this.limits.tls) this.refuse(socket);
       return;
