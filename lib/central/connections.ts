@@ -14,6 +14,7 @@ import {
 } from "../protocol/index.ts";
 import { SocketWriter } from "../socket-writer.ts";
 import type { Backlog, ConnectionLink, Session, SessionFactory } from "./session.ts";
+import { CentralStats } from "./stats.ts";
 
 /** Requests one connection may have in progress before we stop reading from it (bounded memory). */
 const MAX_OUTSTANDING_REQUESTS = 64;
@@ -73,6 +74,7 @@ export class ConnectionServer {
     private readonly sessions: SessionFactory,
     private readonly backlog: Backlog,
     private readonly log: Logger,
+    private readonly stats = new CentralStats(),
   ) {
     backlog.onLow(() => {
       for (const socket of this.paused) this.updateFlow(socket);
@@ -81,6 +83,11 @@ export class ConnectionServer {
 
   get port(): number {
     return this.listener?.port ?? 0;
+  }
+
+  /** Connections accepted and not yet closed. */
+  get open(): number {
+    return this.connections.size;
   }
 
   listen(): void {
@@ -172,6 +179,7 @@ export class ConnectionServer {
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       this.log.warning("frame", "fail", { peer: connection.peer, type: messageName(type), error: error.message });
+      if (type === MessageType.Bets) this.stats.batchesRefused++;
       this.reply(socket, { type: MessageType.Error, reason: error.message });
       return;
     }
