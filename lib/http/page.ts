@@ -32,6 +32,7 @@ export const STATUS_PAGE = `<!doctype html>
   .card { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 10px 14px; }
   .card .label { color: var(--muted); font-size: .8em; text-transform: uppercase; letter-spacing: .04em; }
   .card .value { font-size: 1.6em; font-weight: 650; font-variant-numeric: tabular-nums; }
+  .card .sub { color: var(--muted); font-size: .8em; font-variant-numeric: tabular-nums; }
   #draw { background: var(--card); border: 1px solid var(--line); border-left: 5px solid var(--muted);
     border-radius: 10px; padding: 12px 14px; margin-bottom: 14px; font-weight: 600; }
   #draw[data-completed="true"] { border-left-color: var(--done); }
@@ -61,7 +62,7 @@ export const STATUS_PAGE = `<!doctype html>
   <header><h1>Lottery central</h1><span id="health" class="badge">connecting</span></header>
   <section class="cards">
     <div class="card"><div class="label">Bets stored</div><div class="value" id="total">0</div></div>
-    <div class="card"><div class="label">Bets per second</div><div class="value" id="rate">0</div></div>
+    <div class="card"><div class="label">Bets per second</div><div class="value" id="rate">0</div><div class="sub">peak <span id="peak">0</span></div></div>
     <div class="card"><div class="label">Agencies ended</div><div class="value" id="ended">0</div></div>
     <div class="card"><div class="label">Connections</div><div class="value" id="connections">0</div></div>
   </section>
@@ -76,6 +77,7 @@ const $ = (id) => document.getElementById(id);
 const rows = new Map();
 /** Totals of the last polls, for the rate: [time in ms, bets stored]. */
 const samples = [];
+let peak = 0;
 
 function row(agency) {
   let entry = rows.get(agency);
@@ -106,6 +108,8 @@ function show(status) {
   const [then, before] = samples[0];
   const rate = now > then ? ((status.bets_stored - before) * 1000) / (now - then) : 0;
   $("rate").textContent = number.format(Math.max(0, Math.round(rate)));
+  peak = Math.max(peak, Math.round(rate));
+  $("peak").textContent = number.format(peak);
 
   const draw = $("draw");
   draw.dataset.completed = String(status.draw.completed);
