@@ -1,7 +1,8 @@
 // `bun run local`: the whole system as plain processes on 127.0.0.1, with compose-style output.
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { buildBundle } from "./bundle.ts";
-import { awaitAgencies, ROOT, startAgency, startCentral, type RunningProcess } from "./processes.ts";
+import { awaitAgencies, httpPort, ROOT, startAgency, startCentral, type RunningProcess } from "./processes.ts";
+import { countRows, Progress } from "./progress.ts";
 
 const RUN_DIR = `${ROOT}.run`;
 
@@ -20,7 +21,10 @@ if (missing.length > 0) {
 // Service names padded as docker compose pads them: "server   | ", "client1  | ".
 const names = ["server", ...Array.from({ length: agencies }, (_, i) => `client${i + 1}`)];
 const width = Math.max(...names.map((name) => name.length)) + 2;
-const print = (name: string, line: string) => process.stdout.write(`${name.padEnd(width)}| ${line}\n`);
+// On a terminal, live progress (lib/local/progress.ts) stays below the log; elsewhere, plain lines.
+const files = names.slice(1).map((_, i) => dataFile(i + 1));
+const progress = new Progress(process.stdout, names.slice(1), process.stdout.isTTY ? await Promise.all(files.map(countRows)) : files.map(() => 0));
+const print = (name: string, line: string) => progress.log(`${name.padEnd(width)}| ${line}`);
 
 // Each run is a draw of its own: it starts from an empty storage.
 rmSync(RUN_DIR, { recursive: true, force: true });
@@ -28,14 +32,20 @@ mkdirSync(RUN_DIR, { recursive: true });
 // The processes run a bundle of the sources as they are now: it starts faster than the sources.
 const bundle = await buildBundle(`${RUN_DIR}/build`);
 // startCentral and startAgency pass the environment on; their own per-process settings come on top.
-const env = { LOTTERY_AGENCIES: String(agencies) };
+const env = { LOTTERY_AGENCIES: String(agencies), SERVER_HTTP_PORT: process.env.SERVER_HTTP_PORT || "0" };
 
 const central = await startCentral(`${RUN_DIR}/bets.csv`, env, print, bundle.central);
+const http = env.SERVER_HTTP_PORT === "off" ? undefined : await httpPort(central);
+if (http !== undefined) {
+  progress.log(`status page: http://127.0.0.1:${http}/`);
+  progress.follow(http);
+}
 
 const started = performance.now();
 const clients: RunningProcess[] = names.slice(1).map((_, i) => startAgency(i + 1, central.port, dataFile(i + 1), env, print, bundle.agency));
 const codes = await awaitAgencies(clients);
 const wall = (performance.now() - started) / 1000;
+await progress.stop(http);
 
 central.process.kill("SIGTERM");
 const centralCode = await central.done;
