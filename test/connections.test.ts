@@ -6,7 +6,7 @@ import { Logger } from "../lib/log.ts";
 import { MessageType, type Message } from "../lib/protocol/index.ts";
 import { RawClient } from "./support/raw-client.ts";
 
-const limits = { port: 0, maxConnections: 10, maxFrameBytes: 1024, idleTimeoutSeconds: 0 };
+const limits = { port: 0, tls: undefined, maxConnections: 10, maxFrameBytes: 1024, idleTimeoutSeconds: 0 };
 const servers: ConnectionServer[] = [];
 const clients: RawClient[] = [];
 afterEach(async () => {

@@ -19,9 +19,9 @@ afterEach(() => {
 });
 
 /** A connection the handlers can only hang up: it records why. */
-function fakeLink(peer: string): ConnectionLink & { hungUp: string[] } {
+function fakeLink(peer: string, identity?: string): ConnectionLink & { hungUp: string[] } {
   const hungUp: string[] = [];
-  return { peer, hungUp, hangUp: (reason) => hungUp.push(reason) };
+  return { peer, identity, hungUp, hangUp: (reason) => hungUp.push(reason) };
 }
 
 async function handlers(agencies: number, syncFile?: (fd: number) => Promise<void>, backlogLimit = 1000) {
@@ -94,6 +94,7 @@ test("a failed storage is reported once per failing request and gets no answer",
     throw Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" });
   });
   const session = h.open(fakeLink("a:1"));
+  await session.handle(hello(1));
   expect(await session.handle(bets(1, "10"))).toBeUndefined();
   expect(failures).toHaveLength(1);
   expect(failures[0]).toBeInstanceOf(StorageFailedError);
@@ -104,11 +105,28 @@ test("bets count in the backlog until they are durable", async () => {
   const { handlers: h, backlog } = await handlers(1, () => held.promise, 3);
   let lowAgain = 0;
   backlog.onLow(() => lowAgain++);
-  const answer = h.open(fakeLink("a:1")).handle(bets(1, "10", "11", "12"));
+  const session = h.open(fakeLink("a:1"));
+  await session.handle(hello(1));
+  const answer = session.handle(bets(1, "10", "11", "12"));
   expect(backlog.full).toBe(true);
   held.resolve();
   expect(await answer).toEqual({ type: MessageType.Ok, count: 3 });
   expect(backlog.full).toBe(false);
   expect(backlog.low).toBe(true);
   expect(lowAgain).toBe(1);
+});
+
+test("on TLS the certificate's CN is the identity: agency-2 may say hello only as agency 2, another CN not at all", async () => {
+  const { handlers: h, lines } = await handlers(3);
+  const certified = h.open(fakeLink("a:1", "agency-2"));
+  expect(await certified.handle(hello(3))).toEqual({ type: MessageType.Error, reason: "this connection belongs to agency 2, not 3" });
+  expect(await certified.handle(hello(2))).toEqual({ type: MessageType.Welcome, stored: 0 });
+  expect(await certified.handle({ type: MessageType.End, agency: 3 })).toEqual({ type: MessageType.Error, reason: "this connection belongs to agency 2, not 3" });
+  for (const cn of ["server", "agency-02", "agency-", "Agency-1", ""]) {
+    const odd = h.open(fakeLink("b:2", cn));
+    expect(await odd.handle(hello(1))).toEqual({ type: MessageType.Error, reason: `the certificate's CN ${JSON.stringify(cn)} names no agency (agency-N)` });
+  }
+  const denied = lines.filter((line) => line.includes("action: acceso_denegado |"));
+  expect(denied[0]).toEndWith("| peer: a:1 | agency: 2 | claimed: 3\n");
+  expect(denied).toHaveLength(7);
 });

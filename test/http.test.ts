@@ -157,6 +157,7 @@ describe("health", () => {
     try {
       expect(await health()).toBe("200 ok");
       const client = await scope.client(server.port);
+      expect((await client.request({ type: MessageType.Hello, agency: 1 })).type).toBe(MessageType.Welcome);
       client.send({ type: MessageType.Bets, agency: 1, bets: BetBlock.of([bet("1")]) });
       await syncStarted.promise;
       // The stop waits for the held sync: it is in progress while we ask.
@@ -179,6 +180,7 @@ describe("health", () => {
     }, fatal.resolve);
     try {
       const client = await scope.client(server.port);
+      expect((await client.request({ type: MessageType.Hello, agency: 1 })).type).toBe(MessageType.Welcome);
       client.send({ type: MessageType.Bets, agency: 1, bets: BetBlock.of([bet("1")]) });
       await fatal.promise;
       expect(await health()).toBe("503 failed");

@@ -9,10 +9,13 @@ import {
   MessageType,
   messageName,
   ProtocolError,
+  SHUTTING_DOWN_REASON,
+  tooManyConnectionsReason,
   writeMessage,
   type Message,
 } from "../protocol/index.ts";
 import { SocketWriter } from "../socket-writer.ts";
+import type { TlsMaterial } from "../tls/config.ts";
 import type { Backlog, ConnectionLink, Session, SessionFactory } from "./session.ts";
 import { CentralStats } from "./stats.ts";
 
@@ -27,6 +30,8 @@ const IDLE_SWEEP_MS = 1000;
 
 export interface ConnectionLimits {
   port: number;
+  /** With a certificate, key and CA (PEM): TLS only, and every client must present a certificate of that CA. */
+  tls: TlsMaterial | undefined;
   maxConnections: number;
   maxFrameBytes: number;
   /** 0: never close a connection for being idle. */
@@ -37,8 +42,10 @@ interface Connection {
   peer: string;
   decoder: FrameDecoder;
   writer: SocketWriter;
-  /** Set once the connection is accepted. */
+  /** Set once the connection is accepted (on TLS, once its certificate is verified). */
   session: Session | undefined;
+  /** Why the connection is refused, sent to the client as soon as it can be (on TLS, after the handshake). */
+  refusal: string | undefined;
   /** Replies leave in request order: each waits for the one before it. */
   replies: Promise<void>;
   outstanding: number;
@@ -91,11 +98,16 @@ export class ConnectionServer {
   }
 
   listen(): void {
+    const { tls } = this.limits;
     this.listener = Bun.listen<Connection>({
       hostname: "0.0.0.0",
       port: this.limits.port,
+      // rejectUnauthorized makes the TLS library refuse a client without a certificate; one signed by
+      // another CA still completes the handshake, unauthorized, and onHandshake turns it away.
+      tls: tls && { ...tls, requestCert: true, rejectUnauthorized: true },
       socket: {
         open: (socket) => this.onOpen(socket),
+        handshake: (socket, success, error) => this.onHandshake(socket, success, error),
         data: (socket, chunk) => this.onData(socket, chunk),
         drain: (socket) => {
           socket.data.writer.drain();
@@ -118,6 +130,7 @@ export class ConnectionServer {
       decoder: new FrameDecoder(this.limits.maxFrameBytes),
       writer: new SocketWriter(socket),
       session: undefined,
+      refusal: undefined,
       replies: Promise.resolve(),
       outstanding: 0,
       paused: false,
@@ -127,21 +140,55 @@ export class ConnectionServer {
       gone: Promise.withResolvers<void>(),
     };
     if (this.stopping || this.connections.size >= this.limits.maxConnections) {
-      const reason = this.stopping ? "the central is shutting down" : `too many connections (${this.limits.maxConnections})`;
-      this.log.warning("conexion_rechazada", "fail", { peer, reason });
-      socket.data.writer.write(encodeMessage({ type: MessageType.Error, reason }));
-      socket.end();
-      socket.data.closed = true;
+      socket.data.refusal = this.stopping ? SHUTTING_DOWN_REASON : tooManyConnectionsReason(this.limits.maxConnections);
+      // On TLS nothing can be sent before the handshake: the refusal waits for it.
+      if (!this.limits.tls) this.refuse(socket);
       return;
     }
+    // Counted from now, so that handshakes in progress count toward the limit and the idle sweep.
     this.connections.add(socket);
-    socket.data.session = this.sessions.open(this.link(socket));
-    this.log.debug("conexion", "success", { peer });
+    if (!this.limits.tls) this.accept(socket, undefined);
   }
 
-  private link(socket: ClientSocket): ConnectionLink {
+  /**
+   * On TLS, the client's certificate decides: verified against our CA, its subject CN is the identity the
+   * session acts on; anything else (a failed handshake, a certificate of another CA) never reaches the
+   * protocol. `success` alone is not enough: a certificate of another CA completes the handshake.
+   */
+  private onHandshake(socket: ClientSocket, success: boolean, error: Error | null): void {
+    const connection = socket.data;
+    if (connection.closed) return;
+    if (!success || !socket.authorized) {
+      const reason = error?.message ?? socket.getAuthorizationError()?.message ?? "client certificate not verified";
+      this.log.warning("tls", "fail", { peer: connection.peer, error: reason });
+      this.connections.delete(socket);
+      connection.closed = true;
+      socket.terminate();
+      return;
+    }
+    if (connection.refusal) return this.refuse(socket);
+    const subject = socket.getPeerCertificate()?.subject as { CN?: string } | undefined;
+    this.accept(socket, subject?.CN ?? "");
+  }
+
+  private accept(socket: ClientSocket, identity: string | undefined): void {
+    socket.data.session = this.sessions.open(this.link(socket, identity));
+    this.log.debug("conexion", "success", { peer: socket.data.peer, ...(identity !== undefined && { identity }) });
+  }
+
+  /** Over the limit, or stopping: the client is told why (agencies retry) and the connection closed. */
+  private refuse(socket: ClientSocket): void {
+    const { peer, refusal: reason } = socket.data;
+    this.log.warning("conexion_rechazada", "fail", { peer, reason: reason! });
+    socket.data.writer.write(encodeMessage({ type: MessageType.Error, reason: reason! }));
+    socket.end();
+    socket.data.closed = true;
+  }
+
+  private link(socket: ClientSocket, identity: string | undefined): ConnectionLink {
     return {
       peer: socket.data.peer,
+      identity,
       hangUp: (reason) => {
         if (socket.data.closed || socket.data.hungUp) return;
         this.reply(socket, { type: MessageType.Error, reason });
@@ -152,7 +199,7 @@ export class ConnectionServer {
 
   private onData(socket: ClientSocket, chunk: Buffer): void {
     const connection = socket.data;
-    if (connection.closed || connection.hungUp) return;
+    if (connection.closed || connection.hungUp || !connection.session) return;
     connection.lastActivity = performance.now();
     try {
       connection.decoder.push(chunk, (type, payload) => this.onFrame(socket, type, payload));

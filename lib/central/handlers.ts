@@ -49,10 +49,25 @@ export class RequestHandlers implements SessionFactory {
   }
 }
 
-/** One connection's requests. */
+/** An agency's certificate is issued to `agency-N` (see lib/tls/certs.ts). */
+const AGENCY_CN = /^agency-([1-9]\d{0,9})$/;
+
+/** The agency a certificate's CN names, if it names one. */
+function certifiedAgency(identity: string): number | undefined {
+  const match = AGENCY_CN.exec(identity);
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * One connection's requests. The rule of access: a connection acts only for one agency, the one its
+ * TLS certificate names or, on plain TCP, the one its hello named; and only after that hello. Echo is
+ * answered to anyone.
+ */
 class AgencySession implements Session {
-  /** The agency named by this connection's hello, if any. */
+  /** The agency this connection acts for, set by its hello. */
   private agency: number | undefined;
+  /** On TLS, what its certificate's CN names: a number, or the CN's text when it names no agency. */
+  private readonly certified: number | string | undefined;
   /**
    * An agency's session (after a hello) had a batch refused: its later batches, already in flight behind
    * it, are refused too, so that what is stored of the agency stays a prefix of what it sent.
@@ -62,7 +77,10 @@ class AgencySession implements Session {
   constructor(
     private readonly handlers: RequestHandlers,
     readonly link: ConnectionLink,
-  ) {}
+  ) {
+    const { identity } = link;
+    this.certified = identity === undefined ? undefined : (certifiedAgency(identity) ?? identity);
+  }
 
   async handle(message: Message): Promise<Message | undefined> {
     try {
@@ -106,6 +124,18 @@ class AgencySession implements Session {
     }
   }
 
+  /** Refuses a request for `claimed` unless this connection said hello as that agency. */
+  private authorize(claimed: number): void {
+    if (this.agency === undefined) this.deny(claimed, "this connection has not said hello yet");
+    if (this.agency !== claimed) this.deny(claimed, `this connection belongs to agency ${this.agency}, not ${claimed}`);
+  }
+
+  private deny(claimed: number, reason: string): never {
+    const agency = this.certified ?? this.agency ?? "none";
+    this.handlers.log.warning("acceso_denegado", "fail", { peer: this.link.peer, agency, claimed });
+    throw new RefusedError(reason);
+  }
+
   private async bets(agency: number, bets: BetBlock): Promise<Message> {
     const { lottery, store, backlog, log, stats } = this.handlers;
     // Called as the frame's last byte is handled: the start of the batch's acknowledgement time.
@@ -113,9 +143,7 @@ class AgencySession implements Session {
     const identified = this.agency;
     let batch: AdmittedBatch;
     try {
-      if (identified !== undefined && identified !== agency) {
-        throw new RefusedError(`this connection belongs to agency ${identified}, not ${agency}`);
-      }
+      this.authorize(agency);
       if (this.batchRefused) throw new RefusedError("an earlier batch of this session was refused");
       batch = lottery.admit(agency, bets);
     } catch (error) {
@@ -149,6 +177,9 @@ class AgencySession implements Session {
    */
   private async hello(agency: number): Promise<Message> {
     const { lottery, store, log } = this.handlers;
+    const owner = this.certified ?? this.agency;
+    if (typeof owner === "string") this.deny(agency, `the certificate's CN ${JSON.stringify(owner)} names no agency (agency-N)`);
+    if (owner !== undefined && owner !== agency) this.deny(agency, `this connection belongs to agency ${owner}, not ${agency}`);
     lottery.checkAgency(agency);
     this.handlers.claim(agency, this);
     this.agency = agency;
@@ -160,6 +191,7 @@ class AgencySession implements Session {
 
   private async end(agency: number): Promise<Message> {
     const { lottery, store, log } = this.handlers;
+    this.authorize(agency);
     if (lottery.beginEnd(agency)) {
       await store.recordEnd(agency);
       log.info("fin_apuestas", "success", { agency, cantidad: lottery.storedCount(agency) });
@@ -172,6 +204,7 @@ class AgencySession implements Session {
   }
 
   private async winners(agency: number): Promise<Message> {
+    this.authorize(agency);
     const documents = await this.handlers.lottery.winners(agency);
     this.handlers.log.info("ganadores_enviados", "success", { agency, cant_ganadores: documents.length });
     return { type: MessageType.Winners, documents };

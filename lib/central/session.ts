@@ -9,6 +9,11 @@ export interface ConnectionLink {
   /** The client's address, for the log. */
   readonly peer: string;
   /**
+   * Who the transport proved the client to be: the subject CN of its TLS certificate, verified against
+   * the central's CA. Undefined on plain TCP, where nothing is proved.
+   */
+  readonly identity: string | undefined;
+  /**
    * Nothing more is read from this connection: `reason` goes out as an E after the replies already
    * queued, then it closes.
    */

@@ -39,22 +39,35 @@ export class RawClient {
 
   private constructor() {}
 
-  static async connect(port: number, host = "127.0.0.1"): Promise<RawClient> {
+  /**
+   * Connects on plain TCP, or with `tls` (a client certificate or none, and the CA to check the central
+   * by) over TLS: then it resolves once the handshake is done, since nothing can be written before it.
+   * A failed handshake rejects, with the TLS library's reason.
+   */
+  static async connect(port: number, host = "127.0.0.1", tls?: { cert?: string; key?: string; ca: string; serverName?: string }): Promise<RawClient> {
     const client = new RawClient();
+    const handshake = Promise.withResolvers<void>();
     const socket = await Bun.connect<RawClient>({
       hostname: host,
       port,
       data: client,
+      tls: tls && { serverName: "localhost", ...tls },
       socket: {
+        handshake: (_socket, success, error) => (success ? handshake.resolve() : handshake.reject(new Error(error?.message ?? "TLS handshake failed"))),
         data: (socket, chunk) => socket.data.onData(chunk),
         drain: (socket) => socket.data.onDrain(),
-        close: (socket) => socket.data.onClose(new Error("the central closed the connection")),
+        close: (socket) => {
+          socket.data.onClose(new Error("the central closed the connection"));
+          handshake.reject(new Error("the central closed the connection during the handshake"));
+        },
         error: (socket, error) => socket.data.onClose(error),
       },
     });
     client.socket = socket;
     client.writer = new SocketWriter(socket);
     client.localPort = socket.localPort;
+    if (tls) await handshake.promise;
+    else handshake.promise.catch(() => undefined);
     return client;
   }
 
