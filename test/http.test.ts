@@ -9,11 +9,13 @@ import { loadCentralConfig } from "../lib/central/config.ts";
 import { CentralServer } from "../lib/central/server.ts";
 import { Histogram } from "../lib/central/stats.ts";
 import { HttpServer } from "../lib/http/server.ts";
-import { httpPort } from "../lib/local/processes.ts";
+import { centralTlsEnv, httpPort } from "../lib/local/processes.ts";
 import { Logger } from "../lib/log.ts";
 import { encodeMessage, MessageType } from "../lib/protocol/index.ts";
+import { generateCertificates } from "../lib/tls/certs.ts";
 import { fetchMetrics, fetchStatus, parseMetrics } from "./support/metrics.ts";
-import { actionLines, expectedWinners, makeDataset, readCsv, Scope } from "./support/system.ts";
+import { RawClient } from "./support/raw-client.ts";
+import { actionLines, expectedWinners, makeDataset, readCsv, Scope, waitForLines } from "./support/system.ts";
 
 const scope = new Scope();
 afterEach(() => scope.cleanup());
@@ -66,11 +68,15 @@ test("metrics equal what a run with real agencies stored and refused; a restart 
   const central = await scope.central(storage, { LOTTERY_AGENCIES: "2" });
   const port = await httpPort(central);
 
-  // A refused batch (a bad birthdate) from a bare client, before the agencies run.
+  // Before the agencies run: a batch from a connection that said no hello (refused, and denied by the
+  // access rule); from one that did, a batch with a bad birthdate and a bets frame that does not decode
+  // (its last field cut short), both refused. The real agency 1 replaces that second connection later.
+  const stranger = await scope.client(central.port);
+  expect((await stranger.request({ type: MessageType.Bets, agency: 1, bets: BetBlock.of([bet("1")]) })).type).toBe(MessageType.Error);
   const client = await scope.client(central.port);
+  expect((await client.request({ type: MessageType.Hello, agency: 1 })).type).toBe(MessageType.Welcome);
   const refusal = await client.request({ type: MessageType.Bets, agency: 1, bets: BetBlock.of([{ ...bet("1"), birthdate: "1990-13-45" }]) });
   expect(refusal.type).toBe(MessageType.Error);
-  // And a bets frame that does not decode (its last field cut short): refused too.
   const garbled = encodeMessage({ type: MessageType.Bets, agency: 1, bets: BetBlock.of([bet("2")]) });
   garbled.writeUInt32BE(garbled.readUInt32BE(0) - 3, 0);
   await client.write(garbled.subarray(0, garbled.length - 3));
@@ -90,8 +96,8 @@ test("metrics equal what a run with real agencies stored and refused; a restart 
   const batches = actionLines(central, "apuesta_recibida").filter((line) => line.includes("result: success")).length;
   expect(batches).toBeGreaterThan(2);
   expect(metrics.get('lottery_batches_total{result="stored"}')).toBe(batches);
-  expect(metrics.get('lottery_batches_total{result="refused"}')).toBe(2);
-  expect(metrics.get("lottery_access_denied_total")).toBe(0);
+  expect(metrics.get('lottery_batches_total{result="refused"}')).toBe(3);
+  expect(metrics.get("lottery_access_denied_total")).toBe(1);
   expect(metrics.get("lottery_agencies")).toBe(2);
   expect(metrics.get("lottery_agencies_ended")).toBe(2);
   expect(metrics.get("lottery_draw_completed")).toBe(1);
@@ -109,8 +115,8 @@ test("metrics equal what a run with real agencies stored and refused; a restart 
   expect(Object.keys(status).sort()).toEqual(["agencies", "batches", "bets_stored", "connections", "draw", "health", "uptime_seconds"]);
   expect(status.health).toBe("ok");
   expect(status.bets_stored).toBe(stored.length);
-  expect(status.batches).toEqual({ stored: batches, refused: 2 });
-  expect(status.connections).toBeGreaterThanOrEqual(1); // the bare client is still connected
+  expect(status.batches).toEqual({ stored: batches, refused: 3 });
+  expect(status.connections).toBeGreaterThanOrEqual(1); // the stranger is still connected
   expect(status.uptime_seconds).toBeGreaterThan(0);
   const winners = await Promise.all(files.map(expectedWinners));
   expect(status.draw).toEqual({ completed: true, agencies_ended: 2, agencies: 2, winners: winners[0]! + winners[1]! });
@@ -255,3 +261,36 @@ test("the text format: HELP and TYPE before each family's samples, cumulative bu
   expect(() => parseMetrics("a_total 3\n")).toThrow();
   expect(() => parseMetrics("# HELP h x\n# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n")).toThrow();
 });
+
+test("lottery_access_denied_total counts the access rule's refusals and TLS clients without a valid certificate", async () => {
+  const dir = scope.dir("lottery-denied-");
+  const ours = join(dir, "ours");
+  const foreign = join(dir, "foreign");
+  await generateCertificates({ out: ours, agencies: 2, hosts: [], force: false });
+  await generateCertificates({ out: foreign, agencies: 1, hosts: [], force: false });
+  const central = await scope.central(join(dir, "bets.csv"), { LOTTERY_AGENCIES: "2", ...centralTlsEnv(ours) });
+  const port = await httpPort(central);
+  const pem = (from: string, name: string) => Bun.file(join(from, name)).text();
+  const connect = async (from: string | undefined, id: number) => {
+    const identity = from === undefined ? {} : { cert: await pem(from, `agency-${id}.crt`), key: await pem(from, `agency-${id}.key`) };
+    return RawClient.connect(central.port, "127.0.0.1", { ...identity, ca: await pem(ours, "ca.crt") });
+  };
+  expect((await fetchMetrics(port)).get("lottery_access_denied_total")).toBe(0);
+  // No certificate, and one of another CA: refused at the handshake.
+  for (const from of [undefined, foreign]) {
+    const client = await connect(from, 1);
+    client.send({ type: MessageType.Hello, agency: 1 });
+    await client.closed;
+  }
+  // Agency 2's certificate acting for agency 1: refused by the access rule.
+  const two = await connect(ours, 2);
+  try {
+    expect((await two.request({ type: MessageType.Hello, agency: 1 })).type).toBe(MessageType.Error);
+    expect((await two.request({ type: MessageType.Hello, agency: 2 })).type).toBe(MessageType.Welcome);
+  } finally {
+    two.close();
+  }
+  await waitForLines(central, /action: tls \| result: fail/, 2);
+  expect(actionLines(central, "acceso_denegado")).toHaveLength(1);
+  expect((await fetchMetrics(port)).get("lottery_access_denied_total")).toBe(3);
+}, TIMEOUT);

@@ -161,6 +161,7 @@ export class ConnectionServer {
     if (!success || !socket.authorized) {
       const reason = error?.message ?? socket.getAuthorizationError()?.message ?? "client certificate not verified";
       this.log.warning("tls", "fail", { peer: connection.peer, error: reason });
+      this.stats.accessDenied();
       this.connections.delete(socket);
       connection.closed = true;
       socket.terminate();

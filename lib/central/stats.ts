@@ -36,7 +36,7 @@ export class CentralStats {
   /** Bets batches answered OK (stored) and E (refused by a rule, or a bets frame that did not decode). */
   batchesStored = 0;
   batchesRefused = 0;
-  /** Connections refused for want of a valid identity (TLS), counted by accessDenied(). */
+  /** Requests the access rule refused (acceso_denegado) and TLS clients without a valid certificate. */
   accessDeniedTotal = 0;
   /** One group of the store: its write and its sync. */
   readonly groupCommit = new Histogram(GROUP_COMMIT_BUCKETS);

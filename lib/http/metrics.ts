@@ -19,7 +19,7 @@ export function renderMetrics(state: CentralState): string {
     .family("lottery_batches_total", "counter", "Bets batches answered: stored (OK) or refused (E: a bet broke a rule, or the frame did not decode).")
     .sample("lottery_batches_total", stats.batchesStored, { result: "stored" })
     .sample("lottery_batches_total", stats.batchesRefused, { result: "refused" })
-    .family("lottery_access_denied_total", "counter", "Connections refused access for want of a valid identity.")
+    .family("lottery_access_denied_total", "counter", "Requests refused by the access rule, and TLS clients refused for want of a valid certificate.")
     .sample("lottery_access_denied_total", stats.accessDeniedTotal)
     .family("lottery_connections", "gauge", "Connections open to the bets port.")
     .sample("lottery_connections", state.connections)
