@@ -4,19 +4,34 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { COURSE_SIZES, generateDataset } from "../data/generate.ts";
 import { buildBundle, type Bundle } from "../local/bundle.ts";
-import { AGENCY_ENV, awaitAgencies, ROOT, startAgency, startBun, startCentral, waitForLine, type RunningProcess } from "../local/processes.ts";
+import {
+  AGENCY_ENV,
+  awaitAgencies,
+  httpPort,
+  ROOT,
+  startAgency,
+  startBun,
+  startCentral,
+  waitForLine,
+  type RunningProcess,
+} from "../local/processes.ts";
 
 const BENCH_DIR = join(ROOT, ".bench");
 
 interface Size {
   name: string;
   sizes: number[];
+  /** Runs the size three times per run: the HTTP side off, scraped, and scraped under hostile clients. */
+  httpCost?: boolean;
+  /** The size whose dataset this one shares. */
+  data?: string;
 }
 
 const SIZES: Record<string, Size> = {
   smoke: { name: "smoke: 5 x 2,000", sizes: new Array(5).fill(2_000) },
   course: { name: "course: 78,697 (5 agencies)", sizes: COURSE_SIZES },
   "1m": { name: "1,000,000 (5 agencies)", sizes: new Array(5).fill(200_000) },
+  "1m-http": { name: "1,000,000 (5 agencies)", sizes: new Array(5).fill(200_000), httpCost: true, data: "1m" },
   "5m": { name: "5,000,000 (5 agencies)", sizes: new Array(5).fill(1_000_000) },
   "100x10k": { name: "100 agencies x 10,000", sizes: new Array(100).fill(10_000) },
 };
@@ -57,14 +72,63 @@ async function dataset(key: string, size: Size): Promise<string[]> {
   return files;
 }
 
-async function runSystem(bundle: Bundle, files: string[], work: string): Promise<Omit<Sample, "floorSeconds" | "startupSeconds">> {
+/** How often the HTTP side is read while an "HTTP on" run goes: far more often than a Prometheus or a page would. */
+const SCRAPE_MS = 100;
+
+/** Connections a "hostile" run holds open to the HTTP side without a byte, and the header it sends. */
+const IDLE_HTTP_CONNECTIONS = 3000;
+const HUGE_HEADER_BYTES = 1024 * 1024;
+
+/**
+ * "on": the HTTP side is up (the default); "off": http.port off; "scraped": up, and /metrics and
+ * /status read every SCRAPE_MS; "hostile": scraped, with IDLE_HTTP_CONNECTIONS idle connections and a
+ * request with a HUGE_HEADER_BYTES header at each read.
+ */
+type Http = "on" | "off" | "scraped" | "hostile";
+
+/** Reads /metrics and /status one after the other every SCRAPE_MS until `done` resolves; resolves with the reads. */
+async function scrape(port: number, done: Promise<unknown>, hostile: boolean): Promise<number> {
+  let finished = false;
+  void done.finally(() => (finished = true));
+  let reads = 0;
+  while (!finished) {
+    for (const path of ["/metrics", "/status"]) {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`);
+      if (!response.ok) throw new Error(`${path} answered ${response.status}`);
+      await response.arrayBuffer();
+      reads++;
+    }
+    if (hostile) {
+      // Refused by Bun (431) or cut off: either is fine, as long as the run goes on.
+      await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { "x-junk": "a".repeat(HUGE_HEADER_BYTES) } }).then(
+        (response) => response.arrayBuffer(),
+        () => undefined,
+      );
+    }
+    await Bun.sleep(SCRAPE_MS);
+  }
+  return reads;
+}
+
+async function runSystem(bundle: Bundle, files: string[], work: string, http: Http = "on"): Promise<Omit<Sample, "floorSeconds" | "startupSeconds">> {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  const central = await startCentral(join(work, "bets.csv"), { LOTTERY_AGENCIES: String(files.length) }, undefined, bundle.central);
+  const env = { LOTTERY_AGENCIES: String(files.length), ...(http === "off" ? { SERVER_HTTP_PORT: "off" } : {}) };
+  const central = await startCentral(join(work, "bets.csv"), env, undefined, bundle.central);
+  const scraped = http === "scraped" || http === "hostile";
+  const port = scraped ? await httpPort(central) : 0;
+  const idle =
+    http === "hostile"
+      ? await Promise.all(Array.from({ length: IDLE_HTTP_CONNECTIONS }, () => Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } })))
+      : [];
   const started = performance.now();
   const agencies = files.map((file, i) => startAgency(i + 1, central.port, file, {}, undefined, bundle.agency));
-  const codes = await awaitAgencies(agencies);
+  const finished = awaitAgencies(agencies);
+  const reads = scraped ? scrape(port, finished, http === "hostile") : Promise.resolve(0);
+  const codes = await finished;
   const wallSeconds = (performance.now() - started) / 1000;
+  for (const socket of idle) socket.terminate();
+  if (scraped && (await reads) === 0) throw new Error("the HTTP side was never read during the run");
   central.process.kill("SIGTERM");
   await central.done;
   const failed = codes.findIndex((code) => code !== 0);
@@ -113,7 +177,7 @@ const median = (values: number[]) => {
 
 const { values } = parseArgs({
   options: {
-    sizes: { type: "string", default: "course,1m,5m,100x10k" },
+    sizes: { type: "string", default: "course,1m,1m-http,5m,100x10k" },
     runs: { type: "string", default: "5" },
     out: { type: "string", default: join(BENCH_DIR, "results.json") },
   },
@@ -126,23 +190,42 @@ const bundle = await buildBundle(join(BENCH_DIR, "build"));
 const results = [];
 for (const key of keys) {
   const size = SIZES[key]!;
-  const files = await dataset(key, size);
+  const files = await dataset(size.data ?? key, size);
   const bets = size.sizes.reduce((a, b) => a + b, 0);
-  const samples: Sample[] = [];
+  // A size that measures the HTTP side's cost runs off, scraped and under hostile clients back to back in each
+  // run, so that all three see the same noise; each gets its row.
+  const variants: { http: Http; name: string; samples: Sample[] }[] = size.httpCost
+    ? [
+        { http: "off", name: `${size.name}, HTTP off`, samples: [] },
+        { http: "scraped", name: `${size.name}, HTTP on, read every ${SCRAPE_MS} ms`, samples: [] },
+        {
+          http: "hostile",
+          name: `${size.name}, HTTP on, read every ${SCRAPE_MS} ms, ${IDLE_HTTP_CONNECTIONS.toLocaleString("en-US")} idle connections, 1 MiB headers`,
+          samples: [],
+        },
+      ]
+    : [{ http: "on", name: size.name, samples: [] }];
   for (let run = 0; run < runs; run++) {
-    const system = await runSystem(bundle, files, join(BENCH_DIR, "run"));
-    const floorSeconds = await runFloor(files, join(BENCH_DIR, "run"));
-    const startupSeconds = await runStartup(files.length);
-    samples.push({ ...system, floorSeconds, startupSeconds });
-    process.stderr.write(
-      `${key} run ${run + 1}/${runs}: ${system.wallSeconds.toFixed(3)} s (floor ${floorSeconds.toFixed(3)} s, start-up alone ${startupSeconds.toFixed(3)} s)\n`,
-    );
+    for (const variant of variants) {
+      const system = await runSystem(bundle, files, join(BENCH_DIR, "run"), variant.http);
+      const floorSeconds = await runFloor(files, join(BENCH_DIR, "run"));
+      const startupSeconds = await runStartup(files.length);
+      variant.samples.push({ ...system, floorSeconds, startupSeconds });
+      process.stderr.write(
+        `${key}${size.httpCost ? ` (HTTP ${variant.http})` : ""} run ${run + 1}/${runs}: ${system.wallSeconds.toFixed(3)} s ` +
+          `(floor ${floorSeconds.toFixed(3)} s, start-up alone ${startupSeconds.toFixed(3)} s)\n`,
+      );
+    }
   }
+  for (const { name, samples } of variants) results.push(summary(key, name, size, bets, samples));
+}
+
+function summary(key: string, name: string, size: Size, bets: number, samples: Sample[]) {
   const wall = median(samples.map((s) => s.wallSeconds));
   const floor = median(samples.map((s) => s.floorSeconds));
-  results.push({
+  return {
     size: key,
-    name: size.name,
+    name,
     agencies: size.sizes.length,
     bets,
     runs,
@@ -157,7 +240,7 @@ for (const key of keys) {
     ratioToFloor: wall / floor,
     startupSeconds: median(samples.map((s) => s.startupSeconds)),
     samples,
-  });
+  };
 }
 for (const dir of ["run", "build"]) rmSync(join(BENCH_DIR, dir), { recursive: true, force: true });
 
