@@ -1,6 +1,8 @@
 import { expect, test } from "bun:test";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { startBun } from "../lib/local/processes.ts";
+import { certificateFiles } from "../lib/tls/certs.ts";
 
 const ROOT = join(import.meta.dir, "..");
 
@@ -30,3 +32,19 @@ test("`bun run local` with an unknown option prints its usage and exits 2", asyn
   expect(await run.done).toBe(2);
   expect(run.lines.join("\n")).toContain("usage: bun run local [--tls]");
 });
+
+test("`bun run local --tls` runs the whole system over mutual TLS with certificates made for the run", async () => {
+  const run = startBun("local", ["run", "lib/local/runner.ts", "--tls"], { ...process.env, LOTTERY_AGENCIES: "2" }, undefined, ROOT);
+  expect(await run.done).toBe(0);
+  const lines = run.lines;
+  expect(lines.find((line) => line.startsWith("server   | ") && line.includes("action: config | result: success"))).toContain("tls: on");
+  for (const client of ["client1  | ", "client2  | "]) {
+    expect(lines.some((line) => line.startsWith(client) && line.includes("action: consulta_ganadores | result: success"))).toBe(true);
+  }
+  expect(lines.find((line) => /^ +1 \| +26936 \| +\d+ \| 0$/.test(line))).toBeDefined();
+  expect(lines.find((line) => /^ +2 \| +25518 \| +\d+ \| 0$/.test(line))).toBeDefined();
+  expect(lines.at(-1)).toMatch(/^OK: 52454 bets stored by 2 agencies in [\d.]+ s; central exit 0; .*; mutual TLS, certificates .*\.run\/certs$/);
+  // Each agency stored its bets under its own certificate (the central refuses a certificate acting for another).
+  expect(lines.filter((line) => line.includes("acceso_denegado") || line.includes("action: tls | result: fail"))).toEqual([]);
+  expect(readdirSync(join(ROOT, ".run", "certs")).sort()).toEqual(certificateFiles(2).sort());
+}, 60_000);
