@@ -168,8 +168,9 @@ export class ConnectionServer {
       return;
     }
     if (connection.refusal) return this.refuse(socket);
-    const subject = socket.getPeerCertificate()?.subject as { CN?: string } | undefined;
-    this.accept(socket, subject?.CN ?? "");
+    // A certificate may carry several CNs (an array): that names no one agency.
+    const cn: unknown = socket.getPeerCertificate()?.subject?.CN;
+    this.accept(socket, typeof cn === "string" ? cn : "");
   }
 
   private accept(socket: ClientSocket, identity: string | undefined): void {
