@@ -91,14 +91,18 @@ if (tls && !stack) {
   if (missing.length > 0) {
     console.error(`gen-compose: warning: ${missing.length} certificate file(s) missing next to ${output}; run \`bun run gen-certs --agencies ${agencies}\``);
   }
-  // Keys are 0600 and bind-mounted as they are: the containers' user (uid 1000) must own them.
-  const foreign = tlsFiles(agencies)
-    .filter((f) => f.endsWith(".key") && !missing.includes(certPath(f)))
-    .filter((f) => String(statSync(join(base, certPath(f))).uid) !== RUNTIME_UID);
-  if (foreign.length > 0) {
+  // gen-certs writes every file 0600, and a bind mount keeps owner and mode: the containers' user (uid 1000)
+  // must own them to read them.
+  const unreadable = tlsFiles(agencies)
+    .filter((f) => !missing.includes(certPath(f)))
+    .filter((f) => {
+      const { uid, mode } = statSync(join(base, certPath(f)));
+      return String(uid) !== RUNTIME_UID && (mode & 0o004) === 0;
+    });
+  if (unreadable.length > 0) {
     console.error(
-      `gen-compose: warning: ${foreign.length} key file(s) in .certs/ not owned by uid ${RUNTIME_UID}, the containers' user, ` +
-        `who could not read them: \`chown ${RUNTIME_UID}:${RUNTIME_UID} .certs/*.key\``,
+      `gen-compose: warning: ${unreadable.length} file(s) in .certs/ the containers' user (uid ${RUNTIME_UID}) cannot read: ` +
+        `\`chown ${RUNTIME_UID}:${RUNTIME_UID} .certs/*\``,
     );
   }
 }
