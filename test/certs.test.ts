@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { X509Certificate, createPrivateKey } from "node:crypto";
-import { existsSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Socket, TLSOptions } from "bun";
 import { certificateFiles, generateCertificates } from "../lib/tls/certs.ts";
@@ -133,6 +133,35 @@ describe("gen-certs on a directory that has certificates", () => {
   });
 });
 
+test("with --keep-ca re-issues the server's and agencies' certificates from the CA that is there, which stays", async () => {
+  const out = join(scratch.path, "kept");
+  expect((await genCerts("--out", out, "--agencies", "2")).code).toBe(0);
+  const before = Object.fromEntries(certificateFiles(2).map((file) => [file, pem(file, out)]));
+  writeFileSync(join(scratch.path, "old-agency-1.crt"), before["agency-1.crt"]!);
+  // Leaves exist: re-issuing them still takes --force.
+  expect((await genCerts("--out", out, "--agencies", "2", "--keep-ca")).code).toBe(1);
+  const reissued = await genCerts("--out", out, "--agencies", "2", "--keep-ca", "--force", "--hosts", "central.example");
+  expect(reissued.code).toBe(0);
+  expect(pem("ca.crt", out)).toBe(before["ca.crt"]!);
+  expect(pem("ca.key", out)).toBe(before["ca.key"]!);
+  for (const file of ["server.crt", "server.key", "agency-1.crt", "agency-1.key", "agency-2.crt", "agency-2.key"]) {
+    expect([file, pem(file, out)]).not.toEqual([file, before[file]]);
+  }
+  expect(cert(join(out, "server.crt")).subjectAltName).toContain("DNS:central.example");
+  // The new leaves and the old ones verify against the same CA: each process can switch on its own.
+  const verified = await openssl("verify", "-CAfile", join(out, "ca.crt"), join(out, "server.crt"), join(out, "agency-1.crt"), join(scratch.path, "old-agency-1.crt"));
+  expect(verified.code).toBe(0);
+  expect(readdirSync(out).sort()).toEqual(certificateFiles(2).sort());
+});
+
+test("--keep-ca without a CA in the directory exits 1 naming what is missing", async () => {
+  const out = join(scratch.path, "no-ca");
+  const run = await genCerts("--out", out, "--keep-ca");
+  expect(run.code).toBe(1);
+  expect(run.stderr).toContain(`no CA to keep: ${join(out, "ca.crt")}, ${join(out, "ca.key")} not found`);
+  expect(existsSync(out)).toBe(false);
+});
+
 test("bad arguments print the usage on stderr, exit 2 and write nothing", async () => {
   const out = join(scratch.path, "never");
   for (const args of [
@@ -143,6 +172,7 @@ test("bad arguments print the usage on stderr, exit 2 and write nothing", async 
     ["--hosts", "under_score.example"],
     ["--out"],
     ["--frobnicate"],
+    ["--keep-ca=yes"],
     ["positional"],
   ]) {
     const run = await genCerts("--out", out, ...args);

@@ -15,6 +15,11 @@ export interface CertificateOptions {
   hosts: string[];
   /** Replace files that exist; without it, existing files stop the run before anything is written. */
   force: boolean;
+  /**
+   * Re-issue the server and agency certificates from the CA already in `out` (`ca.crt`, `ca.key`),
+   * which stays as it is, instead of making a new CA.
+   */
+  keepCa?: boolean;
 }
 
 /** Days a server or agency certificate is valid (825: the longest that Apple's TLS clients accept). */
@@ -85,28 +90,36 @@ function opensslConfig(hosts: readonly string[]): string {
   ].join("\n");
 }
 
-/** Runs `openssl args...`; throws with its error output when it fails. */
-async function openssl(args: string[]): Promise<void> {
+/** Runs `openssl args...` and resolves with its output; throws with its error output when it fails. */
+async function openssl(args: string[]): Promise<string> {
   let child;
   try {
-    child = Bun.spawn(["openssl", ...args], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    child = Bun.spawn(["openssl", ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   } catch (error) {
     throw new Error(`cannot run openssl (is it installed?): ${(error as Error).message}`);
   }
-  const [stderr, code] = await Promise.all([new Response(child.stderr).text(), child.exited]);
+  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
   if (code !== 0) throw new Error(`openssl ${args[0]} failed (exit ${code}): ${stderr.trim()}`);
+  return stdout;
+}
+
+/** `req -CA` (a certificate signed in one step with its new key) and `-noenc` came with OpenSSL 3.0. */
+async function checkOpensslVersion(): Promise<void> {
+  const version = (await openssl(["version"])).trim();
+  const major = Number(/^OpenSSL (\d+)\./.exec(version)?.[1]);
+  if (!(major >= 3)) throw new Error(`needs OpenSSL 3.0 or later, found ${JSON.stringify(version)}`);
 }
 
 /**
- * One `openssl req -x509` per certificate: a new P-256 key, and the certificate signed by the CA
- * (or by itself, for the CA). The serial number is openssl's random one.
+ * One `openssl req -x509` per certificate: a new P-256 key, and the certificate signed by the CA in
+ * `caDir` (or by itself, for the CA). The serial number is openssl's random one.
  */
-function issue(dir: string, config: string, name: string, section: string, days: number, cn: string, ca?: string): Promise<void> {
+async function issue(dir: string, config: string, name: string, section: string, days: number, cn: string, caDir?: string): Promise<void> {
   const args = ["req", "-x509", "-config", config, "-extensions", section, "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
   args.push("-noenc", "-sha256", "-days", String(days), "-subj", `/CN=${cn}`);
   args.push("-keyout", join(dir, `${name}.key`), "-out", join(dir, `${name}.crt`));
-  if (ca) args.push("-CA", join(dir, `${ca}.crt`), "-CAkey", join(dir, `${ca}.key`));
-  return openssl(args);
+  if (caDir) args.push("-CA", join(caDir, "ca.crt"), "-CAkey", join(caDir, "ca.key"));
+  await openssl(args);
 }
 
 /** Runs `tasks` with at most `limit` of them at a time. */
@@ -119,17 +132,21 @@ async function inParallel(tasks: readonly (() => Promise<void>)[], limit: number
 }
 
 /**
- * Writes a new CA, server certificate and agency certificates into `options.out`; resolves with the
- * paths written. Everything is made in a scratch directory inside `out` and then renamed into place,
+ * Writes a new CA (or, with `keepCa`, uses the one in `out`), server certificate and agency
+ * certificates into `options.out`; resolves with the paths written. Everything is made in a scratch directory inside `out` and then renamed into place,
  * so a failure leaves the old files as they were and a reader never sees half of a new file.
  */
 export async function generateCertificates(options: CertificateOptions): Promise<string[]> {
-  const { out, agencies, hosts, force } = options;
+  const { out, agencies, hosts, force, keepCa = false } = options;
   if (!Number.isSafeInteger(agencies) || agencies < 1) throw new Error(`agencies must be a positive integer, got ${agencies}`);
   const config = opensslConfig(hosts);
-  const files = certificateFiles(agencies);
+  const caFiles = ["ca.crt", "ca.key"];
+  const files = certificateFiles(agencies).filter((file) => !keepCa || !caFiles.includes(file));
+  const missingCa = caFiles.map((file) => join(out, file)).filter((path) => !existsSync(path));
+  if (keepCa && missingCa.length > 0) throw new Error(`no CA to keep: ${missingCa.join(", ")} not found`);
   const existing = files.map((file) => join(out, file)).filter((path) => existsSync(path));
   if (existing.length > 0 && !force) throw new ExistingFilesError(existing);
+  await checkOpensslVersion();
 
   mkdirSync(out, { recursive: true, mode: 0o700 });
   chmodSync(out, 0o700);
@@ -138,11 +155,12 @@ export async function generateCertificates(options: CertificateOptions): Promise
     const configFile = join(scratch, "openssl.cnf");
     writeFileSync(configFile, config, { mode: 0o600 });
     // The CA's name carries its creation time, so that an operator rotating CAs can tell them apart.
-    await issue(scratch, configFile, "ca", "ca", CA_DAYS, `lottery CA ${new Date().toISOString().slice(0, 19)}Z`);
-    const leaves = [() => issue(scratch, configFile, "server", "server", LEAF_DAYS, "server", "ca")];
+    if (!keepCa) await issue(scratch, configFile, "ca", "ca", CA_DAYS, `lottery CA ${new Date().toISOString().slice(0, 19)}Z`);
+    const caDir = keepCa ? out : scratch;
+    const leaves = [() => issue(scratch, configFile, "server", "server", LEAF_DAYS, "server", caDir)];
     for (let id = 1; id <= agencies; id++) {
       const name = `agency-${id}`;
-      leaves.push(() => issue(scratch, configFile, name, "agency", LEAF_DAYS, name, "ca"));
+      leaves.push(() => issue(scratch, configFile, name, "agency", LEAF_DAYS, name, caDir));
     }
     // openssl is a short process that mostly waits on its own start-up: a few more than the cores.
     await inParallel(leaves, availableParallelism() * 2);

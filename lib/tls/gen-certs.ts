@@ -2,10 +2,11 @@
 import { parseArgs } from "node:util";
 import { generateCertificates, serverAltNames } from "./certs.ts";
 
-const USAGE = `usage: bun run gen-certs [--out DIR] [--agencies N] [--hosts NAME,...] [--force]
+const USAGE = `usage: bun run gen-certs [--out DIR] [--agencies N] [--hosts NAME,...] [--force] [--keep-ca]
   Writes ca.crt, ca.key, server.crt, server.key and agency-1.crt/.key ... agency-N.crt/.key into DIR
   (default .certs/, N default 5). The server certificate names server, localhost, 127.0.0.1 and the
-  --hosts names (IP addresses as such). Without --force, files that exist are not overwritten.`;
+  --hosts names (IP addresses as such). Without --force, files that exist are not overwritten.
+  --keep-ca re-issues the server and agency certificates from DIR's ca.crt/ca.key, which stay.`;
 
 function parse(argv: string[]) {
   const { values } = parseArgs({
@@ -15,6 +16,7 @@ function parse(argv: string[]) {
       agencies: { type: "string" },
       hosts: { type: "string" },
       force: { type: "boolean" },
+      "keep-ca": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -23,7 +25,7 @@ function parse(argv: string[]) {
   const hosts = (values.hosts ?? "").split(",").map((host) => host.trim()).filter(Boolean);
   serverAltNames(hosts);
   if (values.out === "") throw new Error("--out must name a directory");
-  return { help: values.help ?? false, out: values.out ?? ".certs", agencies: Number(agencies), hosts, force: values.force ?? false };
+  return { help: values.help ?? false, out: values.out ?? ".certs", agencies: Number(agencies), hosts, force: values.force ?? false, keepCa: values["keep-ca"] ?? false };
 }
 
 let options;
@@ -39,7 +41,8 @@ if (options.help) {
 }
 try {
   const files = await generateCertificates(options);
-  console.log(`wrote ${files.length} files into ${options.out}: CA, server (${serverAltNames(options.hosts).join(", ")}), agencies 1-${options.agencies}`);
+  const ca = options.keepCa ? "the CA kept" : "a new CA";
+  console.log(`wrote ${files.length} files into ${options.out}: ${ca}, server (${serverAltNames(options.hosts).join(", ")}), agencies 1-${options.agencies}`);
 } catch (error) {
   console.error(`gen-certs: ${(error as Error).message}`);
   // A refusal to overwrite, or openssl failing: not a usage error.
