@@ -357,15 +357,30 @@ async function main(): Promise<void> {
   }
 }
 
+/** Removes the stack, the node label and the swarm this test made; once, also on Ctrl-C or SIGTERM. */
+let cleaned: Promise<void> | undefined;
+function cleanup(): Promise<void> {
+  cleaned ??= (async () => {
+    step("cleanup");
+    const left = await removeStack();
+    if (left) check("nothing of the stack left at the end", false, left);
+    if (labelledNode) await run(["docker", "node", "update", "--label-rm", STORAGE_LABEL, labelledNode]);
+    if (madeSwarm) check("docker swarm leave --force (this test made the swarm)", (await run(["docker", "swarm", "leave", "--force"])).code === 0);
+  })();
+  return cleaned;
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    check(`interrupted by ${signal}`, false);
+    void cleanup().then(finish);
+  });
+}
+
 try {
   await main();
 } catch (err) {
   check("swarm script ran without an internal error", false, String((err as Error)?.stack ?? err));
 } finally {
-  step("cleanup");
-  const left = await removeStack();
-  if (left) check("nothing of the stack left at the end", false, left);
-  if (labelledNode) await run(["docker", "node", "update", "--label-rm", STORAGE_LABEL, labelledNode]);
-  if (madeSwarm) check("docker swarm leave --force (this test made the swarm)", (await run(["docker", "swarm", "leave", "--force"])).code === 0);
+  await cleanup();
 }
 finish();
