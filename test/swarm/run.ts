@@ -11,13 +11,15 @@
  *      content-named config makes a plain redeploy: an agency task killed mid-run (`docker kill`) is restarted
  *      by Swarm and resumes; then `docker service update --force` replaces the central while agencies send;
  *      at the end every bet is stored once and the draw happened once;
- *   4. `--tls`: the 5-agency run over mutual TLS with the certificates as secrets (the central's authorization
- *      rule refuses an agency whose key is not its slot's, so a completed run proves each task had its own);
+ *   4. `--tls`: the 5-agency run over mutual TLS with the certificates as secrets: while the central is at 0
+ *      replicas, each waiting agency task holds the CA, its own certificate and only its own key; then the
+ *      central is scaled up and the run completes with no refused handshake or access;
  *   5. each stack is removed with nothing left behind (services, containers, networks, volumes, configs,
  *      secrets).
  *
  * A task's log is read from its container (`docker logs`): `docker service logs` of tasks that logged thousands
- * of lines can return part of them and never exit. Ends with `N passed, N failed`.
+ * of lines can return part of them and never exit. Ends with `N passed, N failed`. Arguments name the phases
+ * to run (course, many, faults, tls), all by default.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -98,13 +100,13 @@ async function tasks(service: string): Promise<Task[]> {
  * moment after its container's event, with no event of its own on this API, so a re-check every 2 s backs the
  * events up.
  */
-async function waitUntil<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T | undefined> {
+async function waitUntil<T>(probe: () => Promise<T | undefined>, timeoutMs: number, { evenIfInterrupted = false } = {}): Promise<T | undefined> {
   const events = Bun.spawn(["docker", "events", "--filter", NAMESPACE, "--format", "{{.Type}} {{.Action}}"], { stdout: "pipe", stderr: "ignore" });
   let wake = Promise.withResolvers<void>();
   void forEachLine(events.stdout, () => wake.resolve());
   const deadline = Date.now() + timeoutMs;
   try {
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && (evenIfInterrupted || !interrupted)) {
       const value = await probe();
       if (value !== undefined) return value;
       const backup = setTimeout(() => wake.resolve(), Math.min(2000, Math.max(0, deadline - Date.now())));
@@ -118,11 +120,23 @@ async function waitUntil<T>(probe: () => Promise<T | undefined>, timeoutMs: numb
   }
 }
 
-/** Every slot 1..n has a container that exited 0. */
-async function agenciesDone(n: number): Promise<Container[] | undefined> {
+/** An agency that failed this often is failing for good (the killed one fails once): stop waiting for it. */
+const GIVE_UP_FAILURES = 3;
+
+/**
+ * Every slot 1..n has a container that exited 0 (`done`), or some slot failed GIVE_UP_FAILURES times
+ * (`failing`, with the last lines of its log).
+ */
+async function agenciesDone(n: number): Promise<{ done: Container[]; failing?: string } | undefined> {
   const list = await containers(AGENCY);
   const done = new Map(list.filter((c) => c.status === "exited" && c.exitCode === 0).map((c) => [c.slot, c]));
-  return done.size === n && [...done.keys()].every((slot) => slot >= 1 && slot <= n) ? [...done.values()] : undefined;
+  const failures = list.filter((c) => c.status === "exited" && c.exitCode !== 0);
+  for (const c of failures) {
+    if (failures.filter((f) => f.slot === c.slot).length >= GIVE_UP_FAILURES) {
+      return { done: [...done.values()], failing: `agency ${c.slot} exited ${c.exitCode}: ${tail(await logs(c.name), 2)}` };
+    }
+  }
+  return done.size === n && [...done.keys()].every((slot) => slot >= 1 && slot <= n) ? { done: [...done.values()] } : undefined;
 }
 
 /** `docker stack deploy`, its output line by line: only `Creating …`/`Updating …`, no warning of an ignored key. */
@@ -152,8 +166,15 @@ async function generate(dir: string, agencies: number, tls: boolean): Promise<st
  */
 async function verifyRun(expected: Map<number, Expected>, { restarts }: { restarts: boolean }): Promise<void> {
   const n = expected.size;
-  const done = await waitUntil(() => agenciesDone(n), RUN_TIMEOUT_MS);
-  check(`all ${n} agencies exited 0 within ${RUN_TIMEOUT_MS / 60_000} minutes`, done !== undefined);
+  const outcome = await waitUntil(() => agenciesDone(n), RUN_TIMEOUT_MS);
+  const done = outcome?.failing ? undefined : outcome?.done;
+  check(`all ${n} agencies exited 0 within ${RUN_TIMEOUT_MS / 60_000} minutes`, done !== undefined, outcome?.failing ?? "");
+  if (!done) {
+    let central = "";
+    for (const c of await containers(SERVER)) central += `${c.name} ${c.status} ${c.health}\n${tail(await logs(c.name), 4)}\n`;
+    console.log(central.replace(/^/gm, "    server | "));
+    return;
+  }
 
   // Swarm marks the tasks a moment after their containers.
   const complete = await waitUntil(async () => {
@@ -168,12 +189,12 @@ async function verifyRun(expected: Map<number, Expected>, { restarts }: { restar
   }
 
   const wrong: string[] = [];
-  for (const c of done ?? []) {
+  for (const c of done) {
     const reported = reportedWinners(await logs(c.name));
     const want = expected.get(c.slot)!.winners;
     if (reported.length !== 1 || reported[0] !== want) wrong.push(`agency ${c.slot}: ${reported.join(",") || "none"} of ${want}`);
   }
-  check("each agency reported the winners its file holds (its own, once)", done !== undefined && wrong.length === 0, wrong.slice(0, 5).join("; ") || `${n} agencies`);
+  check("each agency reported the winners its file holds (its own, once)", wrong.length === 0, wrong.slice(0, 5).join("; ") || `${n} agencies`);
 
   const centrals = await containers(SERVER);
   let serverLogs = "";
@@ -196,7 +217,7 @@ async function removeStack(): Promise<string> {
       run(["docker", "network", "ls", "-q", "--filter", NAMESPACE]),
     ]);
     return c.out.trim() === "" && n.out.trim() === "" ? true : undefined;
-  }, 120_000);
+  }, 120_000, { evenIfInterrupted: true });
   await run(["docker", "volume", "rm", "-f", VOLUME]);
   const left: string[] = [];
   for (const kind of ["service", "config", "secret", "network", "volume"]) {
@@ -291,6 +312,27 @@ async function faults(tmp: string): Promise<void> {
   }
 }
 
+/**
+ * Each agency task's secrets, read inside its container: the CA, its certificate and its own key (the bytes of
+ * agency-<slot>.key) and nothing else. Returns the problems found.
+ */
+async function secretProblems(dir: string, agencies: number): Promise<string[]> {
+  const problems: string[] = [];
+  const running = (await containers(AGENCY)).filter((c) => c.status === "running");
+  for (const c of running) {
+    const list = await run(["docker", "exec", c.name, "ls", "/run/secrets"]);
+    const names = list.out.split(/\s+/).filter(Boolean).sort().join(" ");
+    if (names !== "agency.crt agency.key ca.crt") problems.push(`slot ${c.slot} sees: ${names || list.err.trim()}`);
+    const key = await run(["docker", "exec", c.name, "cat", "/run/secrets/agency.key"]);
+    const cert = await run(["docker", "exec", c.name, "cat", "/run/secrets/agency.crt"]);
+    const own = (suffix: string) => readFileSync(join(dir, ".certs", `agency-${c.slot}.${suffix}`), "utf8");
+    if (key.out !== own("key")) problems.push(`slot ${c.slot}'s agency.key is not agency-${c.slot}.key`);
+    if (cert.out !== own("crt")) problems.push(`slot ${c.slot}'s agency.crt is not agency-${c.slot}.crt`);
+  }
+  if (running.length !== agencies) problems.push(`${running.length} agency tasks running, not ${agencies}`);
+  return problems;
+}
+
 async function tlsRun(tmp: string): Promise<void> {
   step("--tls: 5 agencies over mutual TLS, the certificates as Swarm secrets");
   const agencies = 5;
@@ -300,15 +342,29 @@ async function tlsRun(tmp: string): Promise<void> {
   if (!check("bun run gen-certs --agencies 5", certs.code === 0, certs.code === 0 ? "" : tail(certs.out + certs.err, 4))) return;
   const expected = expectedFromData(join(dir, ".data"), agencies) as Map<number, Expected>;
   const file = await generate(dir, agencies, true);
+  if (!file) return;
+  // First without the central, so that the agencies wait (with their reconnect budget) and their secrets can
+  // be read in their containers; then the central is scaled up and the run goes on.
+  const doc = parse(readFileSync(file, "utf8")) as { services: { server: { deploy: { replicas: number } } } };
+  doc.services.server.deploy.replicas = 0;
+  const waiting = join(dir, "docker-stack.no-central.yaml");
+  writeFileSync(waiting, stringify(doc));
   try {
-    if (!file || !(await deploy(file, "--tls (5 agencies)"))) return;
+    if (!(await deploy(waiting, "--tls (5 agencies, the central at 0 replicas)"))) return;
+    const up = await waitUntil(async () => ((await containers(AGENCY)).filter((c) => c.status === "running").length === agencies ? true : undefined), 120_000);
+    check("5 agency tasks running, waiting for the central", up === true);
+    const problems = await secretProblems(dir, agencies);
+    check("each agency task has the CA, its own certificate and only its own key", problems.length === 0, problems.slice(0, 4).join("; "));
+
+    const scale = await run(["docker", "service", "scale", "--detach", `${SERVER}=1`], { timeoutMs: 120_000 });
+    check("the central scaled to 1 replica", scale.code === 0, tail(scale.err, 2));
     await verifyRun(expected, { restarts: false });
     let serverLogs = "";
     for (const c of await containers(SERVER)) serverLogs += await logs(c.name);
     const config = serverLogs.match(/action: config \| result: success[^\n]*/)?.[0] ?? "";
     check("the central runs with tls: on", /\| tls: on\b/.test(config), config.replace(/^.*action: config/, "action: config").slice(0, 160));
     const refused = count(serverLogs, /action: (tls|acceso_denegado) \| result: fail/);
-    check("no refused handshake or access (each task had its own key; health probes included)", refused === 0, `${refused}`);
+    check("no refused handshake or access (health probes included)", refused === 0, `${refused}`);
   } finally {
     await checkRemoved();
   }
@@ -348,10 +404,20 @@ async function main(): Promise<void> {
 
   const tmp = mkdtempSync(join(tmpdir(), "lottery-swarm-"));
   try {
-    await plainRun(tmp, "5 agencies on the course-sized data", 5);
-    await plainRun(tmp, "20 agencies on small generated files", 20, 400);
-    await faults(tmp);
-    await tlsRun(tmp);
+    const phases: Record<string, () => Promise<void>> = {
+      course: () => plainRun(tmp, "5 agencies on the course-sized data", 5),
+      many: () => plainRun(tmp, "20 agencies on small generated files", 20, 400),
+      faults: () => faults(tmp),
+      tls: () => tlsRun(tmp),
+    };
+    // `bun run test:swarm tls faults` runs only those (CI runs them all).
+    const chosen = Bun.argv.slice(2);
+    const unknown = chosen.filter((name) => !(name in phases));
+    if (unknown.length > 0) {
+      check("known phases", false, `unknown: ${unknown.join(", ")}; known: ${Object.keys(phases).join(", ")}`);
+      return;
+    }
+    for (const [name, phase] of Object.entries(phases)) if (chosen.length === 0 || chosen.includes(name)) await phase();
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -359,6 +425,8 @@ async function main(): Promise<void> {
 
 /** Removes the stack, the node label and the swarm this test made; once, also on Ctrl-C or SIGTERM. */
 let cleaned: Promise<void> | undefined;
+/** Set on Ctrl-C or SIGTERM: the phases' waits end, so that only the cleanup runs on. */
+let interrupted = false;
 function cleanup(): Promise<void> {
   cleaned ??= (async () => {
     step("cleanup");
@@ -371,6 +439,7 @@ function cleanup(): Promise<void> {
 }
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
+    interrupted = true;
     check(`interrupted by ${signal}`, false);
     void cleanup().then(finish);
   });
