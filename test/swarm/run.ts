@@ -373,6 +373,7 @@ async function tlsRun(tmp: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------------------------
 
 let madeSwarm = false;
+let madeGwBridge = false;
 let labelledNode = "";
 
 async function main(): Promise<void> {
@@ -382,6 +383,8 @@ async function main(): Promise<void> {
   const [, state, control] = info.out.trim().split(" ");
   let manager = control;
   if (state === "inactive") {
+    // `swarm init` also makes the bridge docker_gwbridge, which `swarm leave` keeps: removed at the end if new.
+    madeGwBridge = (await run(["docker", "network", "inspect", "docker_gwbridge"])).code !== 0;
     const init = await run(["docker", "swarm", "init", "--advertise-addr", "127.0.0.1"]);
     madeSwarm = init.code === 0;
     if (!check("docker swarm init --advertise-addr 127.0.0.1", madeSwarm, tail(init.err, 3))) return;
@@ -433,7 +436,11 @@ function cleanup(): Promise<void> {
     const left = await removeStack();
     if (left) check("nothing of the stack left at the end", false, left);
     if (labelledNode) await run(["docker", "node", "update", "--label-rm", STORAGE_LABEL, labelledNode]);
-    if (madeSwarm) check("docker swarm leave --force (this test made the swarm)", (await run(["docker", "swarm", "leave", "--force"])).code === 0);
+    if (madeSwarm) {
+      const leave = await run(["docker", "swarm", "leave", "--force"]);
+      const bridge = madeGwBridge ? await run(["docker", "network", "rm", "docker_gwbridge"]) : leave;
+      check("docker swarm leave --force, and its docker_gwbridge removed (this test made the swarm)", leave.code === 0 && bridge.code === 0, tail(leave.err + bridge.err, 2));
+    }
   })();
   return cleaned;
 }
