@@ -372,6 +372,8 @@ async function tlsRun(tmp: string): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+/** The phases' project folders (config, data, certificates, stack files); removed by the cleanup. */
+let tmp = "";
 let madeSwarm = false;
 let madeGwBridge = false;
 let labelledNode = "";
@@ -405,25 +407,21 @@ async function main(): Promise<void> {
   const built = await buildImage();
   if (!check("docker build -t lottery:latest .", built.code === 0, built.code === 0 ? "" : tail(built.out + built.err))) return;
 
-  const tmp = mkdtempSync(join(tmpdir(), "lottery-swarm-"));
-  try {
-    const phases: Record<string, () => Promise<void>> = {
-      course: () => plainRun(tmp, "5 agencies on the course-sized data", 5),
-      many: () => plainRun(tmp, "20 agencies on small generated files", 20, 400),
-      faults: () => faults(tmp),
-      tls: () => tlsRun(tmp),
-    };
-    // `bun run test:swarm tls faults` runs only those (CI runs them all).
-    const chosen = Bun.argv.slice(2);
-    const unknown = chosen.filter((name) => !(name in phases));
-    if (unknown.length > 0) {
-      check("known phases", false, `unknown: ${unknown.join(", ")}; known: ${Object.keys(phases).join(", ")}`);
-      return;
-    }
-    for (const [name, phase] of Object.entries(phases)) if (chosen.length === 0 || chosen.includes(name)) await phase();
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
+  tmp = mkdtempSync(join(tmpdir(), "lottery-swarm-"));
+  const phases: Record<string, () => Promise<void>> = {
+    course: () => plainRun(tmp, "5 agencies on the course-sized data", 5),
+    many: () => plainRun(tmp, "20 agencies on small generated files", 20, 400),
+    faults: () => faults(tmp),
+    tls: () => tlsRun(tmp),
+  };
+  // `bun run test:swarm tls faults` runs only those (CI runs them all).
+  const chosen = Bun.argv.slice(2);
+  const unknown = chosen.filter((name) => !(name in phases));
+  if (unknown.length > 0) {
+    check("known phases", false, `unknown: ${unknown.join(", ")}; known: ${Object.keys(phases).join(", ")}`);
+    return;
   }
+  for (const [name, phase] of Object.entries(phases)) if (chosen.length === 0 || chosen.includes(name)) await phase();
 }
 
 /** Removes the stack, the node label and the swarm this test made; once, also on Ctrl-C or SIGTERM. */
@@ -433,6 +431,7 @@ let interrupted = false;
 function cleanup(): Promise<void> {
   cleaned ??= (async () => {
     step("cleanup");
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
     const left = await removeStack();
     if (left) check("nothing of the stack left at the end", false, left);
     if (labelledNode) await run(["docker", "node", "update", "--label-rm", STORAGE_LABEL, labelledNode]);
