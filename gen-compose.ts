@@ -1,13 +1,27 @@
 /**
- * Writes the Docker Compose file for a central and N agencies.
+ * Writes the Docker Compose file for a central and N agencies, or with --stack the Docker Swarm stack file.
  *
- *   bun gen-compose.ts [OUTPUT] N      (OUTPUT defaults to docker-compose-dev.yaml; one argument is N)
+ *   bun gen-compose.ts [--stack] [--tls] [OUTPUT] N
+ *     OUTPUT defaults to docker-compose-dev.yaml (docker-stack.yaml with --stack); one argument is N.
+ *     --tls: mutual TLS with the certificates of `bun run gen-certs` in .certs/ next to OUTPUT.
  *
- * A bad N prints the usage on stderr and exits 2 without touching OUTPUT. The text comes from lib/compose.ts.
+ * A bad argument prints the usage on stderr and exits 2 without touching OUTPUT. The text comes from
+ * lib/compose.ts and lib/stack/stack-file.ts. The stack file names its configs and secrets by their content,
+ * so it reads config/*.yaml (and with --tls .certs/) next to OUTPUT, and with --tls writes the per-agency
+ * templates into that .certs/ (see lib/stack/stack-file.ts).
  */
-import { existsSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { agencyDataPath, parseComposeArgs, renderCompose, USAGE } from "./lib/compose.ts";
+import { agencyDataPath, certPath, parseComposeArgs, renderCompose, tlsFiles, USAGE } from "./lib/compose.ts";
+import {
+  AGENCY_CERT_TEMPLATE,
+  AGENCY_KEY_TEMPLATE,
+  agencyTemplate,
+  contentVersion,
+  renderStack,
+  RUNTIME_UID,
+  stackObjects,
+} from "./lib/stack/stack-file.ts";
 
 const args = parseComposeArgs(Bun.argv.slice(2));
 if ("error" in args) {
@@ -15,29 +29,80 @@ if ("error" in args) {
   process.exit(2);
 }
 
-const { output, agencies } = args;
-// Write a sibling temp file and rename it, so a failed write never leaves a half-written compose file.
-const tmp = `${output}.${process.pid}.tmp`;
-try {
-  writeFileSync(tmp, renderCompose(agencies));
-  renameSync(tmp, output);
-} catch (err) {
-  console.error(`gen-compose: cannot write ${output}: ${(err as Error).message}`);
+const { output, agencies, stack, tls } = args;
+const base = dirname(output);
+const fail = (message: string): never => {
+  console.error(`gen-compose: ${message}`);
   process.exit(1);
+};
+
+/** Paths with a missing file among `paths` (relative to OUTPUT's folder). */
+const missingOf = (paths: string[]) => paths.filter((path) => !existsSync(join(base, path)));
+
+/** Writes a sibling temp file and renames it, so a failed write never leaves a half-written file. */
+function writeAtomically(path: string, text: string, mode = 0o644): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, text, { mode });
+    renameSync(tmp, path);
+  } catch (err) {
+    fail(`cannot write ${path}: ${(err as Error).message}`);
+  }
 }
-console.log(`gen-compose: wrote ${output} (server + ${agencies} agencies)`);
+
+function stackText(): string {
+  if (tls) {
+    // Swarm makes the secrets from these files: they must exist now, not only at deploy time.
+    const missing = missingOf(tlsFiles(agencies).map(certPath));
+    if (missing.length > 0) fail(`--tls needs the certificates of \`bun run gen-certs --agencies ${agencies}\`: missing ${missing.slice(0, 3).join(", ")}`);
+    const pems = (suffix: string) =>
+      Array.from({ length: agencies }, (_, i) => readFileSync(join(base, certPath(`agency-${i + 1}.${suffix}`)), "utf8"));
+    writeAtomically(join(base, certPath(AGENCY_CERT_TEMPLATE)), agencyTemplate(pems("crt")));
+    writeAtomically(join(base, certPath(AGENCY_KEY_TEMPLATE)), agencyTemplate(pems("key")), 0o600);
+  }
+  const versions: Record<string, string> = {};
+  for (const { key, file } of stackObjects({ tls })) {
+    const path = join(base, file);
+    if (!existsSync(path)) fail(`the stack file names ${file} by its content, and ${path} is missing`);
+    versions[key] = contentVersion(readFileSync(path));
+  }
+  return renderStack(agencies, { tls, versions });
+}
+
+writeAtomically(output, stack ? stackText() : renderCompose(agencies, { tls }));
+console.log(`gen-compose: wrote ${output} (${stack ? "stack: " : ""}server + ${agencies} agencies${tls ? ", mutual TLS" : ""})`);
 
 // Compose resolves bind-mount paths against the compose file's folder, and Docker creates a missing source as
 // an empty directory, which the agency would then fail to read: warn early (the file is still written).
-const base = dirname(output);
-const missing: number[] = [];
+const missingData: number[] = [];
 for (let id = 1; id <= agencies; id++) {
-  if (!existsSync(join(base, agencyDataPath(id)))) missing.push(id);
+  if (!existsSync(join(base, agencyDataPath(id)))) missingData.push(id);
 }
-if (missing.length > 0) {
-  const which = missing.length <= 5 ? missing.join(", ") : `${missing.slice(0, 5).join(", ")}, …`;
+if (missingData.length > 0) {
+  const which = missingData.length <= 5 ? missingData.join(", ") : `${missingData.slice(0, 5).join(", ")}, …`;
   console.error(
-    `gen-compose: warning: ${missing.length} data file(s) missing next to ${output} ` +
-      `(.data/agency-N.csv for N = ${which}); generate them before \`docker compose up\``,
+    `gen-compose: warning: ${missingData.length} data file(s) missing next to ${output} ` +
+      `(.data/agency-N.csv for N = ${which}); generate them before starting it`,
   );
+}
+
+if (tls && !stack) {
+  const missing = missingOf(tlsFiles(agencies).map(certPath));
+  if (missing.length > 0) {
+    console.error(`gen-compose: warning: ${missing.length} certificate file(s) missing next to ${output}; run \`bun run gen-certs --agencies ${agencies}\``);
+  }
+  // gen-certs writes every file 0600, and a bind mount keeps owner and mode: the containers' user (uid 1000)
+  // must own them to read them.
+  const unreadable = tlsFiles(agencies)
+    .filter((f) => !missing.includes(certPath(f)))
+    .filter((f) => {
+      const { uid, mode } = statSync(join(base, certPath(f)));
+      return String(uid) !== RUNTIME_UID && (mode & 0o004) === 0;
+    });
+  if (unreadable.length > 0) {
+    console.error(
+      `gen-compose: warning: ${unreadable.length} file(s) in .certs/ the containers' user (uid ${RUNTIME_UID}) cannot read: ` +
+        `\`chown ${RUNTIME_UID}:${RUNTIME_UID} .certs/*\``,
+    );
+  }
 }

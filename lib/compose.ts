@@ -27,32 +27,70 @@ export const SUBNET = "172.25.125.0/24";
 export const STORAGE_VOLUME = "storage";
 export const STORAGE_FILEPATH = "/storage/bets.csv";
 
-export const USAGE = `usage: bun gen-compose.ts [OUTPUT] N
-  OUTPUT  compose file to write (default: ${DEFAULT_OUTPUT})
-  N       number of agencies (client1..clientN), an integer from 0 to ${MAX_AGENCIES}`;
+/** Folder of `bun run gen-certs` (lib/tls/certs.ts), next to the generated file. */
+export const CERTS_DIR = ".certs";
 
-export type ComposeArgs = { output: string; agencies: number };
+/** Stack file written by `--stack` without OUTPUT (not docker-compose-dev.yaml, which is committed). */
+export const DEFAULT_STACK_OUTPUT = "docker-stack.yaml";
+
+export const USAGE = `usage: bun gen-compose.ts [--stack] [--tls] [OUTPUT] N
+  OUTPUT   file to write (default: ${DEFAULT_OUTPUT}, or ${DEFAULT_STACK_OUTPUT} with --stack)
+  N        number of agencies, an integer from 0 to ${MAX_AGENCIES}
+  --stack  a Docker Swarm stack file (docker stack deploy) instead of a compose file
+  --tls    mutual TLS with the certificates \`bun run gen-certs\` wrote in ./${CERTS_DIR}/`;
+
+export type ComposeArgs = { output: string; agencies: number; stack: boolean; tls: boolean };
+
+const FLAGS = ["--stack", "--tls"] as const;
 
 /**
- * Parses `[OUTPUT] N`. Returns an error message (without the usage text) for anything else: a wrong number of
- * arguments, or an N that is not a plain decimal integer in 0..MAX_AGENCIES ("5.0", "-1", "1e3", " 5" refused).
+ * Parses `[--stack] [--tls] [OUTPUT] N` (flags anywhere). Returns an error message (without the usage text) for
+ * anything else: an unknown flag, a wrong number of arguments, or an N that is not a plain decimal integer in
+ * 0..MAX_AGENCIES ("5.0", "-1", "1e3", " 5" refused).
  */
 export function parseComposeArgs(argv: readonly string[]): ComposeArgs | { error: string } {
-  if (argv.length < 1 || argv.length > 2) {
-    return { error: `expected 1 or 2 arguments, got ${argv.length}` };
+  const flags = new Set<string>();
+  const positional: string[] = [];
+  for (const arg of argv) {
+    if ((FLAGS as readonly string[]).includes(arg)) flags.add(arg);
+    else if (arg.startsWith("--")) return { error: `unknown option ${arg}` };
+    else positional.push(arg);
   }
-  const output = argv.length === 2 ? argv[0]! : DEFAULT_OUTPUT;
-  const raw = argv[argv.length - 1]!;
+  const stack = flags.has("--stack");
+  if (positional.length < 1 || positional.length > 2) {
+    return { error: `expected 1 or 2 arguments besides the options, got ${positional.length}` };
+  }
+  const output = positional.length === 2 ? positional[0]! : stack ? DEFAULT_STACK_OUTPUT : DEFAULT_OUTPUT;
+  const raw = positional[positional.length - 1]!;
   if (output === "") return { error: "OUTPUT must not be empty" };
   if (!/^[0-9]+$/.test(raw)) return { error: `N must be a non-negative integer, got '${raw}'` };
   const agencies = Number(raw);
   if (agencies > MAX_AGENCIES) return { error: `N must be at most ${MAX_AGENCIES}, got ${raw}` };
-  return { output, agencies };
+  return { output, agencies, stack, tls: flags.has("--tls") };
+}
+
+/** Throws unless `agencies` is a count the generators accept. */
+export function checkAgencies(agencies: number): void {
+  if (!Number.isInteger(agencies) || agencies < 0 || agencies > MAX_AGENCIES) {
+    throw new RangeError(`agencies must be an integer in 0..${MAX_AGENCIES}, got ${agencies}`);
+  }
 }
 
 /** Host path (relative to the compose file) of agency `id`'s bets file. */
 export function agencyDataPath(id: number): string {
   return `./.data/agency-${id}.csv`;
+}
+
+/** Host path (relative to the generated file) of a file `bun run gen-certs` wrote. */
+export function certPath(name: string): string {
+  return `./${CERTS_DIR}/${name}`;
+}
+
+/** The files of gen-certs a TLS run reads: the central's three, then each agency's certificate and key. */
+export function tlsFiles(agencies: number): string[] {
+  const files = ["ca.crt", "server.crt", "server.key"];
+  for (let id = 1; id <= agencies; id++) files.push(`agency-${id}.crt`, `agency-${id}.key`);
+  return files;
 }
 
 /**
@@ -66,7 +104,46 @@ export const HEALTHCHECK_COMMAND =
   `printf '\\000\\000\\000\\004Pping' | timeout 3 nc -w 2 127.0.0.1 ${SERVER_PORT}` +
   ` | od -An -tx1 | tr -d ' \\n' | grep -qx 000000045070696e67`;
 
-function serverService(agencies: number): string {
+/**
+ * In TLS mode netcat cannot speak to the central's port: the check asks its HTTP side instead, whose
+ * /healthz answers 200 only while the central serves (503 once it stops or its storage failed). busybox
+ * wget exits non-zero on anything but a 2xx.
+ */
+export const TLS_HEALTHCHECK = ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${HTTP_PORT}/healthz`] as const;
+
+/** The `healthcheck:` block of the server service, indented for a service body (4 spaces). */
+export function healthcheckBlock(tls: boolean): string {
+  const test = tls
+    ? `      # The HTTP side's /healthz: the bets port speaks only mutual TLS, which netcat cannot.
+      test: [${TLS_HEALTHCHECK.map((part) => JSON.stringify(part)).join(", ")}]`
+    : `      # Echo frame through netcat: healthy only when the central answers its protocol, not merely listens.
+      test:
+        - CMD-SHELL
+        - >-
+          ${HEALTHCHECK_COMMAND}`;
+  return `    healthcheck:
+${test}
+      interval: 2s
+      timeout: 5s
+      retries: 30
+`;
+}
+
+/** Environment lines (6-space indented) that turn TLS on for a role, with the paths its files are mounted at. */
+export function tlsEnvironment(prefix: "SERVER" | "CLI", paths: { cert: string; key: string; ca: string }): string {
+  return (
+    `      ${prefix}_TLS_CERT: ${paths.cert}\n` + `      ${prefix}_TLS_KEY: ${paths.key}\n` + `      ${prefix}_TLS_CA: ${paths.ca}\n`
+  );
+}
+
+/** Where the certificates are mounted inside the containers of the compose file. */
+const CERTS_MOUNT = "/certs";
+
+function serverService(agencies: number, tls: boolean): string {
+  const certs = tls ? ["ca.crt", "server.crt", "server.key"].map((f) => `      - ${certPath(f)}:${CERTS_MOUNT}/${f}:ro\n`) : [];
+  const env = tls
+    ? tlsEnvironment("SERVER", { cert: `${CERTS_MOUNT}/server.crt`, key: `${CERTS_MOUNT}/server.key`, ca: `${CERTS_MOUNT}/ca.crt` })
+    : "";
   return `  server:
     container_name: server
     image: ${IMAGE}
@@ -76,26 +153,28 @@ function serverService(agencies: number): string {
       CENTRAL_CONFIG: /config/central.yaml
       LOTTERY_AGENCIES: "${agencies}"
       STORAGE_FILEPATH: ${STORAGE_FILEPATH}
-    volumes:
+${env}    volumes:
       - ./config/central.yaml:/config/central.yaml:ro
       - ${STORAGE_VOLUME}:/storage
-    ports:
+${certs.join("")}    ports:
       - "127.0.0.1:${HTTP_PORT}:${HTTP_PORT}"
-    healthcheck:
-      # Echo frame through netcat: healthy only when the central answers its protocol, not merely listens.
-      test:
-        - CMD-SHELL
-        - >-
-          ${HEALTHCHECK_COMMAND}
-      interval: 2s
-      timeout: 5s
-      retries: 30
-    networks:
+${healthcheckBlock(tls)}    networks:
       - ${NETWORK}
 `;
 }
 
-function clientService(id: number): string {
+function clientService(id: number, tls: boolean): string {
+  // Each agency gets the CA, its own certificate and only its own key, under fixed names.
+  const certs = tls
+    ? [
+        `      - ${certPath("ca.crt")}:${CERTS_MOUNT}/ca.crt:ro\n`,
+        `      - ${certPath(`agency-${id}.crt`)}:${CERTS_MOUNT}/agency.crt:ro\n`,
+        `      - ${certPath(`agency-${id}.key`)}:${CERTS_MOUNT}/agency.key:ro\n`,
+      ]
+    : [];
+  const env = tls
+    ? tlsEnvironment("CLI", { cert: `${CERTS_MOUNT}/agency.crt`, key: `${CERTS_MOUNT}/agency.key`, ca: `${CERTS_MOUNT}/ca.crt` })
+    : "";
   return `  client${id}:
     container_name: client${id}
     image: ${IMAGE}
@@ -104,10 +183,10 @@ function clientService(id: number): string {
       AGENCY_CONFIG: /config/agency.yaml
       CLI_ID: "${id}"
       CLI_DATA_FILE: /data/agency.csv
-    volumes:
+${env}    volumes:
       - ./config/agency.yaml:/config/agency.yaml:ro
       - ${agencyDataPath(id)}:/data/agency.csv:ro
-    depends_on:
+${certs.join("")}    depends_on:
       server:
         condition: service_healthy
     networks:
@@ -115,20 +194,22 @@ function clientService(id: number): string {
 `;
 }
 
-/** The compose file for `agencies` agencies (0 gives the server alone). Same input, same bytes. */
-export function renderCompose(agencies: number): string {
-  if (!Number.isInteger(agencies) || agencies < 0 || agencies > MAX_AGENCIES) {
-    throw new RangeError(`agencies must be an integer in 0..${MAX_AGENCIES}, got ${agencies}`);
-  }
+/**
+ * The compose file for `agencies` agencies (0 gives the server alone); with `tls`, over mutual TLS with the
+ * certificates of ./.certs/. Same input, same bytes.
+ */
+export function renderCompose(agencies: number, { tls = false }: { tls?: boolean } = {}): string {
+  checkAgencies(agencies);
+  const command = `bun gen-compose.ts${tls ? " --tls" : ""} OUTPUT ${agencies}`;
   const parts = [
-    `# Generated by \`bun gen-compose.ts OUTPUT ${agencies}\` (lib/compose.ts): do not edit by hand, regenerate.
+    `# Generated by \`${command}\` (lib/compose.ts): do not edit by hand, regenerate.
 # Works with compose v2 (\`docker compose\`) and compose 1.29 (\`docker-compose\`), hence no top-level \`name:\`.
 # Configuration (config/*.yaml) and bets (.data/agency-N.csv) are mounted read-only, never baked in the image.
-services:
+${tls ? "# Certificates (.certs/, from `bun run gen-certs`) too: each agency sees the CA, its certificate and its key.\n" : ""}services:
 `,
-    serverService(agencies),
+    serverService(agencies, tls),
   ];
-  for (let id = 1; id <= agencies; id++) parts.push("\n", clientService(id));
+  for (let id = 1; id <= agencies; id++) parts.push("\n", clientService(id, tls));
   parts.push(`
 networks:
   ${NETWORK}:

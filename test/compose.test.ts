@@ -1,4 +1,5 @@
-// gen-compose.ts and lib/compose.ts: the compose file for N agencies, argument checks, the committed file.
+// gen-compose.ts and lib/compose.ts: the compose file for N agencies (plain and --tls), argument checks, the
+// committed file.
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -6,6 +7,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import {
   DEFAULT_OUTPUT,
+  DEFAULT_STACK_OUTPUT,
   IMAGE,
   MAX_AGENCIES,
   parseComposeArgs,
@@ -34,8 +36,8 @@ type Compose = {
   volumes: Record<string, unknown>;
 };
 
-function compose(n: number): Compose {
-  return parse(renderCompose(n)) as Compose;
+function compose(n: number, tls = false): Compose {
+  return parse(renderCompose(n, { tls })) as Compose;
 }
 
 /** Runs `bun gen-compose.ts ARGS` in `cwd` and returns its exit code and output. */
@@ -118,14 +120,77 @@ describe("renderCompose", () => {
   });
 });
 
-describe("parseComposeArgs", () => {
-  test("one argument is N, two are OUTPUT N", () => {
-    expect(parseComposeArgs(["3"])).toEqual({ output: DEFAULT_OUTPUT, agencies: 3 });
-    expect(parseComposeArgs(["out.yaml", "0"])).toEqual({ output: "out.yaml", agencies: 0 });
-    expect(parseComposeArgs([String(MAX_AGENCIES)])).toEqual({ output: DEFAULT_OUTPUT, agencies: MAX_AGENCIES });
+describe("renderCompose --tls", () => {
+  test("the central gets the CA, its certificate and key read-only, and the three TLS variables", () => {
+    const server = compose(3, true).services.server!;
+    expect(server.environment).toEqual({
+      CENTRAL_CONFIG: "/config/central.yaml",
+      LOTTERY_AGENCIES: "3",
+      STORAGE_FILEPATH,
+      SERVER_TLS_CERT: "/certs/server.crt",
+      SERVER_TLS_KEY: "/certs/server.key",
+      SERVER_TLS_CA: "/certs/ca.crt",
+    });
+    expect(server.volumes).toEqual([
+      "./config/central.yaml:/config/central.yaml:ro",
+      "storage:/storage",
+      "./.certs/ca.crt:/certs/ca.crt:ro",
+      "./.certs/server.crt:/certs/server.crt:ro",
+      "./.certs/server.key:/certs/server.key:ro",
+    ]);
+    // netcat cannot speak TLS: the health check asks the HTTP side (busybox wget is in the image).
+    expect(server.healthcheck!.test).toEqual(["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:9464/healthz"]);
   });
 
-  for (const bad of [[], ["a", "b", "c"], ["x"], ["-1"], ["1.5"], ["1e3"], [" 5"], [""], ["0x10"], ["1001"], ["", "5"]]) {
+  test("each agency mounts the CA, its own certificate and only its own key", () => {
+    const doc = compose(4, true);
+    for (let i = 1; i <= 4; i++) {
+      const client = doc.services[`client${i}`]!;
+      expect(client.environment).toEqual({
+        AGENCY_CONFIG: "/config/agency.yaml",
+        CLI_ID: String(i),
+        CLI_DATA_FILE: "/data/agency.csv",
+        CLI_TLS_CERT: "/certs/agency.crt",
+        CLI_TLS_KEY: "/certs/agency.key",
+        CLI_TLS_CA: "/certs/ca.crt",
+      });
+      expect(client.volumes).toEqual([
+        "./config/agency.yaml:/config/agency.yaml:ro",
+        `./.data/agency-${i}.csv:/data/agency.csv:ro`,
+        "./.certs/ca.crt:/certs/ca.crt:ro",
+        `./.certs/agency-${i}.crt:/certs/agency.crt:ro`,
+        `./.certs/agency-${i}.key:/certs/agency.key:ro`,
+      ]);
+      const keys = client.volumes.filter((v) => v.includes(".key"));
+      expect(keys).toEqual([`./.certs/agency-${i}.key:/certs/agency.key:ro`]);
+    }
+  });
+
+  test("the rest of the file is the plain one, and it is deterministic", () => {
+    const plain = compose(2);
+    const tls = compose(2, true);
+    expect(tls.networks).toEqual(plain.networks);
+    expect(tls.volumes).toEqual(plain.volumes);
+    expect(Object.keys(tls.services)).toEqual(Object.keys(plain.services));
+    expect(renderCompose(2, { tls: true })).toBe(renderCompose(2, { tls: true }));
+    expect(renderCompose(2, { tls: true })).not.toContain("$");
+  });
+});
+
+describe("parseComposeArgs", () => {
+  test("one argument is N, two are OUTPUT N", () => {
+    expect(parseComposeArgs(["3"])).toEqual({ output: DEFAULT_OUTPUT, agencies: 3, stack: false, tls: false });
+    expect(parseComposeArgs(["out.yaml", "0"])).toEqual({ output: "out.yaml", agencies: 0, stack: false, tls: false });
+    expect(parseComposeArgs([String(MAX_AGENCIES)])).toEqual({ output: DEFAULT_OUTPUT, agencies: MAX_AGENCIES, stack: false, tls: false });
+  });
+
+  test("--stack and --tls anywhere; --stack alone defaults to the stack file name", () => {
+    expect(parseComposeArgs(["out.yaml", "5", "--tls"])).toEqual({ output: "out.yaml", agencies: 5, stack: false, tls: true });
+    expect(parseComposeArgs(["--tls", "--stack", "s.yaml", "2"])).toEqual({ output: "s.yaml", agencies: 2, stack: true, tls: true });
+    expect(parseComposeArgs(["--stack", "7"])).toEqual({ output: DEFAULT_STACK_OUTPUT, agencies: 7, stack: true, tls: false });
+  });
+
+  for (const bad of [[], ["a", "b", "c"], ["x"], ["-1"], ["1.5"], ["1e3"], [" 5"], [""], ["0x10"], ["1001"], ["", "5"], ["--tsl", "5"], ["--tls"], ["--stack", "a", "b", "5"]]) {
     test(`refuses ${JSON.stringify(bad)}`, () => {
       expect("error" in parseComposeArgs(bad)).toBe(true);
     });
@@ -147,12 +212,26 @@ describe("gen-compose.ts", () => {
       for (const bad of [["abc"], ["-3"], ["2.5"], ["100000"], []]) {
         const res = genCompose(bad.length ? [out, ...bad] : [], dir);
         expect(res.code).toBe(2);
-        expect(res.stderr).toContain("usage: bun gen-compose.ts [OUTPUT] N");
+        expect(res.stderr).toContain("usage: bun gen-compose.ts [--stack] [--tls] [OUTPUT] N");
         expect(readFileSync(out, "utf8")).toBe("sentinel\n");
       }
       // A single bad argument (taken as N) does not create the default output either.
       expect(genCompose(["nope"], dir).code).toBe(2);
       expect(existsSync(join(dir, DEFAULT_OUTPUT))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("--tls writes the TLS compose file and warns when the certificates are not there yet", () => {
+    const dir = mkdtempSync(join(tmpdir(), "gen-compose-"));
+    try {
+      const out = join(dir, "compose.yaml");
+      const res = genCompose([out, "2", "--tls"], dir);
+      expect(res.code).toBe(0);
+      expect(readFileSync(out, "utf8")).toBe(renderCompose(2, { tls: true }));
+      expect(res.stderr).toContain("certificate file(s) missing");
+      expect(res.stderr).toContain("bun run gen-certs --agencies 2");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -177,6 +256,12 @@ describe("gen-compose.ts", () => {
       expect(readFileSync(out, "utf8")).toBe(renderCompose(3));
       const bad = Bun.spawnSync(["sh", join(ROOT, "generar-compose.sh"), out], { cwd: dir, stderr: "pipe" });
       expect(bad.exitCode).toBe(2);
+      // It passes --tls on.
+      const tls = Bun.spawnSync(["sh", join(ROOT, "generar-compose.sh"), out, "3", "--tls"], { cwd: dir, stderr: "pipe" });
+      expect(tls.exitCode).toBe(0);
+      expect(readFileSync(out, "utf8")).toBe(renderCompose(3, { tls: true }));
+      const onlyFlag = Bun.spawnSync(["sh", join(ROOT, "generar-compose.sh"), "--tls", out], { cwd: dir, stderr: "pipe" });
+      expect(onlyFlag.exitCode).toBe(2);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -39,7 +39,9 @@ export type Resolver = (host: string) => Promise<string[]>;
  */
 export const systemResolver: Resolver = async (host) => {
   if (isIP(host)) return [host];
-  return (await Bun.dns.lookup(host)).map(({ address }) => address);
+  // The system's getaddrinfo: Bun's default on Linux, c-ares, keeps an answer for its DNS TTL (Docker's
+  // embedded DNS says 600 s), so after a Swarm rolling restart it gave the old central's address for minutes.
+  return (await Bun.dns.lookup(host, { backend: "system" })).map(({ address }) => address);
 };
 
 export interface ConnectOptions {

@@ -10,93 +10,66 @@
  *   3. stop with -t 10 while agencies are sending (agencies slowed down through a mounted config file, which
  *      also shows a config change needs no rebuild): every container exits 0 with closing logs and no bet the
  *      central acknowledged is missing;
- *   4. up again on the same volume: the agencies resume and the run completes with every bet stored once.
+ *   4. up again on the same volume: the agencies resume and the run completes with every bet stored once;
+ *   5. the `--tls` compose file on the same course-sized data, in a project folder of its own with certificates
+ *      from `bun run gen-certs`: the health check (over TLS) passes, the central logs `tls: on`, and the run
+ *      completes as in 2.
  *
  * Containers are named server, client1..5 (as the statement wants), so leftovers of those names are removed
  * before and after; the compose project is private (`lottery-e2e`), so a developer's own volume is untouched.
  * Ends with `N passed, N failed` and a non-zero exit code on any failure.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { forEachLine } from "../../lib/local/processes.ts";
+import {
+  acknowledged,
+  buildImage as build,
+  check,
+  checkStoredRows,
+  count,
+  describeExpected,
+  DRAW,
+  type Expected,
+  expectedFromData,
+  finish,
+  followUntil,
+  IMAGE,
+  logs,
+  makeCerts,
+  makeProject,
+  reportedWinners,
+  type Result,
+  ROOT,
+  run,
+  step,
+  storedRows as rowsOn,
+  tail,
+} from "./kit.ts";
 
-const ROOT = join(import.meta.dir, "..", "..");
 const PROJECT = "lottery-e2e";
-const IMAGE = "lottery:latest";
 const AGENCIES = 5;
 const CLIENTS = Array.from({ length: AGENCIES }, (_, i) => `client${i + 1}`);
 const CONTAINERS = ["server", ...CLIENTS];
 const NETWORK = `${PROJECT}_testing_net`;
 const VOLUME = `${PROJECT}_storage`;
-const WINNING_NUMBER = 7574;
 
 // ---------------------------------------------------------------------------------------------------------------
-// Checks and output
-
-let passed = 0;
-let failed = 0;
-const failures: string[] = [];
-
-function check(name: string, ok: boolean, detail = ""): boolean {
-  if (ok) {
-    passed++;
-    console.log(`  PASS  ${name}${detail ? `  (${detail})` : ""}`);
-  } else {
-    failed++;
-    failures.push(name);
-    console.log(`  FAIL  ${name}${detail ? `  -- ${detail}` : ""}`);
-  }
-  return ok;
-}
-
-function step(title: string): void {
-  console.log(`\n== ${title}`);
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Processes
-
-type Result = { code: number; out: string; err: string };
-
-/** Runs a command with a time bound (killed past it, noted in err); never throws (no binary: exit code 127). */
-async function run(cmd: string[], { timeoutMs = 60_000, env }: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<Result> {
-  let proc;
-  try {
-    proc = Bun.spawn(cmd, { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
-  } catch (err) {
-    return { code: 127, out: "", err: (err as Error).message };
-  }
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    proc.kill("SIGKILL");
-  }, timeoutMs);
-  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  clearTimeout(timer);
-  return { code, out, err: timedOut ? `${err}\n(killed after ${timeoutMs / 1000} s)` : err };
-}
-
-
-function tail(text: string, lines = 12): string {
-  return text.trimEnd().split("\n").slice(-lines).join("\n");
-}
+// Compose and containers
 
 let composeCmd: string[] = [];
 let composeFiles: string[] = [];
+/** Where ./config, ./.data (and ./.certs) of the compose file resolve: the repo, or the TLS run's own folder. */
+let projectDir = ROOT;
 
-/** `docker compose` (or docker-compose) on the generated file(s), with the repo as project directory. */
+/** `docker compose` (or docker-compose) on the generated file(s), with `projectDir` as project directory. */
 function compose(args: string[], timeoutMs = 120_000): Promise<Result> {
   const files = composeFiles.flatMap((f) => ["-f", f]);
-  return run([...composeCmd, ...files, "--project-directory", ROOT, "-p", PROJECT, ...args], { timeoutMs });
+  return run([...composeCmd, ...files, "--project-directory", projectDir, "-p", PROJECT, ...args], { timeoutMs });
 }
 
-/** stdout and stderr of a container (docker logs keeps both streams; the roles log to stdout). */
-async function logs(container: string): Promise<string> {
-  const res = await run(["docker", "logs", container], { timeoutMs: 60_000 });
-  return res.out + res.err;
-}
+const storedRows = () => rowsOn(VOLUME);
 
 type State = { status: string; exitCode: number; health: string };
 
@@ -113,21 +86,6 @@ async function waitExited(containers: string[], timeoutMs: number): Promise<bool
   return res.code === 0;
 }
 
-/** Follows a container's log (`docker logs -f`) until a line matches; false if it never does in time. */
-async function followUntil(container: string, pattern: RegExp, timeoutMs: number): Promise<boolean> {
-  const follower = Bun.spawn(["docker", "logs", "-f", container], { stdout: "pipe", stderr: "pipe" });
-  const timer = setTimeout(() => follower.kill(), timeoutMs);
-  const found = Promise.withResolvers<boolean>();
-  const onLine = (line: string) => {
-    if (pattern.test(line)) found.resolve(true);
-  };
-  void Promise.all([forEachLine(follower.stdout, onLine), forEachLine(follower.stderr, onLine)]).then(() => found.resolve(false));
-  const matched = await found.promise;
-  clearTimeout(timer);
-  follower.kill();
-  return matched;
-}
-
 /** Runs validar-echo-server.sh against the e2e project's network and returns its output line. */
 async function echoCheck(): Promise<string> {
   const res = await run(["sh", join(ROOT, "validar-echo-server.sh")], { timeoutMs: 60_000, env: { NETWORK } });
@@ -142,75 +100,12 @@ async function removeLeftovers(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Data
-
-/** RFC 4180 rows (quoted fields with commas, quotes, line breaks), UTF-8 BOM, CRLF or LF; blank lines skipped. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = "";
-  let quoted = false;
-  for (let i = text.charCodeAt(0) === 0xfeff ? 1 : 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c !== '"') field += c;
-      else if (text[i + 1] === '"') (field += '"'), i++;
-      else quoted = false;
-    } else if (c === '"') quoted = true;
-    else if (c === ",") row.push(field), (field = "");
-    else if (c === "\n" || c === "\r") {
-      if (c === "\r" && text[i + 1] === "\n") i++;
-      row.push(field), rows.push(row), (row = []), (field = "");
-    } else field += c;
-  }
-  if (field !== "" || row.length > 0) row.push(field), rows.push(row);
-  return rows.filter((r) => !(r.length === 1 && r[0] === ""));
-}
-
-type Expected = { bets: number; winners: number };
-
-/** Bets and winners of each agency's data file: a winner is a row whose 5th column (number) is 7574. */
-function expectedFromData(): Map<number, Expected> | string {
-  const expected = new Map<number, Expected>();
-  for (let id = 1; id <= AGENCIES; id++) {
-    const path = join(ROOT, ".data", `agency-${id}.csv`);
-    if (!existsSync(path)) return `${path} is missing (bun run gen-data)`;
-    const rows = parseCsv(readFileSync(path, "utf8"));
-    const winners = rows.filter((r) => Number(r[4]?.trim()) === WINNING_NUMBER).length;
-    expected.set(id, { bets: rows.length, winners });
-  }
-  return expected;
-}
-
-/** Rows of the central's bets file on the storage volume (agency,first_name,last_name,document,birthdate,number). */
-async function storedRows(): Promise<string[][] | string> {
-  const res = await run(["docker", "run", "--rm", "-v", `${VOLUME}:/storage:ro`, IMAGE, "cat", "/storage/bets.csv"], { timeoutMs: 120_000 });
-  if (res.code !== 0) return `cannot read /storage/bets.csv from ${VOLUME}: ${res.err.trim()}`;
-  return parseCsv(res.out);
-}
-
-function countByAgency(rows: string[][]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const row of rows) counts.set(row[0]!, (counts.get(row[0]!) ?? 0) + 1);
-  return counts;
-}
-
-/** Bets the central acknowledged: the sum of `apuesta_recibida | result: success | cantidad: N` in its logs. */
-function acknowledged(serverLogs: string): number {
-  let total = 0;
-  for (const m of serverLogs.matchAll(/action: apuesta_recibida \| result: success \| cantidad: (\d+)/g)) total += Number(m[1]);
-  return total;
-}
-
-const count = (text: string, re: RegExp) => text.match(new RegExp(re.source, "g"))?.length ?? 0;
-
-// ---------------------------------------------------------------------------------------------------------------
 // Phases
 
 async function buildImage(): Promise<boolean> {
   step("image");
-  const build = await run(["docker", "build", "-t", IMAGE, "."], { timeoutMs: 600_000 });
-  if (!check("docker build -t lottery:latest .", build.code === 0, build.code === 0 ? "" : tail(build.out + build.err))) return false;
+  const built = await build();
+  if (!check("docker build -t lottery:latest .", built.code === 0, built.code === 0 ? "" : tail(built.out + built.err))) return false;
 
   const id = await run(["docker", "run", "--rm", IMAGE, "id", "-u"]);
   check("image runs as a non-root user", id.code === 0 && id.out.trim() !== "0", `uid ${id.out.trim()}`);
@@ -233,31 +128,20 @@ async function verifyCompletedRun(expected: Map<number, Expected>, { ackedEquals
     const name = `client${id}`;
     const [s, text] = [await state(name), await logs(name)];
     check(`${name} exit code 0`, s?.exitCode === 0, `${s?.status} ${s?.exitCode}`);
-    const reported = [...text.matchAll(/action: consulta_ganadores \| result: success \| cant_ganadores: (\d+)/g)].map((m) => Number(m[1]));
+    const reported = reportedWinners(text);
     const want = expected.get(id)!.winners;
     check(`${name} cant_ganadores matches its file`, reported.length === 1 && reported[0] === want, `reported ${reported.join(",") || "none"}, expected ${want}`);
     if (s?.exitCode !== 0 || reported[0] !== want) console.log(tail(text).replace(/^/gm, `    ${name} | `));
   }
 
   const serverLogs = await logs("server");
-  const draws = count(serverLogs, /action: sorteo \| result: success/);
+  const draws = count(serverLogs, DRAW);
   check("exactly one sorteo in the server logs", draws === 1, `${draws}`);
   const server = await state("server");
   check("server still running and healthy", server?.status === "running" && server.health === "healthy", `${server?.status} ${server?.health}`);
 
   const rows = await storedRows();
-  if (typeof rows === "string") {
-    check("stored rows readable", false, rows);
-    return undefined;
-  }
-  const totalBets = [...expected.values()].reduce((sum, e) => sum + e.bets, 0);
-  check("stored rows equal the bets of the 5 files", rows.length === totalBets, `${rows.length} stored, ${totalBets} in .data`);
-  const perAgency = countByAgency(rows);
-  const wrong = [...expected]
-    .filter(([id, e]) => perAgency.get(String(id)) !== e.bets)
-    .map(([id, e]) => `agency ${id}: ${perAgency.get(String(id)) ?? 0}/${e.bets}`);
-  check("stored rows per agency equal each file (none lost, none twice)", wrong.length === 0, wrong.join("; "));
-  check("every stored row is whole (6 fields)", rows.every((r) => r.length === 6));
+  if (checkStoredRows(rows, expected) === undefined || typeof rows === "string") return undefined;
   if (ackedEqualsStored) {
     const acked = acknowledged(serverLogs);
     check("stored rows equal the bets the central acknowledged", acked === rows.length, `${acked} acknowledged`);
@@ -319,7 +203,7 @@ async function stopWhileSending(agencyConfig: string): Promise<void> {
   check("compose stop -t 10 succeeded", stop.code === 0, stop.code === 0 ? "" : tail(stop.out + stop.err));
 
   const serverLogs = await logs("server");
-  check("the draw had not happened yet (the stop came mid-run)", count(serverLogs, /action: sorteo \| result: success/) === 0);
+  check("the draw had not happened yet (the stop came mid-run)", count(serverLogs, DRAW) === 0);
 
   // The agencies read the mounted file at start-up (their config line shows the value).
   const client1Config = (await logs("client1")).match(/action: config \| result: success[^\n]*/)?.[0] ?? "";
@@ -355,6 +239,32 @@ async function resumeAfterStop(expected: Map<number, Expected>): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+/**
+ * The --tls compose file in a folder of its own (config, copies of the course-sized data, fresh certificates):
+ * the central's health check passes over TLS, it says `tls: on`, and the run completes as the plain one does.
+ */
+async function tlsRun(expected: Map<number, Expected>, tmp: string): Promise<void> {
+  step("--tls: the same run over mutual TLS, certificates from gen-certs");
+  const dir = join(tmp, "tls");
+  await makeProject(dir, AGENCIES);
+  const certs = await makeCerts(dir, AGENCIES, { forContainers: true });
+  if (!check("bun run gen-certs --agencies 5", certs.code === 0, certs.code === 0 ? "" : tail(certs.out + certs.err, 4))) return;
+  const file = join(dir, "docker-compose.yaml");
+  const gen = await run(["bun", join(ROOT, "gen-compose.ts"), file, String(AGENCIES), "--tls"]);
+  if (!check("gen-compose.ts OUTPUT 5 --tls", gen.code === 0 && existsSync(file), tail(gen.out + gen.err, 3))) return;
+  check("gen-compose warns of nothing (certificates and data in place)", gen.err.trim() === "", gen.err.trim());
+
+  [projectDir, composeFiles] = [dir, [file]];
+  // `up -d` returns once the server is healthy: the agencies depend on it, so this proves the TLS health check.
+  const up = await compose(["up", "-d"], 300_000);
+  if (!check("compose up -d --tls (server healthy over TLS, agencies started)", up.code === 0, up.code === 0 ? "" : tail(up.out + up.err))) return;
+  await verifyCompletedRun(expected, { ackedEqualsStored: true });
+  const config = (await logs("server")).match(/action: config \| result: success[^\n]*/)?.[0] ?? "";
+  check("the central runs with tls: on", /\| tls: on\b/.test(config), config.replace(/^.*action: config/, "action: config").slice(0, 160));
+  const refused = count(await logs("server"), /action: (tls|acceso_denegado) \| result: fail/);
+  check("no refused handshake or access in the run (health probes included)", refused === 0, `${refused}`);
+}
+
 async function main(): Promise<void> {
   step("engine");
   const info = await run(["docker", "info", "--format", "{{.ServerVersion}}"], { timeoutMs: 30_000 });
@@ -364,8 +274,8 @@ async function main(): Promise<void> {
   const version = v2.code === 0 ? v2 : await run(["docker-compose", "version", "--short"]);
   if (!check("compose available", version.code === 0, `${composeCmd.join(" ")}: ${version.out.trim().split("\n")[0]}`)) return;
 
-  const expected = expectedFromData();
-  if (!check("repo data .data/agency-{1..5}.csv", typeof expected !== "string", typeof expected === "string" ? expected : [...expected].map(([id, e]) => `${id}: ${e.bets} bets/${e.winners} winners`).join(", "))) return;
+  const expected = expectedFromData(join(ROOT, ".data"), AGENCIES);
+  if (!check("repo data .data/agency-{1..5}.csv", typeof expected !== "string", typeof expected === "string" ? expected : describeExpected(expected))) return;
   if (typeof expected === "string") return;
 
   const tmp = mkdtempSync(join(tmpdir(), "lottery-e2e-"));
@@ -393,6 +303,9 @@ async function main(): Promise<void> {
     await stopWhileSending(agencyConfig);
     composeFiles = [file];
     await resumeAfterStop(expected);
+    await removeLeftovers();
+
+    await tlsRun(expected, tmp);
   } finally {
     step("cleanup");
     await removeLeftovers();
@@ -404,6 +317,4 @@ async function main(): Promise<void> {
 }
 
 await main().catch((err) => check("e2e script ran without an internal error", false, String(err?.stack ?? err)));
-console.log(`\n${failed === 0 ? "PASS" : `FAIL (${failures.join("; ")})`}`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 && passed > 0 ? 0 : 1);
+finish();
