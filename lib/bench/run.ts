@@ -1,12 +1,14 @@
 // `bun run bench`: the whole system as real processes on loopback, per dataset size, against the raw floor.
+// `bun run bench --central`: the central alone under one load generator, from 5 to 10,000 connections
+// (lib/bench/capacity.ts).
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { COURSE_SIZES, generateDataset } from "../data/generate.ts";
 import { buildBundle, type Bundle } from "../local/bundle.ts";
-import { AGENCY_ENV, awaitAgencies, ROOT, startAgency, startBun, startCentral, waitForLine, type RunningProcess } from "../local/processes.ts";
-
-const BENCH_DIR = join(ROOT, ".bench");
+import { AGENCY_ENV, awaitAgencies, ROOT, startAgency, startBun, startCentral, waitForLine } from "../local/processes.ts";
+import { capacityBench } from "./capacity.ts";
+import { BENCH_DIR, median, usage, type Usage } from "./measure.ts";
 
 interface Size {
   name: string;
@@ -21,11 +23,6 @@ const SIZES: Record<string, Size> = {
   "100x10k": { name: "100 agencies x 10,000", sizes: new Array(100).fill(10_000) },
 };
 
-interface Usage {
-  peakRssMb: number;
-  cpuSeconds: number;
-}
-
 interface Sample {
   wallSeconds: number;
   central: Usage;
@@ -34,14 +31,6 @@ interface Sample {
   agenciesCpuSeconds: number;
   floorSeconds: number;
   startupSeconds: number;
-}
-
-function usage(running: RunningProcess): Usage {
-  const resources = running.process.resourceUsage()!;
-  return {
-    peakRssMb: resources.maxRSS / (1024 * 1024),
-    cpuSeconds: Number(resources.cpuTime.total) / 1e6,
-  };
 }
 
 /** Generates a dataset once; later runs reuse it (the generator is deterministic). */
@@ -105,74 +94,83 @@ async function runStartup(count: number): Promise<number> {
   return seconds;
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
+async function systemBench(keys: string[], runs: number, out: string): Promise<void> {
+  for (const key of keys) if (!SIZES[key]) throw new Error(`unknown size ${key}; known: ${Object.keys(SIZES).join(", ")}`);
+  const bundle = await buildBundle(join(BENCH_DIR, "build"));
+  const results = [];
+  for (const key of keys) {
+    const size = SIZES[key]!;
+    const files = await dataset(key, size);
+    const bets = size.sizes.reduce((a, b) => a + b, 0);
+    const samples: Sample[] = [];
+    for (let run = 0; run < runs; run++) {
+      const system = await runSystem(bundle, files, join(BENCH_DIR, "run"));
+      const floorSeconds = await runFloor(files, join(BENCH_DIR, "run"));
+      const startupSeconds = await runStartup(files.length);
+      samples.push({ ...system, floorSeconds, startupSeconds });
+      process.stderr.write(
+        `${key} run ${run + 1}/${runs}: ${system.wallSeconds.toFixed(3)} s (floor ${floorSeconds.toFixed(3)} s, start-up alone ${startupSeconds.toFixed(3)} s)\n`,
+      );
+    }
+    const wall = median(samples.map((s) => s.wallSeconds));
+    const floor = median(samples.map((s) => s.floorSeconds));
+    results.push({
+      size: key,
+      name: size.name,
+      agencies: size.sizes.length,
+      bets,
+      runs,
+      wallSeconds: wall,
+      betsPerSecond: bets / wall,
+      centralPeakRssMb: median(samples.map((s) => s.central.peakRssMb)),
+      centralCpuSeconds: median(samples.map((s) => s.central.cpuSeconds)),
+      agencyPeakRssMb: median(samples.map((s) => s.agency.peakRssMb)),
+      agencyCpuSeconds: median(samples.map((s) => s.agency.cpuSeconds)),
+      agenciesCpuSeconds: median(samples.map((s) => s.agenciesCpuSeconds)),
+      floorSeconds: floor,
+      ratioToFloor: wall / floor,
+      startupSeconds: median(samples.map((s) => s.startupSeconds)),
+      samples,
+    });
+  }
+  for (const dir of ["run", "build"]) rmSync(join(BENCH_DIR, dir), { recursive: true, force: true });
+
+  const fixed = (value: number, digits: number) => value.toFixed(digits);
+  console.log(
+    `| dataset | bets | wall (s) | bets/s | central peak RSS (MB) | central CPU (s) | agency 1 peak RSS (MB) | agency 1 CPU (s) | agencies CPU (s) | floor (s) | system / floor | start-up alone (s) |`,
+  );
+  console.log(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
+  for (const r of results) {
+    console.log(
+      `| ${r.name} | ${r.bets.toLocaleString("en-US")} | ${fixed(r.wallSeconds, 3)} | ${Math.round(r.betsPerSecond).toLocaleString("en-US")} | ` +
+        `${fixed(r.centralPeakRssMb, 0)} | ${fixed(r.centralCpuSeconds, 2)} | ${fixed(r.agencyPeakRssMb, 0)} | ${fixed(r.agencyCpuSeconds, 2)} | ${fixed(r.agenciesCpuSeconds, 2)} | ` +
+        `${fixed(r.floorSeconds, 3)} | ${fixed(r.ratioToFloor, 1)} | ${fixed(r.startupSeconds, 3)} |`,
+    );
+  }
+  console.log(`\nmedians of ${runs} runs each; ${new Date().toISOString()}; ${navigator.hardwareConcurrency} cores; Bun ${Bun.version}`);
+  mkdirSync(BENCH_DIR, { recursive: true });
+  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), bun: Bun.version, cores: navigator.hardwareConcurrency, results }, null, 2));
+}
 
 const { values } = parseArgs({
   options: {
-    sizes: { type: "string", default: "course,1m,5m,100x10k" },
-    runs: { type: "string", default: "5" },
-    out: { type: "string", default: join(BENCH_DIR, "results.json") },
+    central: { type: "boolean", default: false },
+    sizes: { type: "string" },
+    runs: { type: "string" },
+    out: { type: "string" },
+    bets: { type: "string" },
+    warmup: { type: "string" },
   },
 });
-const runs = Number(values.runs);
-const keys = values.sizes!.split(",");
-for (const key of keys) if (!SIZES[key]) throw new Error(`unknown size ${key}; known: ${Object.keys(SIZES).join(", ")}`);
-
-const bundle = await buildBundle(join(BENCH_DIR, "build"));
-const results = [];
-for (const key of keys) {
-  const size = SIZES[key]!;
-  const files = await dataset(key, size);
-  const bets = size.sizes.reduce((a, b) => a + b, 0);
-  const samples: Sample[] = [];
-  for (let run = 0; run < runs; run++) {
-    const system = await runSystem(bundle, files, join(BENCH_DIR, "run"));
-    const floorSeconds = await runFloor(files, join(BENCH_DIR, "run"));
-    const startupSeconds = await runStartup(files.length);
-    samples.push({ ...system, floorSeconds, startupSeconds });
-    process.stderr.write(
-      `${key} run ${run + 1}/${runs}: ${system.wallSeconds.toFixed(3)} s (floor ${floorSeconds.toFixed(3)} s, start-up alone ${startupSeconds.toFixed(3)} s)\n`,
-    );
-  }
-  const wall = median(samples.map((s) => s.wallSeconds));
-  const floor = median(samples.map((s) => s.floorSeconds));
-  results.push({
-    size: key,
-    name: size.name,
-    agencies: size.sizes.length,
-    bets,
-    runs,
-    wallSeconds: wall,
-    betsPerSecond: bets / wall,
-    centralPeakRssMb: median(samples.map((s) => s.central.peakRssMb)),
-    centralCpuSeconds: median(samples.map((s) => s.central.cpuSeconds)),
-    agencyPeakRssMb: median(samples.map((s) => s.agency.peakRssMb)),
-    agencyCpuSeconds: median(samples.map((s) => s.agency.cpuSeconds)),
-    agenciesCpuSeconds: median(samples.map((s) => s.agenciesCpuSeconds)),
-    floorSeconds: floor,
-    ratioToFloor: wall / floor,
-    startupSeconds: median(samples.map((s) => s.startupSeconds)),
-    samples,
+if (values.central) {
+  await capacityBench({
+    sizes: (values.sizes ?? "5,100,1000,10000").split(","),
+    runs: Number(values.runs ?? 3),
+    out: values.out ?? join(BENCH_DIR, "central.json"),
+    bets: values.bets === undefined ? undefined : Number(values.bets),
+    warmup: values.warmup === undefined ? undefined : Number(values.warmup),
   });
+} else {
+  if (values.bets !== undefined || values.warmup !== undefined) throw new Error("--bets and --warmup go with --central");
+  await systemBench((values.sizes ?? "course,1m,5m,100x10k").split(","), Number(values.runs ?? 5), values.out ?? join(BENCH_DIR, "results.json"));
 }
-for (const dir of ["run", "build"]) rmSync(join(BENCH_DIR, dir), { recursive: true, force: true });
-
-const fixed = (value: number, digits: number) => value.toFixed(digits);
-console.log(
-  `| dataset | bets | wall (s) | bets/s | central peak RSS (MB) | central CPU (s) | agency 1 peak RSS (MB) | agency 1 CPU (s) | agencies CPU (s) | floor (s) | system / floor | start-up alone (s) |`,
-);
-console.log(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
-for (const r of results) {
-  console.log(
-    `| ${r.name} | ${r.bets.toLocaleString("en-US")} | ${fixed(r.wallSeconds, 3)} | ${Math.round(r.betsPerSecond).toLocaleString("en-US")} | ` +
-      `${fixed(r.centralPeakRssMb, 0)} | ${fixed(r.centralCpuSeconds, 2)} | ${fixed(r.agencyPeakRssMb, 0)} | ${fixed(r.agencyCpuSeconds, 2)} | ${fixed(r.agenciesCpuSeconds, 2)} | ` +
-      `${fixed(r.floorSeconds, 3)} | ${fixed(r.ratioToFloor, 1)} | ${fixed(r.startupSeconds, 3)} |`,
-  );
-}
-console.log(`\nmedians of ${runs} runs each; ${new Date().toISOString()}; ${navigator.hardwareConcurrency} cores; Bun ${Bun.version}`);
-mkdirSync(BENCH_DIR, { recursive: true });
-writeFileSync(values.out!, JSON.stringify({ date: new Date().toISOString(), bun: Bun.version, cores: navigator.hardwareConcurrency, results }, null, 2));
