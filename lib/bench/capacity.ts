@@ -56,6 +56,8 @@ export interface CapacityOptions {
   out: string;
   bets?: number;
   warmup?: number;
+  /** Profile the central (`bun --cpu-prof`, and its markdown summary) into this directory. */
+  profile?: string;
 }
 
 /** The soft limit on open files this process (and so every process it starts) has. */
@@ -116,11 +118,13 @@ function loadConfig(size: Required<Size>, port: number, serverPid: number, verif
   };
 }
 
-async function runCentral(bundle: Bundle, size: Required<Size>, work: string): Promise<{ result: LoadResult; usage: Usage }> {
+async function runCentral(bundle: Bundle, size: Required<Size>, work: string, profile?: string): Promise<{ result: LoadResult; usage: Usage }> {
   const storage = join(work, "bets.csv");
   const central = await startCentral(
     storage,
     {
+      // Bun reads its own command-line options from here too.
+      ...(profile && { BUN_OPTIONS: `--cpu-prof --cpu-prof-md --cpu-prof-dir=${profile} --cpu-prof-name=central-${size.connections}-${Date.now()}.cpuprofile` }),
       LOTTERY_AGENCIES: String(size.connections),
       STORAGE_SYNC: "always",
       // Limits raised for the run: every agency connects at once, and an agency may sit out a whole
@@ -179,8 +183,9 @@ function summarize(size: Required<Size>, samples: Sample[]) {
     generatorCpuPerMillion: m((s) => perMillion(s.central.closed.generatorCpuSeconds, s.central.closed.bets)),
     // The whole process, start-up, warm-up, open loop and draw included (its resource usage at exit).
     centralProcessCpuPerMillion: m((s) => perMillion(s.centralUsage.cpuSeconds, s.central.totalBets)),
-    centralPeakRssMb: m((s) => s.centralUsage.peakRssMb),
-    floorPeakRssMb: m((s) => s.floorUsage.peakRssMb),
+    centralPeakRssMb: m((s) => s.central.serverPeakRssMb),
+    floorPeakRssMb: m((s) => s.floor.serverPeakRssMb),
+    generatorPeakRssMb: m((s) => s.central.generatorPeakRssMb),
     closedLatencyMs: {
       p50: m((s) => s.central.closed.latency.p50Ms),
       p99: m((s) => s.central.closed.latency.p99Ms),
@@ -232,7 +237,7 @@ export async function capacityBench(options: CapacityOptions): Promise<void> {
     for (let run = 0; run < options.runs; run++) {
       rmSync(work, { recursive: true, force: true });
       mkdirSync(work, { recursive: true });
-      const central = await runCentral(bundle, size, work);
+      const central = await runCentral(bundle, size, work, options.profile);
       // The floor gets the open-loop rate the central got, so that their latencies are at the same load.
       const floor = await runFloor(size, central.result.open.offeredRate, work);
       samples.push({ central: central.result, centralUsage: central.usage, floor: floor.result, floorUsage: floor.usage });

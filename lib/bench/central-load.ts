@@ -64,6 +64,8 @@ export interface LoadResult {
   /** Bets acknowledged per agency (index 0 is agency 1), warm-up and both phases together. */
   acknowledged: number[];
   totalBets: number;
+  /** The server's peak RSS so far, read once every answer is in. */
+  serverPeakRssMb: number;
   generatorPeakRssMb: number;
 }
 
@@ -115,6 +117,16 @@ export function processCpuSeconds(pid: number): number {
   // Fields after the command name, which is in parentheses and may hold spaces: state is the first.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/**
+ * A process's peak RSS from /proc (VmHWM). Not its resource usage at exit: a process started by Bun.spawn
+ * inherits, through fork and exec, the peak of the process that started it, which can be the larger.
+ */
+export function processPeakRssMb(pid: number | "self"): number {
+  const match = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmHWM:\s+(\d+) kB$/m);
+  if (!match) throw new Error(`no VmHWM for process ${pid}`);
+  return Number(match[1]) / 1024;
 }
 
 const ownCpuSeconds = () => {
@@ -465,6 +477,7 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
   const offeredRate = config.openRate ?? closed.betsPerSecond / 2;
   const open = await load.openLoop(offeredRate);
   await load.finish();
+  const serverPeakRssMb = processPeakRssMb(config.serverPid);
   const acknowledged = load.connections.map((c) => c.acknowledged);
   const totalBets = acknowledged.reduce((a, b) => a + b, 0);
   return {
@@ -476,7 +489,8 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
     open: { ...open, offeredRate },
     acknowledged,
     totalBets,
-    generatorPeakRssMb: process.resourceUsage().maxRSS / 1024,
+    serverPeakRssMb,
+    generatorPeakRssMb: processPeakRssMb("self"),
   };
 }
 

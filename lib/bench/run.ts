@@ -2,7 +2,7 @@
 // `bun run bench --central`: the central alone under one load generator, from 5 to 10,000 connections
 // (lib/bench/capacity.ts).
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { COURSE_SIZES, generateDataset } from "../data/generate.ts";
 import { buildBundle, type Bundle } from "../local/bundle.ts";
@@ -160,6 +160,7 @@ const { values } = parseArgs({
     out: { type: "string" },
     bets: { type: "string" },
     warmup: { type: "string" },
+    profile: { type: "string" },
   },
 });
 if (values.central) {
@@ -169,8 +170,11 @@ if (values.central) {
     out: values.out ?? join(BENCH_DIR, "central.json"),
     bets: values.bets === undefined ? undefined : Number(values.bets),
     warmup: values.warmup === undefined ? undefined : Number(values.warmup),
+    profile: values.profile === undefined ? undefined : resolve(values.profile),
   });
 } else {
-  if (values.bets !== undefined || values.warmup !== undefined) throw new Error("--bets and --warmup go with --central");
+  if (values.bets !== undefined || values.warmup !== undefined || values.profile !== undefined) {
+    throw new Error("--bets, --warmup and --profile go with --central");
+  }
   await systemBench((values.sizes ?? "course,1m,5m,100x10k").split(","), Number(values.runs ?? 5), values.out ?? join(BENCH_DIR, "results.json"));
 }
