@@ -179,6 +179,7 @@ function summarize(size: Required<Size>, samples: Sample[]) {
     centralToFloor: m((s) => s.central.closed.betsPerSecond / s.floor.closed.betsPerSecond),
     // Over the measured flat-out phase only, read from /proc at its ends.
     centralCpuPerMillion: m((s) => perMillion(s.central.closed.serverCpuSeconds, s.central.closed.bets)),
+    centralSystemShare: m((s) => (s.central.closed.serverCpuSeconds > 0 ? s.central.closed.serverSystemSeconds / s.central.closed.serverCpuSeconds : 0)),
     floorCpuPerMillion: m((s) => perMillion(s.floor.closed.serverCpuSeconds, s.floor.closed.bets)),
     generatorCpuPerMillion: m((s) => perMillion(s.central.closed.generatorCpuSeconds, s.central.closed.bets)),
     // The whole process, start-up, warm-up, open loop and draw included (its resource usage at exit).
@@ -251,13 +252,14 @@ export async function capacityBench(options: CapacityOptions): Promise<void> {
   for (const dir of ["run", "build"]) rmSync(join(BENCH_DIR, dir), { recursive: true, force: true });
 
   console.log(
-    `| connections | window | measured bets | central bets/s | floor bets/s | central / floor | central CPU s per M bets | floor CPU s per M bets | central peak RSS (MB) |`,
+    `| connections | window | measured bets | central bets/s | floor bets/s | central / floor | central CPU s per M bets (kernel share) | floor CPU s per M bets | central peak RSS (MB) | floor peak RSS (MB) |`,
   );
-  console.log(`| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
+  console.log(`| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
   for (const r of results) {
     console.log(
       `| ${count(r.connections)} | ${r.window} | ${count(r.measuredBets)} | ${count(r.centralBetsPerSecond)} | ${count(r.floorBetsPerSecond)} | ` +
-        `${r.centralToFloor.toFixed(2)} | ${r.centralCpuPerMillion.toFixed(2)} | ${r.floorCpuPerMillion.toFixed(2)} | ${r.centralPeakRssMb.toFixed(0)} |`,
+        `${r.centralToFloor.toFixed(2)} | ${r.centralCpuPerMillion.toFixed(2)} (${(100 * r.centralSystemShare).toFixed(0)}%) | ${r.floorCpuPerMillion.toFixed(2)} | ` +
+        `${r.centralPeakRssMb.toFixed(0)} | ${r.floorPeakRssMb.toFixed(0)} |`,
     );
   }
   console.log(

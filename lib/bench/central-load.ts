@@ -47,8 +47,9 @@ export interface PhaseResult {
   bets: number;
   seconds: number;
   betsPerSecond: number;
-  /** CPU seconds the server used during the phase. */
+  /** CPU seconds the server used during the phase, and the part of them spent in the kernel. */
   serverCpuSeconds: number;
+  serverSystemSeconds: number;
   /** CPU seconds this process used during the phase. */
   generatorCpuSeconds: number;
   latency: Latency;
@@ -111,12 +112,12 @@ function betPool(): BetBlock {
   return block;
 }
 
-/** CPU seconds a process has used so far (user and system), from /proc. */
-export function processCpuSeconds(pid: number): number {
+/** CPU seconds a process has used so far, in user space and in the kernel, from /proc. */
+export function processCpuSeconds(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   // Fields after the command name, which is in parentheses and may hold spaces: state is the first.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  return { user: Number(fields[11]) / CLOCK_TICKS, system: Number(fields[12]) / CLOCK_TICKS };
 }
 
 /**
@@ -301,7 +302,7 @@ type Phase = "closed" | "open" | "idle";
 interface Mark {
   time: number;
   acked: number;
-  server: number;
+  server: { user: number; system: number };
   own: number;
 }
 
@@ -443,7 +444,8 @@ class LoadGenerator {
       bets,
       seconds,
       betsPerSecond: bets / seconds,
-      serverCpuSeconds: end.server - start.server,
+      serverCpuSeconds: end.server.user + end.server.system - start.server.user - start.server.system,
+      serverSystemSeconds: end.server.system - start.server.system,
       generatorCpuSeconds: end.own - start.own,
       latency: this.latency.summary(),
     };
