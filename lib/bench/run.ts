@@ -163,13 +163,21 @@ const { values } = parseArgs({
     profile: { type: "string" },
   },
 });
+/** A count given on the command line, at least `least`. */
+function count(name: string, text: string | undefined, least: number): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < least) throw new Error(`--${name} must be an integer of at least ${least}, got ${text}`);
+  return value;
+}
+
 if (values.central) {
   await capacityBench({
     sizes: (values.sizes ?? "5,100,1000,10000").split(","),
-    runs: Number(values.runs ?? 3),
+    runs: count("runs", values.runs, 1) ?? 3,
     out: values.out ?? join(BENCH_DIR, "central.json"),
-    bets: values.bets === undefined ? undefined : Number(values.bets),
-    warmup: values.warmup === undefined ? undefined : Number(values.warmup),
+    bets: count("bets", values.bets, 1),
+    warmup: count("warmup", values.warmup, 0),
     profile: values.profile === undefined ? undefined : resolve(values.profile),
   });
 } else {
