@@ -16,6 +16,7 @@ log.info("config", "success", {
   batch_max_amount: config.batchMaxAmount,
   batch_window: config.batchWindow,
   data_file: config.singleBet ? "none (single bet)" : config.dataFile,
+  tls: config.tls ? "on" : "off",
 });
 
 const client = new AgencyClient(config, log);

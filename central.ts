@@ -12,6 +12,7 @@ log.info("config", "success", {
   logging_level: config.loggingLevel,
   agencies: config.agencies,
   storage: config.storagePath,
+  tls: config.tls ? "on" : "off",
 });
 log.info("config_limits", "success", {
   file: config.source,

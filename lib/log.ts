@@ -17,10 +17,11 @@ export function parseLogLevel(value: string): LogLevel | undefined {
   return (LOG_LEVELS as readonly string[]).includes(level) ? (level as LogLevel) : undefined;
 }
 
-// A value may not break the line apart: separators and line breaks are quoted away.
+// A value may not break the line apart: one that could is written as a JSON string, and its "|" as
+// \u007c, because the course's parser splits lines on every "|", inside quotes too.
 function formatValue(value: string | number | boolean): string {
   const text = String(value);
-  return /[|\r\n]|^\s|\s$/.test(text) || text === "" ? JSON.stringify(text) : text;
+  return /[|\r\n]|^\s|\s$/.test(text) || text === "" ? JSON.stringify(text).replaceAll("|", "\\u007c") : text;
 }
 
 export function formatLine(action: string, result: LogResult, fields: LogFields = {}): string {

@@ -6,6 +6,7 @@ import { BetField, betNumber, newFieldRanges, type Bet } from "./bet.ts";
 import type { BetBlock } from "./bet-block.ts";
 import { CsvParser, CsvWriter, recordFields, type CsvRecord } from "./csv.ts";
 import { PromiseLock } from "./lock.ts";
+import { StorageLock } from "./storage-lock.ts";
 
 const syncData = promisify(fdatasync);
 
@@ -92,6 +93,8 @@ export class BetStore<B extends StoredBatch = StoredBatch> {
   /** Length of the bets file up to the last group that was written and synced whole. */
   private committedBytes = 0;
   private failure: StorageFailedError | undefined;
+  /** Held from open() to close(): a second central on the same file stops at open(). */
+  private storageLock: StorageLock | undefined;
 
   constructor(
     readonly path: string,
@@ -107,10 +110,22 @@ export class BetStore<B extends StoredBatch = StoredBatch> {
   }
 
   /**
-   * Opens the files for appending after a scan that hands every stored bet to `onBet` (in file order)
-   * and cuts off an unfinished last row or END line left by a crash.
+   * Locks the storage (StorageLockedError if another central holds it), then opens the files for
+   * appending after a scan that hands every stored bet to `onBet` (in file order) and cuts off an
+   * unfinished last row or END line left by a crash.
    */
   async open(onBet: (bet: Bet) => void = () => {}): Promise<Recovery> {
+    // Before the scan: the scan cuts the file, which is not this central's to cut while another writes it.
+    this.storageLock = StorageLock.acquire(this.path);
+    try {
+      return await this.recover(onBet);
+    } catch (error) {
+      this.storageLock.release();
+      throw error;
+    }
+  }
+
+  private async recover(onBet: (bet: Bet) => void): Promise<Recovery> {
     let bets = 0;
     const scan = { size: 0, consumed: 0 };
     for await (const chunk of this.scanBets(scan)) {
@@ -188,6 +203,7 @@ export class BetStore<B extends StoredBatch = StoredBatch> {
       for (const sink of sinks) await sink?.end();
       for (const fd of [this.betsFd, this.endsFd]) if (fd >= 0) closeSync(fd);
       this.betsFd = this.endsFd = -1;
+      this.storageLock?.release();
     });
   }
 

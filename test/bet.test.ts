@@ -3,13 +3,9 @@ import { describe, expect, test } from "bun:test";
 import { betFieldsError, hasWon, InvalidBetError, isValidAgency, LOTTERY_WINNER_NUMBER, MAX_NAME_LENGTH, validateBet, type BetFields } from "../lib/bet.ts";
 import { CsvParser } from "../lib/csv.ts";
 import { agencyRows } from "../lib/data/generate.ts";
+import { awayFromMidnight, dayFromToday } from "./support/dates.ts";
 
 const VALID: BetFields = { firstName: "Santiago Lionel", lastName: "Lorca", document: "30904465", birthdate: "1999-03-17", number: "7574" };
-
-/** A UTC date `days` from today as YYYY-MM-DD. */
-function dayFromToday(days: number): string {
-  return new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
-}
 
 /** The validation error's message for the bet with `change` applied; fails the test if it passes. */
 function refusal(change: Partial<BetFields>, agency = 1): string {
@@ -121,6 +117,13 @@ describe("each rule fails with a message naming its field", () => {
       expect(refusal({ birthdate })).toMatch(/^birthdate must be a past date/);
     }
   });
+
+  test("the birthdate boundary: today (UTC) is accepted, tomorrow is refused", async () => {
+    await awayFromMidnight();
+    const today = dayFromToday(0);
+    expect(validateBet(1, { ...VALID, birthdate: today }).birthdate).toBe(today);
+    expect(refusal({ birthdate: dayFromToday(1) })).toBe(`birthdate must be a past date as YYYY-MM-DD, got ${JSON.stringify(dayFromToday(1))}`);
+  }, 90_000);
 
   test("future birthdates", () => {
     for (const birthdate of [dayFromToday(2), dayFromToday(400), "2999-01-01", "9999-12-31"]) {

@@ -15,8 +15,8 @@ import {
   logValue,
   reportedWinners,
   rssMiB,
+  seeded,
   STORED_BATCH,
-  testSeed,
 } from "./support/crash-kit.ts";
 import { echo, RawClient } from "./support/raw-client.ts";
 import { actionLines, expectedWinners, makeDataset, readCsv, Scope, waitForLine, type RunningProcess } from "./support/system.ts";
@@ -50,10 +50,12 @@ const KILLS = 4;
  */
 const MAX_BATCHES_BEFORE_KILL = 149;
 
+/** Replays the kill moments (and dataset) of an earlier run of the SIGKILL tests: CRASH_SEED=<seed>. */
+const CRASH_SEED = "CRASH_SEED";
+
 test(
   "SIGKILLed four times at random moments, the central ends up holding every bet exactly once; winners are right",
-  async () => {
-    const random = testSeed("SIGKILLed four times", FILE);
+  () => seeded("SIGKILLed four times", FILE, CRASH_SEED, async (random) => {
     const dir = scope.dir();
     const files = await makeDataset(dir, CRASH_SIZES, random.int(1, 1_000_000));
     const storage = join(dir, "bets.csv");
@@ -93,7 +95,7 @@ test(
     // The draw happened once, in the central that saw the last END.
     expect(centrals.map((each) => actionLines(each, "sorteo").length)).toEqual([...centrals.map(() => 0).slice(1), 1]);
     expect(await kill(central, "SIGTERM")).toBe(0);
-  },
+  }),
   PROCESS_TEST_MS * 4,
 );
 
@@ -223,8 +225,7 @@ test("a central stopped with SIGTERM as soon as it logs that it listens exits 0 
 // ---------------------------------------------------------------------------------------------------
 // 3. An agency SIGKILLed mid-file and started again
 
-test("an agency SIGKILLed mid-file and started again adds no duplicates", async () => {
-  const random = testSeed("agency SIGKILLed mid-file", FILE);
+test("an agency SIGKILLed mid-file and started again adds no duplicates", () => seeded("agency SIGKILLed mid-file", FILE, CRASH_SEED, async (random) => {
   const dir = scope.dir();
   const files = await makeDataset(dir, [20_000, 6_000, 4_000], random.int(1, 1_000_000));
   const storage = join(dir, "bets.csv");
@@ -247,7 +248,7 @@ test("an agency SIGKILLed mid-file and started again adds no duplicates", async 
   expect(exactlyOnceProblems(storage, files)).toEqual([]);
   expect(actionLines(central, "sorteo")).toHaveLength(1);
   expect(await kill(central, "SIGTERM")).toBe(0);
-}, PROCESS_TEST_MS);
+}), PROCESS_TEST_MS);
 
 // ---------------------------------------------------------------------------------------------------
 // 4. After the draw, a restarted central still answers
@@ -337,6 +338,8 @@ test("the idle timeout closes silent clients with a log line, but not one waitin
   const dir = scope.dir();
   const central = await scope.central(join(dir, "bets.csv"), { SERVER_IDLE_TIMEOUT_SECONDS: "1", LOTTERY_AGENCIES: "2" });
   const waiter = await scope.client(central.port);
+  expect(await waiter.request({ type: MessageType.Hello, agency: 1 })).toEqual({ type: MessageType.Welcome, stored: 0 });
+  expect(await waiter.request({ type: MessageType.End, agency: 1 })).toEqual({ type: MessageType.Ok, count: 0 });
   await waiter.send({ type: MessageType.WinnersQuery, agency: 1 });
 
   // Two silent clients one after the other: when the second is closed, the waiter has been quiet for
@@ -353,15 +356,13 @@ test("the idle timeout closes silent clients with a log line, but not one waitin
   expect(halfFrame.received).toEqual([{ type: MessageType.Error, reason: "idle for 1 s" }]);
 
   expect(waiter.isOpen).toBe(true);
-  expect(waiter.received).toEqual([]);
+  expect(waiter.received).toHaveLength(2);
   expect(actionLines(central, "conexion_inactiva").filter((line) => line.includes(waiter.peer))).toEqual([]);
 
   // The draw answers the held query on the connection that waited.
   const ender = await scope.client(central.port);
-  for (const agency of [1, 2]) {
-    await ender.send({ type: MessageType.End, agency });
-    expect(await ender.next()).toEqual({ type: MessageType.Ok, count: 0 });
-  }
+  expect(await ender.request({ type: MessageType.Hello, agency: 2 })).toEqual({ type: MessageType.Welcome, stored: 0 });
+  expect(await ender.request({ type: MessageType.End, agency: 2 })).toEqual({ type: MessageType.Ok, count: 0 });
   expect(await waiter.next()).toEqual({ type: MessageType.Winners, documents: [] });
   expect(await kill(central, "SIGTERM")).toBe(0);
 }, PROCESS_TEST_MS);

@@ -36,6 +36,9 @@ const MESSAGES: Message[] = [
   { type: MessageType.Error, reason: "x".repeat(600) }, // longer than the decoder's initial buffer
   { type: MessageType.End, agency: 3 },
   { type: MessageType.Winners, documents: ["30904465", "😀"] },
+  // Last, a frame with nothing but its header, as an agency with no winners receives: a stream or
+  // chunk ending on it must hand it out at once, not keep it as the start of a frame to come.
+  { type: MessageType.Winners, documents: [] },
 ];
 
 // Several frames back to back, as one connection would carry them.
@@ -77,6 +80,7 @@ describe("FrameDecoder splitting", () => {
     expect(EXPECTED.length).toBe(MESSAGES.length);
     expect(EXPECTED.map((f) => f.type)).toEqual(MESSAGES.map((m) => m.type));
     expect(EXPECTED.some((f) => f.payload === "")).toBe(true);
+    expect(EXPECTED.at(-1)).toEqual({ type: MessageType.Winners, payload: "" });
   });
 
   test("the whole stream in one chunk yields every frame (coalesced frames)", () => {

@@ -140,33 +140,46 @@ test("fuzz: the decoder reads any split of any byte stream exactly as a plain re
 // ---------------------------------------------------------------------------------------------------
 // Against a live central
 
-/** Agency 1 is a real agency process; the fuzzing connections bet for agencies 2 and 3. */
-const FUZZ_AGENCIES = [2, 3];
+/**
+ * Agency 1 is a real agency process; each fuzzing connection says hello as an agency of its own (2, 3, ...),
+ * since a newer connection of an agency replaces the older one, and bets for it (now and then for another).
+ */
 const FUZZ_CONNECTIONS = 32;
+const FUZZ_AGENCIES = Array.from({ length: FUZZ_CONNECTIONS }, (_, i) => i + 2);
 const FUZZ_PARALLEL = 8;
 const FRAMES_PER_CONNECTION = 40;
 const RSS_LIMIT_MIB = 300;
 
 /** What the central must answer to one frame. */
-type Expected = { kind: "ok"; agency: number; rows: string[] } | { kind: "error"; why: string } | { kind: "echo"; payload: Buffer };
+type Expected =
+  | { kind: "welcome" }
+  | { kind: "ok"; agency: number; rows: string[] }
+  | { kind: "error"; why: string }
+  | { kind: "echo"; payload: Buffer };
 
 interface Plan {
   expected: Expected[];
-  /** A frame the test must not send: it would touch agency 1, end an agency or hold a query. */
+  /** A frame the test must not send: it would say hello again, end an agency or hold a query. */
   forbidden: string | undefined;
   tooLargeAt: number | undefined;
   frameStarts: number[];
 }
 
 /**
- * What the central will make of a byte stream, read with the plain splitter and the shared message
- * and bet rules: one answer per frame, in order, then an error for an oversized header.
+ * What the central will make of a byte stream that opens with a hello as `own`, read with the plain
+ * splitter and the shared message and bet rules: one answer per frame, in order, then an error for an
+ * oversized header. Once a bets frame is refused, the session's later ones are too.
  */
-function plan(stream: Buffer): Plan {
+function plan(stream: Buffer, own: number): Plan {
   const split = splitFrames(stream, DEFAULT_MAX_FRAME_BYTES);
   const expected: Expected[] = [];
   let forbidden: string | undefined;
-  for (const frame of split.frames) {
+  let batchRefused = false;
+  const refuseBatch = (why: string) => {
+    expected.push({ kind: "error", why });
+    batchRefused = true;
+  };
+  for (const [index, frame] of split.frames.entries()) {
     let message: Message;
     try {
       message = decodeMessage(frame.type, frame.payload);
@@ -177,9 +190,12 @@ function plan(stream: Buffer): Plan {
     }
     switch (message.type) {
       case MessageType.Bets: {
-        if (message.agency === 1) forbidden ??= "bets for agency 1";
-        if (!FUZZ_AGENCIES.includes(message.agency)) {
-          expected.push({ kind: "error", why: `agency ${message.agency}` });
+        if (batchRefused) {
+          expected.push({ kind: "error", why: "an earlier batch was refused" });
+          break;
+        }
+        if (message.agency !== own) {
+          refuseBatch(`agency ${message.agency} on agency ${own}'s connection`);
           break;
         }
         try {
@@ -193,7 +209,7 @@ function plan(stream: Buffer): Plan {
           expected.push({ kind: "ok", agency: message.agency, rows });
         } catch (error) {
           if (!(error instanceof InvalidBetError)) throw error;
-          expected.push({ kind: "error", why: error.message });
+          refuseBatch(error.message);
         }
         break;
       }
@@ -201,6 +217,9 @@ function plan(stream: Buffer): Plan {
         expected.push({ kind: "echo", payload: Buffer.from(message.payload) });
         break;
       case MessageType.Hello:
+        if (index === 0 && message.agency === own) expected.push({ kind: "welcome" });
+        else forbidden ??= messageName(message.type);
+        break;
       case MessageType.End:
       case MessageType.WinnersQuery:
         forbidden ??= messageName(message.type);
@@ -214,8 +233,9 @@ function plan(stream: Buffer): Plan {
 }
 
 /** One frame for the fuzzing connections: valid bets most often, else one of many ways of being wrong. */
-function fuzzFrame(random: Random): Buffer {
-  const agency = random.pick(FUZZ_AGENCIES);
+function fuzzFrame(random: Random, own: number): Buffer {
+  // Now and then bets for another agency, agency 1 (the real one) included: refused, nothing stored.
+  const agency = random.chance(0.05) ? random.pick([1, ...FUZZ_AGENCIES]) : own;
   const bets = Array.from({ length: random.int(1, 25) }, () => validBet(random));
   const fields = betsFields(String(agency), bets);
   const roll = random.next();
@@ -264,13 +284,13 @@ function fuzzFrame(random: Random): Buffer {
 }
 
 /** A connection's byte stream, built frame by frame, leaving out any frame that would be forbidden. */
-function fuzzStream(random: Random): { stream: Buffer; plan: Plan } {
-  let stream = Buffer.alloc(0);
-  let current = plan(stream);
+function fuzzStream(random: Random, own: number): { stream: Buffer; plan: Plan } {
+  let stream = encodeMessage({ type: MessageType.Hello, agency: own });
+  let current = plan(stream, own);
   for (let frame = 0; frame < FRAMES_PER_CONNECTION && current.tooLargeAt === undefined; frame++) {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const candidate = Buffer.concat([stream, fuzzFrame(random)]);
-      const next = plan(candidate);
+      const candidate = Buffer.concat([stream, fuzzFrame(random, own)]);
+      const next = plan(candidate, own);
       if (next.forbidden) continue;
       stream = candidate;
       current = next;
@@ -292,7 +312,7 @@ interface ConnectionOutcome {
 }
 
 async function fuzzConnection(port: number, random: Random, index: number): Promise<ConnectionOutcome> {
-  const { stream, plan: expected } = fuzzStream(random);
+  const { stream, plan: expected } = fuzzStream(random, FUZZ_AGENCIES[index]!);
   const client = await scope.client(port);
   for (const chunk of randomChunks(random, stream, expected.frameStarts)) await client.write(chunk);
   for (let i = 0; i < expected.expected.length && client.isOpen; i++) await client.next().catch(() => undefined);
@@ -309,6 +329,8 @@ async function fuzzConnection(port: number, random: Random, index: number): Prom
   client.received.forEach((reply, i) => {
     const want = expected.expected[i];
     if (!want) return;
+    // Its count may include the batches pipelined behind the hello: it is answered once they are queued.
+    if (want.kind === "welcome" && reply.type === MessageType.Welcome) return;
     if (want.kind === "ok" && reply.type === MessageType.Ok && reply.count === want.rows.length) {
       outcome.ok++;
       outcome.accepted.push({ agency: want.agency, rows: want.rows });
@@ -330,7 +352,7 @@ test(
     // About 160 batches: the agency is still streaming while the fuzzing connections do their worst.
     const [file] = await makeDataset(dir, [20_000], random.int(1, 1_000_000));
     const storage = join(dir, "bets.csv");
-    const central = await scope.central(storage, { LOTTERY_AGENCIES: "3" });
+    const central = await scope.central(storage, { LOTTERY_AGENCIES: String(1 + FUZZ_AGENCIES.length) });
     const agency = scope.agency(1, central.port, file!);
     await waitForLine(central, /action: agencia_conectada \| result: success \| agency: 1 \|/);
 
@@ -367,8 +389,10 @@ test(
     expect(sameMessage(await ender.next(), { type: MessageType.Echo, payload: Buffer.from("still there") })).toBe(true);
     for (const id of FUZZ_AGENCIES) {
       const count = accepted.filter((batch) => batch.agency === id).reduce((sum, batch) => sum + batch.rows.length, 0);
-      await ender.send({ type: MessageType.End, agency: id });
-      expect(await ender.next()).toEqual({ type: MessageType.Ok, count });
+      const session = await scope.client(central.port);
+      expect(await session.request({ type: MessageType.Hello, agency: id })).toEqual({ type: MessageType.Welcome, stored: count });
+      expect(await session.request({ type: MessageType.End, agency: id })).toEqual({ type: MessageType.Ok, count });
+      session.close();
     }
     // The draw can now happen: the agency that streamed through all this gets its winners.
     expect(await agency.done).toBe(0);
@@ -376,7 +400,7 @@ test(
     peakMiB = Math.max(peakMiB, rssMiB(central.process.pid));
     expect(peakMiB).toBeLessThan(RSS_LIMIT_MIB);
 
-    // Agency 1's file exactly once and in order; for agencies 2 and 3 exactly the acknowledged rows.
+    // Agency 1's file exactly once and in order; for the fuzzed agencies exactly the acknowledged rows.
     const storedFuzz = readCsv(storage)
       .filter((fields) => fields[0] !== "1")
       .map((fields) => csvRow(fields))

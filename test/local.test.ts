@@ -24,3 +24,9 @@ test("`bun run local` refuses to start without the agencies' files, and says how
   expect(run.lines.join("\n")).toContain("missing data files");
   expect(run.lines.join("\n")).toContain("bun run gen-data --agencies 7");
 });
+
+test("`bun run local` with an unknown option prints its usage and exits 2", async () => {
+  const run = startBun("local", ["run", "lib/local/runner.ts", "--tsl"], process.env, undefined, ROOT);
+  expect(await run.done).toBe(2);
+  expect(run.lines.join("\n")).toContain("usage: bun run local [--tls]");
+});

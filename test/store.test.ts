@@ -7,13 +7,24 @@ import { join } from "node:path";
 import type { Bet } from "../lib/bet.ts";
 import { BetBlock } from "../lib/bet-block.ts";
 import { agencyRows } from "../lib/data/generate.ts";
+import { Lottery } from "../lib/central/lottery.ts";
 import { PromiseLock } from "../lib/lock.ts";
+import { Logger } from "../lib/log.ts";
 import { BetStore, CorruptStorageError, StorageFailedError, type StoredBatch, type SyncMode } from "../lib/store.ts";
+import { before, heldSyncs, type HeldSyncs } from "./support/held-sync.ts";
 import { betRow, storedBatches } from "./support/rows.ts";
 
 let dir = "";
 let path = "";
 const opened: BetStore[] = [];
+const held: HeldSyncs[] = [];
+
+/** Syncs held until the test releases them (and released at the latest after it). */
+function holdSyncs(): HeldSyncs {
+  const syncs = heldSyncs();
+  held.push(syncs);
+  return syncs;
+}
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "lottery-store-"));
@@ -21,6 +32,8 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
+  // Held syncs first: a store closes only once its queued writes are through.
+  for (const syncs of held.splice(0)) syncs.releaseAll();
   for (const store of opened.splice(0)) await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -114,6 +127,24 @@ describe("storeBets and loadBets", () => {
     await earlier;
     await store.storeBets({ agency: 1, bets: BetBlock.of([fields("3", "3")]) });
     expect(readFileSync(path, "utf8")).toBe("1,Ana,Pérez,0,1999-03-17,0\r\n1,Ana,Pérez,3,1999-03-17,3\r\n");
+  });
+
+  test("a batch refused part-way stores none of its valid bets and is never committed; its group's other batches are", async () => {
+    const committed: string[] = [];
+    const { store } = await openStore("always", (batch) => committed.push(batch.bets.toFields().map((b) => b.document).join("+")));
+    const fields = (document: string, number = document) => ({ firstName: "Ana", lastName: "Pérez", document, birthdate: "1999-03-17", number });
+    // Three batches queued together: they would share one write and one sync.
+    const earlier = store.storeBets({ agency: 1, bets: BetBlock.of([fields("1")]) });
+    const refused = store.storeBets({ agency: 1, bets: BetBlock.of([fields("2"), fields("3"), fields("4", "x")]) });
+    const later = store.storeBets({ agency: 1, bets: BetBlock.of([fields("5"), fields("6")]) });
+    await expect(refused).rejects.toThrow(RangeError);
+    await Promise.all([earlier, later]);
+    expect(committed).toEqual(["1", "5+6"]);
+    expect((await loadAll(store)).map((b) => b.document)).toEqual(["1", "5", "6"]);
+    await store.close();
+    opened.length = 0;
+    const { recovery } = await openStore();
+    expect(recovery.bets).toBe(3);
   });
 
   test("loadBets on a missing file yields nothing", async () => {
@@ -331,15 +362,21 @@ describe("END notices", () => {
     expect(readFileSync(`${path}.ends`, "utf8")).toBe("2\n5\n3\n");
   });
 
-  test("an END is recorded after the batches queued before it", async () => {
-    const { store } = await openStore();
-    const batch = [bet({ number: 11 }), bet({ number: 12 })];
-    const stored = storeAll(store, batch);
-    await store.recordEnd(1);
-    // The draw trusts an END on disk to mean that agency's bets are on disk too.
-    expect(readFileSync(path, "utf8")).toBe(batch.map(betRow).join(""));
-    expect(readFileSync(`${path}.ends`, "utf8")).toBe("1\n");
-    await stored;
+  test("an END recorded twice for one agency is one finished agency to the lottery restored from the store", async () => {
+    const first = await openStore();
+    await first.store.recordEnd(1);
+    await first.store.recordEnd(1);
+    await first.store.close();
+    opened.length = 0;
+    const { recovery } = await openStore();
+    expect(new Set(recovery.ended)).toEqual(new Set([1]));
+    const lines: string[] = [];
+    const lottery = new Lottery(2, new Logger("INFO", (line) => lines.push(line)));
+    lottery.restoreEnded(recovery.ended);
+    // Agency 2 has not finished: no draw, and it may still bet.
+    expect(lines.filter((line) => line.includes("action: sorteo"))).toEqual([]);
+    expect(lottery.endReceived(2)).toBe(false);
+    expect(lottery.beginEnd(1)).toBe(false);
   });
 
   test("open() on a fresh path creates both files", async () => {
@@ -394,31 +431,44 @@ describe("durable acknowledgements", () => {
   /** One turn of the event loop: what could happen by now has happened. */
   const turn = () => new Promise((resolve) => setImmediate(resolve));
 
-  /** A sync that the test releases by hand, counting calls. */
-  function heldSyncs() {
-    const calls: PromiseWithResolvers<void>[] = [];
-    const waiting: ((call: PromiseWithResolvers<void>) => void)[] = [];
-    const sync = (_fd: number) => {
-      const call = Promise.withResolvers<void>();
-      calls.push(call);
-      waiting.shift()?.(call);
-      return call.promise;
-    };
-    /** The next sync asked for (already asked, or when it is). */
-    const next = (index: number) =>
-      calls[index] ? Promise.resolve(calls[index]!) : new Promise<PromiseWithResolvers<void>>((resolve) => waiting.push(resolve));
-    return { sync, calls, next };
-  }
+  /** A few turns of the event loop: what the store could have done by now without a sync, it has done. */
+  const turns = async (count = 10) => {
+    for (let i = 0; i < count; i++) await turn();
+  };
+
+  test("an END queued behind a batch is neither written nor acknowledged until that batch's sync is done", async () => {
+    const syncs = holdSyncs();
+    const store = new BetStore(path, "always", undefined, syncs.sync);
+    opened.push(store);
+    await store.open();
+    const batch = [bet({ number: 11 }), bet({ number: 12 })];
+    const stored = storeAll(store, batch);
+    const batchSync = await before(syncs.next(0), { "the batch was acknowledged without a sync": stored });
+    let ended = false;
+    const end = store.recordEnd(1).then(() => (ended = true));
+    // The draw trusts an END on disk to mean that agency's bets are on disk too.
+    await turns();
+    expect({ ends: readFileSync(store.endsPath, "utf8"), ended, syncs: syncs.calls.length }).toEqual({ ends: "", ended: false, syncs: 1 });
+
+    batchSync.resolve();
+    await stored;
+    const endSync = await before(syncs.next(1), { "the END was acknowledged without a sync": end });
+    expect(ended).toBe(false);
+    endSync.resolve();
+    await end;
+    expect(readFileSync(path, "utf8")).toBe(batch.map(betRow).join(""));
+    expect(readFileSync(store.endsPath, "utf8")).toBe("1\n");
+  });
 
   test("batches arriving during a sync share the next one, and nobody hears of a batch before its sync", async () => {
-    const syncs = heldSyncs();
+    const syncs = holdSyncs();
     const store = new BetStore(path, "always", undefined, syncs.sync);
     opened.push(store);
     await store.open();
 
     const settled: number[] = [];
     const first = storeAll(store, [bet({ document: "1" })]).then(() => settled.push(0));
-    const firstSync = await syncs.next(0);
+    const firstSync = await before(syncs.next(0), { "a batch was acknowledged without a sync": first });
     // 49 more batches while the first sync is held.
     const more = Array.from({ length: 49 }, (_, i) =>
       storeAll(store, [bet({ document: String(i + 2) }), bet({ document: String(i + 100) })]).then(() => settled.push(i + 1)),
@@ -431,7 +481,7 @@ describe("durable acknowledgements", () => {
     await first;
     expect(settled).toEqual([0]);
     // All 49 are written as one group and wait on one more sync.
-    const secondSync = await syncs.next(1);
+    const secondSync = await before(syncs.next(1), { "the second group was acknowledged without a sync": Promise.all(more) });
     await turn();
     expect(settled).toEqual([0]);
     secondSync.resolve();
@@ -442,7 +492,7 @@ describe("durable acknowledgements", () => {
   });
 
   test("with sync never, no sync is made at all", async () => {
-    const syncs = heldSyncs();
+    const syncs = holdSyncs();
     const store = new BetStore(path, "never", undefined, syncs.sync);
     opened.push(store);
     await store.open();

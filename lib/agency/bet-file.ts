@@ -26,6 +26,9 @@ export class BetFile {
   private closed = false;
   /** Blocks handed back once their bets were acknowledged, to be filled again. */
   private readonly spare: BetBlock[] = [];
+  /** Bytes read so far, and the file's size when reading began: how far through the file the agency is. */
+  bytesRead = 0;
+  size = 0;
 
   constructor(
     readonly path: string,
@@ -38,6 +41,7 @@ export class BetFile {
       throw error.code === "ENOENT" ? new Error(`bets file ${this.path} does not exist`) : error;
     });
     this.handle = handle;
+    this.size = (await handle.stat()).size;
     const parser = new CsvParser();
     const chunk = new Uint8Array(READ_BYTES);
     let block = this.nextBlock();
@@ -50,6 +54,7 @@ export class BetFile {
       for (;;) {
         const { bytesRead } = await handle.read(chunk, 0, READ_BYTES, null);
         if (bytesRead === 0 || this.closed) break;
+        this.bytesRead += bytesRead;
         // The parser copies whatever it keeps past the call, so the buffer can be read into again.
         parser.push(chunk.subarray(0, bytesRead), onRecord);
         if (block.count > 0) {

@@ -1,15 +1,23 @@
 import { InvalidBetError, validateBet, type Bet } from "../bet.ts";
 import { BetBlock } from "../bet-block.ts";
 import type { Logger } from "../log.ts";
-import { MessageType, messageName, type Message } from "../protocol/index.ts";
+import { isTransientRefusal, MessageType, messageName, type Message } from "../protocol/index.ts";
 import { BatchEncoder } from "./batch-encoder.ts";
 import { BetFile } from "./bet-file.ts";
 import type { AgencyConfig } from "./config.ts";
-import { CentralConnection, ConnectionLostError } from "./connection.ts";
+import { CentralConnection, CentralUntrustedError, ConnectionLostError, systemResolver, type Resolver } from "./connection.ts";
 
 /** The run cannot go on (an invalid single bet, a refused request, answers that contradict ours); retrying cannot help. */
 export class AgencyFailedError extends Error {
   override readonly name = "AgencyFailedError";
+}
+
+/**
+ * The central turned the connection away for now (at its connection limit, or stopping): like a dropped
+ * connection, it is retried with the backoff, and the hello's cursor makes resuming safe.
+ */
+export class CentralBusyError extends ConnectionLostError {
+  override readonly name = "CentralBusyError";
 }
 
 /** The agency was asked to stop (SIGTERM). */
@@ -19,6 +27,8 @@ export class StoppedError extends Error {
 
 const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 2000;
+/** A progress line at most this often, and only on a run that lasts longer. */
+const PROGRESS_INTERVAL_MS = 1000;
 /** Frames are written together up to this many bytes: fewer writes, and the first leave early. */
 const SEND_BYTES = 64 * 1024;
 
@@ -58,10 +68,16 @@ export class AgencyClient {
   private attempts = 0;
   /** The current session got its welcome: the central was answering on it. */
   private welcomed = false;
+  /** When the next progress line is due. */
+  private progressLineAt = 0;
+  /** Why the last connection attempt or session failed, for the message when the budget runs out. */
+  private lastFailure = "";
 
   constructor(
     private readonly config: AgencyConfig,
     private readonly log: Logger,
+    /** How the central's host name is resolved on each attempt; tests give their own. */
+    private readonly resolve: Resolver = systemResolver,
   ) {
     this.encoder = new BatchEncoder(config.id, config.batchMaxAmount);
     this.file = new BetFile(config.dataFile, ({ line, error }) => {
@@ -72,6 +88,16 @@ export class AgencyClient {
 
   /** Sends the whole file, ends, and returns the outcome; reconnects while the central is away. */
   async run(): Promise<AgencyOutcome> {
+    try {
+      return await this.sendAll();
+    } finally {
+      // Read to its end the file is closed already; a run that failed leaves it open otherwise.
+      await this.file.close();
+    }
+  }
+
+  private async sendAll(): Promise<AgencyOutcome> {
+    this.progressLineAt = performance.now() + PROGRESS_INTERVAL_MS;
     this.source = this.file.blocks();
     // The first bets are read before connecting: a missing or unreadable file fails here, not mid-session.
     await this.fillUnsent();
@@ -82,6 +108,7 @@ export class AgencyClient {
         return await this.session(connection);
       } catch (error) {
         if (!(error instanceof ConnectionLostError) || this.stopping) throw this.stopping ? new StoppedError("stopped") : error;
+        this.lastFailure = error.message;
         this.log.warning("conexion_perdida", "fail", { error: error.message, acknowledged: this.acknowledged });
         // Waiting on a live session (for the draw, say) is not a lack of progress: the budget starts now.
         if (this.welcomed) this.progress();
@@ -101,7 +128,7 @@ export class AgencyClient {
       this.log.error("apuesta_enviada", "fail", { dni: fields.document, numero: fields.number, error: error.message });
       throw new AgencyFailedError(`invalid bet: ${error.message}`);
     }
-    const connection = await this.connect();
+    const connection = await this.connectWelcomed();
     try {
       this.encoder.encode([BetBlock.of([fields])], 0, 0);
       connection.sendFrame(this.encoder.take());
@@ -128,13 +155,37 @@ export class AgencyClient {
     this.log.info("close_file", "success", { file: this.config.dataFile });
   }
 
-  private async session(connection: CentralConnection): Promise<AgencyOutcome> {
+  /**
+   * A connection whose hello was answered, for the single bet: a refusal for now is retried like a
+   * failed attempt. Once the bet is sent, nothing is retried (its fate would be unknown).
+   */
+  private async connectWelcomed(): Promise<CentralConnection> {
+    for (;;) {
+      const connection = await this.connect();
+      try {
+        await this.hello(connection);
+        return connection;
+      } catch (error) {
+        connection.close();
+        if (!(error instanceof ConnectionLostError) || this.stopping) throw this.stopping ? new StoppedError("stopped") : error;
+        this.lastFailure = error.message;
+        this.log.warning("conexion_perdida", "fail", { error: error.message });
+      }
+    }
+  }
+
+  /** Says who we are; the central answers with how many of our bets it holds. */
+  private async hello(connection: CentralConnection): Promise<number> {
     connection.send({ type: MessageType.Hello, agency: this.config.id });
     const welcome = await this.receive(connection);
     if (welcome.type !== MessageType.Welcome) throw this.unexpected(welcome);
     this.welcomed = true;
     this.progress();
-    await this.resumeFrom(welcome.stored);
+    return welcome.stored;
+  }
+
+  private async session(connection: CentralConnection): Promise<AgencyOutcome> {
+    await this.resumeFrom(await this.hello(connection));
 
     const window = this.config.batchWindow;
     for (;;) {
@@ -152,6 +203,8 @@ export class AgencyClient {
       let reply: Message | undefined = await this.receive(connection);
       do this.acknowledge(reply);
       while ((reply = this.poll(connection)));
+      // One clock read per group of answers, none per bet.
+      if (performance.now() >= this.progressLineAt) this.logProgress();
     }
 
     connection.send({ type: MessageType.End, agency: this.config.id });
@@ -166,6 +219,14 @@ export class AgencyClient {
     if (answer.type !== MessageType.Winners) throw this.unexpected(answer);
     this.log.info("consulta_ganadores", "success", { cant_ganadores: answer.documents.length });
     return { invalidRows: this.invalidRows };
+  }
+
+  /** For people watching a long run: how far it is, `percent` by the bytes of the file read. */
+  private logProgress(): void {
+    const { bytesRead, size } = this.file;
+    const percent = size > 0 ? Math.floor((100 * bytesRead) / size) : 100;
+    this.log.info("progreso", "in_progress", { sent: this.sent, acknowledged: this.acknowledged, percent });
+    this.progressLineAt = performance.now() + PROGRESS_INTERVAL_MS;
   }
 
   /** An answer to the oldest batch in flight: it must be its OK. */
@@ -244,8 +305,9 @@ export class AgencyClient {
   }
 
   private unlessRefused(message: Message): Message {
-    if (message.type === MessageType.Error) throw new AgencyFailedError(`the central refused: ${message.reason}`);
-    return message;
+    if (message.type !== MessageType.Error) return message;
+    if (isTransientRefusal(message.reason)) throw new CentralBusyError(`the central refused for now: ${message.reason}`);
+    throw new AgencyFailedError(`the central refused: ${message.reason}`);
   }
 
   private unexpected(message: Message): Error {
@@ -260,29 +322,37 @@ export class AgencyClient {
    */
   private async connect(): Promise<CentralConnection> {
     const { host, port } = this.config.serverAddress;
+    const server = `${host}:${port}`;
     const deadline = this.progressAt + this.config.reconnectTimeoutSeconds * 1000;
     for (let attempt = 1; ; attempt++) {
       if (this.stopping) throw new StoppedError("stopped");
       if (this.attempts++ > 0) {
         const left = deadline - performance.now();
-        if (left <= 0) throw new Error(`cannot reach the central at ${host}:${port} after ${attempt} attempts`);
+        if (left <= 0) throw new Error(`cannot reach the central at ${server} after ${attempt} attempts (last: ${this.lastFailure})`);
         const delay = Math.min(FIRST_RETRY_MS * 2 ** Math.min(this.failures++, 10), MAX_RETRY_MS, left);
         await Promise.race([Bun.sleep(delay * (0.5 + Math.random() / 2)), this.stopped.promise]);
         if (this.stopping) throw new StoppedError("stopped");
       }
       try {
-        const connection = await CentralConnection.open(this.config.serverAddress);
+        const connection = await CentralConnection.open(this.config.serverAddress, {
+          tls: this.config.tls,
+          resolve: this.resolve,
+          attempt: this.attempts,
+        });
         this.connection = connection;
         if (this.stopping) connection.close();
-        this.log.info("connect", "success", { server: `${host}:${port}`, attempt });
+        this.log.info("connect", "success", { server, attempt });
         return connection;
       } catch (error) {
+        const message = String((error as Error).message);
+        if (error instanceof CentralUntrustedError) {
+          // Whoever answers there cannot prove it is the central: it gets no bets, and retrying would not change that.
+          this.log.error("tls", "fail", { server, error: message });
+          throw new AgencyFailedError(`the central at ${server} failed TLS verification: ${message}`);
+        }
+        this.lastFailure = message;
         const level = performance.now() >= deadline ? "ERROR" : "DEBUG";
-        this.log.log(level, "connect", level === "ERROR" ? "fail" : "in_progress", {
-          server: `${host}:${port}`,
-          attempt,
-          error: String((error as Error).message),
-        });
+        this.log.log(level, "connect", level === "ERROR" ? "fail" : "in_progress", { server, attempt, error: message });
       }
     }
   }

@@ -1,5 +1,8 @@
 import type { BetFields } from "../bet.ts";
 import { integer, loadConfig, logLevel, nonEmpty, address, ConfigError } from "../config.ts";
+import { loadTls, tlsSettings } from "../tls/config.ts";
+
+const TLS_SETTINGS = tlsSettings("CLI");
 
 // Exercise 5: a single bet given by these variables instead of a file.
 const SINGLE_BET_ENV = { firstName: "NOMBRE", lastName: "APELLIDO", document: "DOCUMENTO", birthdate: "NACIMIENTO", number: "NUMERO" } as const;
@@ -19,6 +22,8 @@ export const agencySettings = {
     fallback: 30,
     read: integer(0, 86_400),
   },
+  // All three for mutual TLS with the central, none for plain TCP.
+  ...TLS_SETTINGS,
 };
 
 export type AgencyConfig = Awaited<ReturnType<typeof loadAgencyConfig>>;
@@ -26,7 +31,12 @@ export type AgencyConfig = Awaited<ReturnType<typeof loadAgencyConfig>>;
 export async function loadAgencyConfig(env: Record<string, string | undefined> = process.env) {
   const config = await loadConfig(agencySettings, { path: env.AGENCY_CONFIG, fallbackPath: "config/agency.yaml", env });
   if (config.id === 0) throw new ConfigError("agency id is not set (env CLI_ID or key id)");
-  return { ...config, dataFile: config.dataFile || `.data/agency-${config.id}.csv`, singleBet: singleBetFrom(env) };
+  return {
+    ...config,
+    dataFile: config.dataFile || `.data/agency-${config.id}.csv`,
+    singleBet: singleBetFrom(env),
+    tls: await loadTls(TLS_SETTINGS, config),
+  };
 }
 
 function singleBetFrom(env: Record<string, string | undefined>): BetFields | undefined {

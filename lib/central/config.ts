@@ -1,5 +1,8 @@
 import { DEFAULT_MAX_FRAME_BYTES } from "../protocol/index.ts";
 import { integer, loadConfig, logLevel, nonEmpty, oneOf } from "../config.ts";
+import { loadTls, tlsSettings } from "../tls/config.ts";
+
+const tls = tlsSettings("SERVER");
 
 /** The central's settings: file key, overriding variable, default. */
 export const centralSettings = {
@@ -19,10 +22,12 @@ export const centralSettings = {
   agencies: { key: "lottery.agencies", env: "LOTTERY_AGENCIES", fallback: 5, read: integer(0, 100_000) },
   storagePath: { key: "storage.filepath", env: "STORAGE_FILEPATH", fallback: "./bets.csv", read: nonEmpty },
   storageSync: { key: "storage.sync", env: "STORAGE_SYNC", fallback: "always" as const, read: oneOf("always", "never") },
+  ...tls,
 };
 
 export type CentralConfig = Awaited<ReturnType<typeof loadCentralConfig>>;
 
-export function loadCentralConfig(env: Record<string, string | undefined> = process.env) {
-  return loadConfig(centralSettings, { path: env.CENTRAL_CONFIG, fallbackPath: "config/central.yaml", env });
+export async function loadCentralConfig(env: Record<string, string | undefined> = process.env) {
+  const config = await loadConfig(centralSettings, { path: env.CENTRAL_CONFIG, fallbackPath: "config/central.yaml", env });
+  return { ...config, tls: await loadTls(tls, config) };
 }

@@ -89,6 +89,19 @@ export function waitForLine(running: RunningProcess, pattern: RegExp): Promise<R
   });
 }
 
+/**
+ * The central's TLS settings for the certificates in `dir` (as `bun run gen-certs` writes them):
+ * it speaks only mutual TLS and trusts agencies that the same CA signed.
+ */
+export function centralTlsEnv(dir: string): Record<string, string> {
+  return { SERVER_TLS_CERT: `${dir}/server.crt`, SERVER_TLS_KEY: `${dir}/server.key`, SERVER_TLS_CA: `${dir}/ca.crt` };
+}
+
+/** Agency `id`'s TLS settings for the certificates in `dir`: its own certificate, and the CA to check the central by. */
+export function agencyTlsEnv(dir: string, id: number): Record<string, string> {
+  return { CLI_TLS_CERT: `${dir}/agency-${id}.crt`, CLI_TLS_KEY: `${dir}/agency-${id}.key`, CLI_TLS_CA: `${dir}/ca.crt` };
+}
+
 /** The repository's root: the entry points and the default configuration live there. */
 export const ROOT = new URL("../../", import.meta.url).pathname;
 

@@ -1,9 +1,21 @@
-// `bun run local`: the whole system as plain processes on 127.0.0.1, with compose-style output.
+// `bun run local [--tls]`: the whole system as plain processes on 127.0.0.1, with compose-style output.
 import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { generateCertificates } from "../tls/certs.ts";
 import { buildBundle } from "./bundle.ts";
-import { awaitAgencies, ROOT, startAgency, startCentral, type RunningProcess } from "./processes.ts";
+import { agencyTlsEnv, awaitAgencies, centralTlsEnv, ROOT, startAgency, startCentral, type RunningProcess } from "./processes.ts";
 
 const RUN_DIR = `${ROOT}.run`;
+const USAGE = `usage: bun run local [--tls]   (agencies: LOTTERY_AGENCIES, default 5)
+  --tls  mutual TLS throughout, with certificates made for this run in .run/certs/`;
+
+let tls: boolean;
+try {
+  tls = parseArgs({ args: Bun.argv.slice(2), options: { tls: { type: "boolean" } } }).values.tls ?? false;
+} catch (error) {
+  console.error(`${(error as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
 
 const agencies = Number(process.env.LOTTERY_AGENCIES ?? 5);
 if (!Number.isInteger(agencies) || agencies < 1) {
@@ -30,10 +42,24 @@ const bundle = await buildBundle(`${RUN_DIR}/build`);
 // startCentral and startAgency pass the environment on; their own per-process settings come on top.
 const env = { LOTTERY_AGENCIES: String(agencies) };
 
-const central = await startCentral(`${RUN_DIR}/bets.csv`, env, print, bundle.central);
+// With --tls, a CA of this run's own: each agency gets only its own certificate and key.
+const certs = `${RUN_DIR}/certs`;
+if (tls) await generateCertificates({ out: certs, agencies, hosts: [], force: false });
+const centralEnv = tls ? { ...env, ...centralTlsEnv(certs) } : env;
+const agencyEnv = (id: number) => (tls ? { ...env, ...agencyTlsEnv(certs, id) } : env);
+
+const central = await startCentral(`${RUN_DIR}/bets.csv`, centralEnv, print, bundle.central);
+// A central that ignored the TLS settings would make this a plain run under a TLS heading.
+const configLine = central.lines.find((line) => line.includes("action: config"));
+if (tls && !configLine?.includes("tls: on")) {
+  console.error(`--tls: the central did not turn TLS on (its config line: ${configLine ?? "none"})`);
+  central.process.kill("SIGTERM");
+  await central.done;
+  process.exit(1);
+}
 
 const started = performance.now();
-const clients: RunningProcess[] = names.slice(1).map((_, i) => startAgency(i + 1, central.port, dataFile(i + 1), env, print, bundle.agency));
+const clients: RunningProcess[] = names.slice(1).map((_, i) => startAgency(i + 1, central.port, dataFile(i + 1), agencyEnv(i + 1), print, bundle.agency));
 const codes = await awaitAgencies(clients);
 const wall = (performance.now() - started) / 1000;
 
@@ -56,6 +82,6 @@ const total = [...storedBy.values()].reduce((a, b) => a + b, 0);
 const ok = codes.every((code) => code === 0) && centralCode === 0;
 console.log(
   `\n${ok ? "OK" : "FAILED"}: ${total} bets stored by ${agencies} agencies in ${wall.toFixed(2)} s; ` +
-    `central exit ${centralCode}; storage ${RUN_DIR}/bets.csv`,
+    `central exit ${centralCode}; storage ${RUN_DIR}/bets.csv${tls ? `; mutual TLS, certificates ${certs}` : ""}`,
 );
 process.exit(ok ? 0 : 1);

@@ -2,3 +2,4 @@ export * from "./frame.ts";
 export * from "./decoder.ts";
 export * from "./writer.ts";
 export * from "./messages.ts";
+export * from "./refusals.ts";

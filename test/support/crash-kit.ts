@@ -27,15 +27,37 @@ export class Random {
   }
 }
 
+/** How to run one randomized test again with the same seed. */
+function replayCommand(test: string, file: string, env: string, seed: number): string {
+  return `${env}=${seed} bun test ${file} -t '${test}'`;
+}
+
 /**
- * The seed of a randomized test: TEST_SEED when set (to replay a failure), a fresh one otherwise.
- * It is printed so that a failing run says how to reproduce it.
+ * The seed of a randomized test: from the environment variable `env` when set (to replay a run), a
+ * fresh one otherwise. It is printed at once, so that even a run that hangs says how to reproduce it.
  */
-export function testSeed(test: string, file: string): Random {
-  const fromEnv = process.env.TEST_SEED;
+export function testSeed(test: string, file: string, env = "TEST_SEED"): Random {
+  const fromEnv = process.env[env];
+  if (fromEnv !== undefined && fromEnv !== "" && !/^\d+$/.test(fromEnv)) throw new Error(`${env} must be a seed (digits), got ${JSON.stringify(fromEnv)}`);
   const seed = fromEnv ? Number(fromEnv) >>> 0 : Math.floor(Math.random() * 2 ** 32);
-  console.log(`[${test}] seed ${seed}; replay with: TEST_SEED=${seed} bun test ${file} -t '${test}'`);
+  console.log(`[${test}] seed ${seed}${fromEnv ? ` (from ${env})` : ""}; replay with: ${replayCommand(test, file, env, seed)}`);
   return new Random(seed);
+}
+
+/**
+ * Runs a randomized test's body with its seeded randomness (see testSeed). If the body fails, the
+ * failure itself names the seed and the command that replays it: what the run covered is not lost.
+ */
+export async function seeded(test: string, file: string, env: string, body: (random: Random) => Promise<void>): Promise<void> {
+  const random = testSeed(test, file, env);
+  try {
+    await body(random);
+  } catch (error) {
+    const replay = `seed ${random.seed}; replay with: ${replayCommand(test, file, env, random.seed)}`;
+    console.error(`[${test}] failed with ${replay}`);
+    if (error instanceof Error) error.message = `${error.message}\n(${replay})`;
+    throw error;
+  }
 }
 
 /** Sends `signal` and resolves with the exit code once the process is gone. */

@@ -35,26 +35,40 @@ export class RawClient {
   private writer!: SocketWriter;
   private failure: Error | undefined;
   private drained: (() => void)[] = [];
+  private arrivals: { count: number; resolve: () => void }[] = [];
   private localPort = 0;
 
   private constructor() {}
 
-  static async connect(port: number, host = "127.0.0.1"): Promise<RawClient> {
+  /**
+   * Connects on plain TCP, or with `tls` (a client certificate or none, and the CA to check the central
+   * by) over TLS: then it resolves once the handshake is done, since nothing can be written before it.
+   * A failed handshake rejects, with the TLS library's reason.
+   */
+  static async connect(port: number, host = "127.0.0.1", tls?: { cert?: string; key?: string; ca: string; serverName?: string }): Promise<RawClient> {
     const client = new RawClient();
+    const handshake = Promise.withResolvers<void>();
     const socket = await Bun.connect<RawClient>({
       hostname: host,
       port,
       data: client,
+      tls: tls && { serverName: "localhost", ...tls },
       socket: {
+        handshake: (_socket, success, error) => (success ? handshake.resolve() : handshake.reject(new Error(error?.message ?? "TLS handshake failed"))),
         data: (socket, chunk) => socket.data.onData(chunk),
         drain: (socket) => socket.data.onDrain(),
-        close: (socket) => socket.data.onClose(new Error("the central closed the connection")),
+        close: (socket) => {
+          socket.data.onClose(new Error("the central closed the connection"));
+          handshake.reject(new Error("the central closed the connection during the handshake"));
+        },
         error: (socket, error) => socket.data.onClose(error),
       },
     });
     client.socket = socket;
     client.writer = new SocketWriter(socket);
     client.localPort = socket.localPort;
+    if (tls) await handshake.promise;
+    else handshake.promise.catch(() => undefined);
     return client;
   }
 
@@ -129,6 +143,15 @@ export class RawClient {
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
+  /**
+   * Resolves once `count` messages have arrived in all, taken or not; never if the connection closes
+   * first. For racing what must come first against an answer that must not.
+   */
+  arrival(count: number): Promise<void> {
+    if (this.received.length >= count) return Promise.resolve();
+    return new Promise((resolve) => this.arrivals.push({ count, resolve }));
+  }
+
   /** Sends a message and returns the next reply. */
   request(message: Message): Promise<Message> {
     this.send(message);
@@ -149,6 +172,8 @@ export class RawClient {
       this.decoder.push(chunk, (type, payload) => {
         const message = decodeMessage(type, payload);
         this.received.push(message);
+        for (const arrival of this.arrivals) if (arrival.count <= this.received.length) arrival.resolve();
+        this.arrivals = this.arrivals.filter((arrival) => arrival.count > this.received.length);
         const waiter = this.waiters.shift();
         if (waiter) {
           this.taken++;

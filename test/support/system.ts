@@ -36,6 +36,27 @@ export function actionLines(running: RunningProcess, action: string): string[] {
   return running.lines.filter((line) => line.includes(`action: ${action} |`));
 }
 
+/** Resolves once the process has printed `count` lines matching `pattern`; rejects if it exits first. */
+export async function waitForLines(running: RunningProcess, pattern: RegExp, count: number): Promise<void> {
+  const seen = () => running.lines.filter((line) => pattern.test(line)).length;
+  if (seen() >= count) return;
+  const reached = Promise.withResolvers<void>();
+  const listener = (line: string) => {
+    if (pattern.test(line) && seen() >= count) reached.resolve();
+  };
+  running.listeners.add(listener);
+  try {
+    await Promise.race([
+      reached.promise,
+      running.done.then((code) => {
+        throw new Error(`${running.name} exited with ${code} after ${seen()} of ${count} lines matching ${pattern}`);
+      }),
+    ]);
+  } finally {
+    running.listeners.delete(listener);
+  }
+}
+
 /** Number of winning bets (number 7574) in a generated agency file: rows are plain there. */
 export async function expectedWinners(file: string): Promise<number> {
   const text = await Bun.file(file).text();
@@ -63,6 +84,12 @@ export class Scope {
   readonly processes: RunningProcess[] = [];
   private readonly clients: RawClient[] = [];
   private readonly dirs: (() => void)[] = [];
+  private readonly deferred: (() => Promise<void> | void)[] = [];
+
+  /** Runs `release` at cleanup, before anything else is released (an in-process central's shutdown, say). */
+  defer(release: () => Promise<void> | void): void {
+    this.deferred.push(release);
+  }
 
   dir(prefix = "lottery-test-"): string {
     const dir = scratchDir(prefix);
@@ -91,6 +118,7 @@ export class Scope {
   }
 
   async cleanup(): Promise<void> {
+    for (const release of this.deferred.splice(0).reverse()) await release();
     for (const client of this.clients.splice(0)) if (client.isOpen) client.close();
     for (const running of this.processes) {
       if (running.process.exitCode === null && running.process.signalCode === null) running.process.kill("SIGKILL");

@@ -1,0 +1,377 @@
+import type { Socket, TCPSocketListener } from "bun";
+import type { Logger } from "../log.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  FrameDecoder,
+  FrameTooLargeError,
+  FrameWriter,
+  MessageType,
+  messageName,
+  ProtocolError,
+  SHUTTING_DOWN_REASON,
+  tooManyConnectionsReason,
+  writeMessage,
+  type Message,
+} from "../protocol/index.ts";
+import { SocketWriter } from "../socket-writer.ts";
+import type { TlsMaterial } from "../tls/config.ts";
+import type { Backlog, ConnectionLink, Session, SessionFactory } from "./session.ts";
+
+/** Requests one connection may have in progress before we stop reading from it (bounded memory). */
+const MAX_OUTSTANDING_REQUESTS = 64;
+/** Reply bytes a connection may have queued for a client that is not reading before we stop reading from it. */
+const MAX_QUEUED_REPLY_BYTES = 1024 * 1024;
+/** How long a hang-up waits for a client to take its last answers, and then to close. */
+const HANG_UP_GRACE_MS = 1000;
+/** How often idle connections are looked for. */
+const IDLE_SWEEP_MS = 1000;
+
+export interface ConnectionLimits {
+  port: number;
+  /** With a certificate, key and CA (PEM): TLS only, and every client must present a certificate of that CA. */
+  tls: TlsMaterial | undefined;
+  maxConnections: number;
+  maxFrameBytes: number;
+  /** 0: never close a connection for being idle. */
+  idleTimeoutSeconds: number;
+}
+
+interface Connection {
+  peer: string;
+  decoder: FrameDecoder;
+  writer: SocketWriter;
+  /** Set once the connection is accepted (on TLS, once its certificate is verified). */
+  session: Session | undefined;
+  /** Why the connection is refused, sent to the client as soon as it can be (on TLS, after the handshake). */
+  refusal: string | undefined;
+  /** Replies leave in request order: each waits for the one before it. */
+  replies: Promise<void>;
+  outstanding: number;
+  paused: boolean;
+  lastActivity: number;
+  /** Hung up (replaced, idle, a bad frame): nothing more is taken from it. */
+  hungUp: boolean;
+  closed: boolean;
+  /** Resolved by the close event. */
+  gone: PromiseWithResolvers<void>;
+}
+
+type ClientSocket = Socket<Connection>;
+
+/**
+ * The central's connection mechanics, apart from what the requests mean: accepts clients up to a limit,
+ * decodes their frames, hands each request to the connection's session and sends the answers in request
+ * order, stops reading from a connection (or from all) while too much is in progress, hangs up idle or
+ * misbehaving clients, and closes everything gracefully on a stop.
+ */
+export class ConnectionServer {
+  private listener: TCPSocketListener<Connection> | undefined;
+  private readonly connections = new Set<ClientSocket>();
+  /** Every paused connection: any of them may be waiting only for the backlog to drain. */
+  private readonly paused = new Set<ClientSocket>();
+  private idleSweep: ReturnType<typeof setInterval> | undefined;
+  private stopping = false;
+  /** Encodes every reply; each is handed to its socket writer (which copies what it keeps) at once. */
+  private readonly replyWriter = new FrameWriter(256);
+
+  constructor(
+    private readonly limits: ConnectionLimits,
+    private readonly sessions: SessionFactory,
+    private readonly backlog: Backlog,
+    private readonly log: Logger,
+  ) {
+    backlog.onLow(() => {
+      for (const socket of this.paused) this.updateFlow(socket);
+    });
+  }
+
+  get port(): number {
+    return this.listener?.port ?? 0;
+  }
+
+  listen(): void {
+    const { tls } = this.limits;
+    this.listener = Bun.listen<Connection>({
+      hostname: "0.0.0.0",
+      port: this.limits.port,
+      // rejectUnauthorized makes the TLS library refuse a client without a certificate; one signed by
+      // another CA still completes the handshake, unauthorized, and onHandshake turns it away.
+      tls: tls && { ...tls, requestCert: true, rejectUnauthorized: true },
+      socket: {
+        open: (socket) => this.onOpen(socket),
+        handshake: (socket, success, error) => this.onHandshake(socket, success, error),
+        data: (socket, chunk) => this.onData(socket, chunk),
+        drain: (socket) => {
+          socket.data.writer.drain();
+          this.updateFlow(socket);
+        },
+        close: (socket) => this.onClose(socket),
+        error: (socket, error) => this.log.warning("connection", "fail", { peer: socket.data?.peer ?? "?", error: error.message }),
+      },
+    });
+    this.log.info("listen", "success", { port: this.listener.port });
+    if (this.limits.idleTimeoutSeconds > 0) {
+      this.idleSweep = setInterval(() => this.closeIdle(), IDLE_SWEEP_MS);
+    }
+  }
+
+  private onOpen(socket: ClientSocket): void {
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    socket.data = {
+      peer,
+      decoder: new FrameDecoder(this.limits.maxFrameBytes),
+      writer: new SocketWriter(socket),
+      session: undefined,
+      refusal: undefined,
+      replies: Promise.resolve(),
+      outstanding: 0,
+      paused: false,
+      lastActivity: performance.now(),
+      hungUp: false,
+      closed: false,
+      gone: Promise.withResolvers<void>(),
+    };
+    if (this.stopping || this.connections.size >= this.limits.maxConnections) {
+      socket.data.refusal = this.stopping ? SHUTTING_DOWN_REASON : tooManyConnectionsReason(this.limits.maxConnections);
+      // On TLS nothing can be sent before the handshake: the refusal waits for it.
+      if (!this.limits.tls) this.refuse(socket);
+      return;
+    }
+    // Counted from now, so that handshakes in progress count toward the limit and the idle sweep.
+    this.connections.add(socket);
+    if (!this.limits.tls) this.accept(socket, undefined);
+  }
+
+  /**
+   * On TLS, the client's certificate decides: verified against our CA, its subject CN is the identity the
+   * session acts on; anything else (a failed handshake, a certificate of another CA) never reaches the
+   * protocol. `success` alone is not enough: a certificate of another CA completes the handshake.
+   */
+  private onHandshake(socket: ClientSocket, success: boolean, error: Error | null): void {
+    const connection = socket.data;
+    if (connection.closed) return;
+    if (!success || !socket.authorized) {
+      const reason = error?.message ?? socket.getAuthorizationError()?.message ?? "client certificate not verified";
+      this.log.warning("tls", "fail", { peer: connection.peer, error: reason });
+      this.connections.delete(socket);
+      connection.closed = true;
+      socket.terminate();
+      return;
+    }
+    if (connection.refusal) return this.refuse(socket);
+    const subject = socket.getPeerCertificate()?.subject as { CN?: string } | undefined;
+    this.accept(socket, subject?.CN ?? "");
+  }
+
+  private accept(socket: ClientSocket, identity: string | undefined): void {
+    socket.data.session = this.sessions.open(this.link(socket, identity));
+    this.log.debug("conexion", "success", { peer: socket.data.peer, ...(identity !== undefined && { identity }) });
+  }
+
+  /** Over the limit, or stopping: the client is told why (agencies retry) and the connection closed. */
+  private refuse(socket: ClientSocket): void {
+    const { peer, refusal: reason } = socket.data;
+    this.log.warning("conexion_rechazada", "fail", { peer, reason: reason! });
+    socket.data.writer.write(encodeMessage({ type: MessageType.Error, reason: reason! }));
+    socket.end();
+    socket.data.closed = true;
+  }
+
+  private link(socket: ClientSocket, identity: string | undefined): ConnectionLink {
+    return {
+      peer: socket.data.peer,
+      identity,
+      hangUp: (reason) => {
+        if (socket.data.closed || socket.data.hungUp) return;
+        this.reply(socket, { type: MessageType.Error, reason });
+        this.hangUp(socket);
+      },
+    };
+  }
+
+  private onData(socket: ClientSocket, chunk: Buffer): void {
+    const connection = socket.data;
+    if (connection.closed || connection.hungUp || !connection.session) return;
+    connection.lastActivity = performance.now();
+    try {
+      connection.decoder.push(chunk, (type, payload) => this.onFrame(socket, type, payload));
+    } catch (error) {
+      if (error instanceof FrameTooLargeError) {
+        // The stream cannot be resynchronised without reading the whole frame: refuse it and hang up.
+        this.log.warning("frame", "fail", { peer: connection.peer, error: error.message });
+        this.reply(socket, { type: MessageType.Error, reason: error.message });
+      } else {
+        // A fault of ours while handling this connection's bytes costs that connection, not the central.
+        this.log.error("connection", "fail", { peer: connection.peer, error: String(error) });
+      }
+      this.hangUp(socket);
+    }
+  }
+
+  private onFrame(socket: ClientSocket, type: number, payload: Buffer): void {
+    const connection = socket.data;
+    // While stopping, requests go unanswered: the connection closes and the client retries elsewhen.
+    if (connection.closed || connection.hungUp || this.stopping) return;
+    let message: Message;
+    try {
+      message = decodeMessage(type, payload);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.log.warning("frame", "fail", { peer: connection.peer, type: messageName(type), error: error.message });
+      this.reply(socket, { type: MessageType.Error, reason: error.message });
+      return;
+    }
+    // The session reads the message (a view of the received bytes) before this callback returns.
+    let answer: ReturnType<Session["handle"]>;
+    try {
+      answer = connection.session!.handle(message);
+    } catch (error) {
+      answer = Promise.reject(error);
+    }
+    this.reply(socket, answer);
+  }
+
+  /** Queues the answer to one request behind the answers to the requests before it. */
+  private reply(socket: ClientSocket, answer: ReturnType<Session["handle"]>): void {
+    const connection = socket.data;
+    // An answer may fail before its turn comes: it must not count as an unhandled rejection, which ends
+    // the process. Its turn still sees the failure.
+    if (answer instanceof Promise) answer.catch(() => undefined);
+    connection.outstanding++;
+    this.updateFlow(socket);
+    connection.replies = connection.replies.then(async () => {
+      let message: Message | undefined;
+      try {
+        message = await answer;
+      } catch (error) {
+        // A fault of ours costs this request, not the connection or the central.
+        this.log.error("request", "fail", { peer: connection.peer, error: String(error) });
+        message = { type: MessageType.Error, reason: "internal error in the central" };
+      }
+      // Gathered with the other replies of this turn (the OKs of one group commit) into one send.
+      if (message) connection.writer.writeSoon(writeMessage(this.replyWriter, message).take());
+      connection.outstanding--;
+      connection.lastActivity = performance.now();
+      this.updateFlow(socket);
+    });
+  }
+
+  /**
+   * Reading stops while a connection has too many requests in progress or too many reply bytes its
+   * client has not taken, or while the backlog is full, and resumes once each is down to half: memory
+   * per connection, and for all of them together, stays bounded.
+   */
+  private updateFlow(socket: ClientSocket): void {
+    const connection = socket.data;
+    if (connection.closed) return;
+    if (this.stopping) {
+      // A stopping central reads (and drops) whatever comes, see close().
+      if (connection.paused) socket.resume();
+      connection.paused = false;
+      this.paused.delete(socket);
+      return;
+    }
+    const queued = connection.writer.pending;
+    if (!connection.paused) {
+      if (connection.outstanding >= MAX_OUTSTANDING_REQUESTS || queued > MAX_QUEUED_REPLY_BYTES || this.backlog.full) {
+        connection.paused = true;
+        this.paused.add(socket);
+        socket.pause();
+      }
+    } else if (connection.outstanding < MAX_OUTSTANDING_REQUESTS / 2 && queued <= MAX_QUEUED_REPLY_BYTES / 2 && this.backlog.low) {
+      connection.paused = false;
+      this.paused.delete(socket);
+      socket.resume();
+    }
+  }
+
+  /**
+   * Closes once every reply queued so far has been handed to the socket; a client that does not take
+   * them within a grace period is cut off, or it would hold its socket and its replies forever.
+   */
+  private hangUp(socket: ClientSocket): void {
+    const connection = socket.data;
+    connection.hungUp = true;
+    void connection.replies.then(async () => {
+      const inTime = (work: Promise<unknown>) =>
+        Promise.race([work.then(() => true), Bun.sleep(HANG_UP_GRACE_MS).then(() => false)]);
+      // FIN once the answers are out, then keep reading (and dropping) until the peer closes: closing
+      // with unread bytes would reset the connection and could destroy the error frame on its way.
+      if (await inTime(connection.writer.flushed())) {
+        socket.shutdown();
+        if (await inTime(connection.gone.promise)) return;
+      }
+      socket.terminate();
+    });
+  }
+
+  private onClose(socket: ClientSocket): void {
+    const connection = socket.data;
+    if (!connection || connection.closed) return;
+    connection.closed = true;
+    connection.gone.resolve();
+    connection.writer.close();
+    this.connections.delete(socket);
+    this.paused.delete(socket);
+    connection.session?.closed();
+    if (connection.decoder.buffered > 0) {
+      this.log.warning("frame", "fail", {
+        peer: connection.peer,
+        error: `connection closed in the middle of a frame (${connection.decoder.buffered} bytes dropped)`,
+      });
+    }
+    this.log.debug("desconexion", "success", { peer: connection.peer });
+  }
+
+  /** Connections with nothing in progress that have said nothing for too long are closed. */
+  private closeIdle(): void {
+    const seconds = this.limits.idleTimeoutSeconds;
+    const limit = performance.now() - seconds * 1000;
+    for (const socket of this.connections) {
+      const connection = socket.data;
+      if (connection.outstanding === 0 && connection.lastActivity < limit && !connection.hungUp) {
+        this.log.warning("conexion_inactiva", "success", { peer: connection.peer, idle_seconds: seconds });
+        this.reply(socket, { type: MessageType.Error, reason: `idle for ${seconds} s` });
+        this.hangUp(socket);
+      }
+    }
+  }
+
+  /** No new connections, and requests from now on go unanswered: the first step of a graceful stop. */
+  stopAccepting(): void {
+    this.stopping = true;
+    clearInterval(this.idleSweep);
+    this.listener?.stop();
+    this.log.info("close_listener", "success", { port: this.port });
+  }
+
+  /**
+   * The rest of a graceful stop, within `deadline` (a performance.now() time): every connection's queued
+   * answers go out, then each is closed in turn.
+   */
+  async close(deadline: number): Promise<void> {
+    const inTime = (work: Promise<unknown>) => Promise.race([work, Bun.sleep(Math.max(0, deadline - performance.now()))]);
+    const sockets = [...this.connections];
+    // Closing a socket with unread bytes makes the kernel reset the connection, and a reset can throw
+    // away the answers still on their way to the client: so every socket is read (and what arrives
+    // dropped) until its client has seen our FIN and closed too.
+    for (const socket of sockets) this.updateFlow(socket);
+    await inTime(Promise.all(sockets.map((socket) => socket.data.replies.then(() => socket.data.writer.flushed()))));
+    for (const socket of sockets) {
+      // FIN only (end() would close the descriptor): reading goes on until the client closes too.
+      socket.shutdown();
+      this.log.info("close_connection", "success", { peer: socket.data.peer, ...socket.data.session?.logFields() });
+    }
+    await inTime(Promise.all(sockets.map((socket) => socket.data.gone.promise)));
+    for (const socket of sockets) if (!socket.data.closed) socket.terminate();
+  }
+
+  /** Drops every connection unanswered at once (the central cannot go on). */
+  abort(): void {
+    this.stopping = true;
+    clearInterval(this.idleSweep);
+    this.listener?.stop();
+    for (const socket of this.connections) socket.terminate();
+  }
+}

@@ -1,0 +1,75 @@
+// The seam between the central's two layers: the connection mechanics (connections.ts), which know
+// sockets and nothing of the lottery, and the request handlers (handlers.ts), which know the lottery and
+// nothing of sockets. Neither imports the other; both speak through these types.
+import type { LogFields } from "../log.ts";
+import type { Message } from "../protocol/index.ts";
+
+/** What the mechanics let the handlers do with one connection. */
+export interface ConnectionLink {
+  /** The client's address, for the log. */
+  readonly peer: string;
+  /**
+   * Who the transport proved the client to be: the subject CN of its TLS certificate, verified against
+   * the central's CA. Undefined on plain TCP, where nothing is proved.
+   */
+  readonly identity: string | undefined;
+  /**
+   * Nothing more is read from this connection: `reason` goes out as an E after the replies already
+   * queued, then it closes.
+   */
+  hangUp(reason: string): void;
+}
+
+/** What the handlers keep for one connection: its identity and how it answers requests. */
+export interface Session {
+  /**
+   * The answer to one request, or undefined for none (the connection is about to close). A refusal is an
+   * E message; a rejection is a fault of ours, which the mechanics answer as an internal error. The
+   * message's bytes (a bets frame's view) are only valid until this call returns or first awaits.
+   */
+  handle(message: Message): Message | undefined | Promise<Message | undefined>;
+  /** The connection closed. */
+  closed(): void;
+  /** What the log says of this connection beside its peer. */
+  logFields(): LogFields;
+}
+
+/** The handlers' side of the seam: a session for each new connection. */
+export interface SessionFactory {
+  open(link: ConnectionLink): Session;
+}
+
+/**
+ * Work admitted and not yet finished, across every connection (bets waiting for the store). At `limit`
+ * every connection stops reading; once it is down to half they read again, so that however many
+ * clients pipeline their windows, memory stays bounded. The handlers count; the mechanics pause.
+ */
+export class Backlog {
+  private pending = 0;
+  private readonly drained = new Set<() => void>();
+
+  constructor(readonly limit: number) {}
+
+  get full(): boolean {
+    return this.pending >= this.limit;
+  }
+
+  /** Low enough for paused connections to read again. */
+  get low(): boolean {
+    return this.pending < this.limit / 2;
+  }
+
+  add(count: number): void {
+    this.pending += count;
+  }
+
+  remove(count: number): void {
+    this.pending -= count;
+    if (this.low) for (const listener of this.drained) listener();
+  }
+
+  /** Called each time work finishes while the backlog is low. */
+  onLow(listener: () => void): void {
+    this.drained.add(listener);
+  }
+}
