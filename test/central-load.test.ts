@@ -4,7 +4,8 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { runLoad, type LoadConfig } from "../lib/bench/central-load.ts";
-import { ROOT, startBun } from "../lib/local/processes.ts";
+import { centralTlsEnv, ROOT, startBun } from "../lib/local/processes.ts";
+import { generateCertificates } from "../lib/tls/certs.ts";
 import { readCsv, Scope, waitForLine } from "./support/system.ts";
 
 let scope: Scope;
@@ -46,6 +47,23 @@ test("against a real central, every bet acknowledged is stored once, under the a
   const perAgency = [0, 0, 0];
   for (const row of readCsv(storage)) perAgency[Number(row[0]) - 1]!++;
   expect(perAgency).toEqual(result.acknowledged);
+}, 30_000);
+
+test("over mutual TLS, connection k presents agency k's certificate and all its bets are stored as agency k's", async () => {
+  const certs = join(scope.dir(), "certs");
+  await generateCertificates({ out: certs, agencies: 3, hosts: [], force: false });
+  const storage = join(scope.dir(), "bets.csv");
+  const central = await scope.central(storage, { LOTTERY_AGENCIES: "3", ...centralTlsEnv(certs) });
+  // Plain TCP does not get through a TLS central's port.
+  await expect(runLoad(load(central.port, central.process.pid, true))).rejects.toThrow();
+
+  const result = await runLoad({ ...load(central.port, central.process.pid, true), tls: certs });
+  central.process.kill("SIGTERM");
+  expect(await central.done).toBe(0);
+  const perAgency = [0, 0, 0];
+  for (const row of readCsv(storage)) perAgency[Number(row[0]) - 1]!++;
+  expect(perAgency).toEqual(result.acknowledged);
+  expect(result.totalBets).toBeGreaterThanOrEqual(3_500);
 }, 30_000);
 
 test("a server whose OKs do not count the frame's bets fails the run", async () => {

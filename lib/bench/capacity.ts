@@ -4,10 +4,11 @@
 // open loop at half that rate, then END and the winners on every connection. Every bet must be stored
 // exactly once: the OKs, END's counts and the stored file's rows per agency must agree. The floor
 // (central-floor.ts) takes the same frames from the same generator in the same run.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildBundle, type Bundle } from "../local/bundle.ts";
-import { ROOT, startBun, startCentral, waitForLine, type RunningProcess } from "../local/processes.ts";
+import { centralTlsEnv, ROOT, startBun, startCentral, waitForLine, type RunningProcess } from "../local/processes.ts";
+import { generateCertificates } from "../tls/certs.ts";
 import type { LoadConfig, LoadResult } from "./central-load.ts";
 import { BENCH_DIR, median, usage, type Usage } from "./measure.ts";
 
@@ -58,6 +59,8 @@ export interface CapacityOptions {
   warmup?: number;
   /** Profile the central (`bun --cpu-prof`, and its markdown summary) into this directory. */
   profile?: string;
+  /** Mutual TLS between the generator and the central (and the floor), with certificates made for the run. */
+  tls: boolean;
 }
 
 /** The soft limit on open files this process (and so every process it starts) has. */
@@ -102,7 +105,16 @@ async function storedRows(path: string, agencies: number): Promise<number[]> {
   return counts;
 }
 
-function loadConfig(size: Required<Size>, port: number, serverPid: number, verify: boolean, openRate?: number): LoadConfig {
+/** The certificates for C agencies, made once per benchmark run (openssl, a process per certificate). */
+async function certificates(connections: number): Promise<string> {
+  const dir = join(BENCH_DIR, "certs", String(connections));
+  if (!existsSync(join(dir, `agency-${connections}.crt`))) {
+    await generateCertificates({ out: dir, agencies: connections, hosts: [], force: true });
+  }
+  return dir;
+}
+
+function loadConfig(size: Required<Size>, port: number, serverPid: number, verify: boolean, certs: string | undefined, openRate?: number): LoadConfig {
   return {
     host: "127.0.0.1",
     port,
@@ -115,10 +127,17 @@ function loadConfig(size: Required<Size>, port: number, serverPid: number, verif
     openRate,
     serverPid,
     verify,
+    tls: certs,
   };
 }
 
-async function runCentral(bundle: Bundle, size: Required<Size>, work: string, profile?: string): Promise<{ result: LoadResult; usage: Usage }> {
+async function runCentral(
+  bundle: Bundle,
+  size: Required<Size>,
+  work: string,
+  certs: string | undefined,
+  profile: string | undefined,
+): Promise<{ result: LoadResult; usage: Usage }> {
   const storage = join(work, "bets.csv");
   const central = await startCentral(
     storage,
@@ -131,13 +150,14 @@ async function runCentral(bundle: Bundle, size: Required<Size>, work: string, pr
       // phase when there are more connections than frames to send.
       SERVER_MAX_CONNECTIONS: String(size.connections + 64),
       SERVER_IDLE_TIMEOUT_SECONDS: "600",
+      ...(certs && centralTlsEnv(certs)),
     },
     undefined,
     bundle.central,
   );
   let result: LoadResult;
   try {
-    result = await generate(loadConfig(size, central.port, central.process.pid, true));
+    result = await generate(loadConfig(size, central.port, central.process.pid, true, certs));
   } catch (error) {
     central.process.kill("SIGKILL");
     await central.done;
@@ -150,12 +170,13 @@ async function runCentral(bundle: Bundle, size: Required<Size>, work: string, pr
   return { result, usage: centralUsage };
 }
 
-async function runFloor(size: Required<Size>, openRate: number, work: string): Promise<{ result: LoadResult; usage: Usage }> {
-  const floor = startBun("floor", [join(ROOT, "lib/bench/central-floor.ts"), join(work, "floor.bin")], process.env, undefined, ROOT);
+async function runFloor(size: Required<Size>, openRate: number, work: string, certs: string | undefined): Promise<{ result: LoadResult; usage: Usage }> {
+  const args = [join(ROOT, "lib/bench/central-floor.ts"), join(work, "floor.bin"), ...(certs ? [certs] : [])];
+  const floor = startBun("floor", args, process.env, undefined, ROOT);
   const port = Number((await waitForLine(floor, /port: (\d+)/))[1]);
   let result: LoadResult;
   try {
-    result = await generate(loadConfig(size, port, floor.process.pid, false, openRate));
+    result = await generate(loadConfig(size, port, floor.process.pid, false, certs, openRate));
   } catch (error) {
     floor.process.kill("SIGKILL");
     await floor.done;
@@ -166,10 +187,11 @@ async function runFloor(size: Required<Size>, openRate: number, work: string): P
 
 const perMillion = (seconds: number, bets: number) => (seconds / bets) * 1e6;
 
-function summarize(size: Required<Size>, samples: Sample[]) {
+function summarize(size: Required<Size>, tls: boolean, samples: Sample[]) {
   const m = (pick: (s: Sample) => number) => median(samples.map(pick));
   return {
     connections: size.connections,
+    transport: tls ? "TLS" : "TCP",
     window: windowFor(size.connections),
     measuredBets: size.bets,
     warmupBets: size.warmup,
@@ -235,29 +257,30 @@ export async function capacityBench(options: CapacityOptions): Promise<void> {
   const results = [];
   for (const size of sizes) {
     const samples: Sample[] = [];
+    const certs = options.tls ? await certificates(size.connections) : undefined;
     for (let run = 0; run < options.runs; run++) {
       rmSync(work, { recursive: true, force: true });
       mkdirSync(work, { recursive: true });
-      const central = await runCentral(bundle, size, work, options.profile);
+      const central = await runCentral(bundle, size, work, certs, options.profile);
       // The floor gets the open-loop rate the central got, so that their latencies are at the same load.
-      const floor = await runFloor(size, central.result.open.offeredRate, work);
+      const floor = await runFloor(size, central.result.open.offeredRate, work, certs);
       samples.push({ central: central.result, centralUsage: central.usage, floor: floor.result, floorUsage: floor.usage });
       process.stderr.write(
         `C=${size.connections} run ${run + 1}/${options.runs}: central ${count(central.result.closed.betsPerSecond)} bets/s, ` +
           `floor ${count(floor.result.closed.betsPerSecond)} bets/s, open-loop p99 ${central.result.open.latency.p99Ms.toFixed(1)} ms\n`,
       );
     }
-    results.push(summarize(size, samples));
+    results.push(summarize(size, options.tls, samples));
   }
-  for (const dir of ["run", "build"]) rmSync(join(BENCH_DIR, dir), { recursive: true, force: true });
+  for (const dir of ["run", "build", "certs"]) rmSync(join(BENCH_DIR, dir), { recursive: true, force: true });
 
   console.log(
-    `| connections | window | measured bets | central bets/s | floor bets/s | central / floor | central CPU s per M bets (kernel share) | floor CPU s per M bets | central peak RSS (MB) | floor peak RSS (MB) |`,
+    `| connections | transport | window | measured bets | central bets/s | floor bets/s | central / floor | central CPU s per M bets (kernel share) | floor CPU s per M bets | central peak RSS (MB) | floor peak RSS (MB) |`,
   );
-  console.log(`| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
+  console.log(`| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
   for (const r of results) {
     console.log(
-      `| ${count(r.connections)} | ${r.window} | ${count(r.measuredBets)} | ${count(r.centralBetsPerSecond)} | ${count(r.floorBetsPerSecond)} | ` +
+      `| ${count(r.connections)} | ${r.transport} | ${r.window} | ${count(r.measuredBets)} | ${count(r.centralBetsPerSecond)} | ${count(r.floorBetsPerSecond)} | ` +
         `${r.centralToFloor.toFixed(2)} | ${r.centralCpuPerMillion.toFixed(2)} (${(100 * r.centralSystemShare).toFixed(0)}%) | ${r.floorCpuPerMillion.toFixed(2)} | ` +
         `${r.centralPeakRssMb.toFixed(0)} | ${r.floorPeakRssMb.toFixed(0)} |`,
     );

@@ -3,8 +3,9 @@
 // while the previous sync ran) and then answers each frame of the group, in order, with one fixed frame:
 // OK for bets and END, a welcome for a hello, an empty winners list for the query. No decoding past the
 // frame header, no checks, no rows, no flow control, no log lines.
-//   bun lib/bench/central-floor.ts OUT      prints "port: N"; runs until SIGTERM
-import { closeSync, fdatasync, openSync, writeSync } from "node:fs";
+//   bun lib/bench/central-floor.ts OUT [CERTS]      prints "port: N"; runs until SIGTERM
+// With CERTS (a directory as `bun run gen-certs` writes it), mutual TLS as the central speaks it.
+import { closeSync, fdatasync, openSync, readFileSync, writeSync } from "node:fs";
 import type { Socket } from "bun";
 import { withCapacity } from "../bytes.ts";
 import { encodeMessage, FrameDecoder, MessageType } from "../protocol/index.ts";
@@ -50,7 +51,8 @@ class Group {
   }
 }
 
-const out = process.argv[2]!;
+const [out, certs] = [process.argv[2]!, process.argv[3]];
+const read = (file: string) => readFileSync(`${certs}/${file}`, "utf8");
 const fd = openSync(out, "a");
 // Two groups swap: one fills while the other is written and synced.
 let filling = new Group();
@@ -76,6 +78,7 @@ function commit(): void {
 const listener = Bun.listen<Peer>({
   hostname: "127.0.0.1",
   port: 0,
+  tls: certs ? { cert: read("server.crt"), key: read("server.key"), ca: read("ca.crt"), requestCert: true, rejectUnauthorized: true } : undefined,
   socket: {
     open(socket: Socket<Peer>) {
       socket.data = { decoder: new FrameDecoder(MAX_FRAME_BYTES), writer: new SocketWriter(socket) };

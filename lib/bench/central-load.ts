@@ -16,6 +16,7 @@ import { CsvParser } from "../csv.ts";
 import { agencyRows } from "../data/generate.ts";
 import { decodeMessage, encodeMessage, FrameDecoder, MessageType, messageName, type Message } from "../protocol/index.ts";
 import { SocketWriter } from "../socket-writer.ts";
+import type { TlsMaterial } from "../tls/config.ts";
 
 export interface LoadConfig {
   host: string;
@@ -34,6 +35,11 @@ export interface LoadConfig {
   serverPid: number;
   /** Check every OK's count against its frame and END's against what was acknowledged (the real central). */
   verify: boolean;
+  /**
+   * Mutual TLS with the certificates in this directory, as `bun run gen-certs` writes them: connection k
+   * presents agency k's certificate. Plain TCP when absent.
+   */
+  tls?: string;
 }
 
 export interface Latency {
@@ -214,16 +220,24 @@ class AgencyConnection {
     private readonly load: LoadGenerator,
   ) {}
 
-  async connect(host: string, port: number): Promise<void> {
+  /** Resolves once the connection can carry frames: at `open` for TCP, after the handshake for TLS. */
+  async connect(host: string, port: number, tls: TlsMaterial | undefined): Promise<void> {
+    const ready = Promise.withResolvers<void>();
     await Bun.connect<AgencyConnection>({
       hostname: host,
       port,
       data: this,
-      // A TLS variant passes Bun.connect's `tls` option here; nothing else changes.
+      tls,
       socket: {
         open(socket) {
           socket.data.socket = socket;
           socket.data.writer = new SocketWriter(socket);
+          if (!tls) ready.resolve();
+        },
+        // A TLS socket takes no bytes before its handshake.
+        handshake(socket, success, error) {
+          if (success && socket.authorized) ready.resolve();
+          else ready.reject(new Error(`agency ${socket.data.agency}: TLS handshake failed: ${error?.message ?? "not authorized"}`));
         },
         data(socket, chunk) {
           socket.data.onData(chunk);
@@ -239,6 +253,7 @@ class AgencyConnection {
         },
       },
     });
+    await ready.promise;
   }
 
   /** Sends a hello, END or query and waits for its answer. */
@@ -367,7 +382,7 @@ class LoadGenerator {
     }
     for (let i = 0; i < connections; i += CONNECT_BATCH) {
       const batch = this.connections.slice(i, i + CONNECT_BATCH);
-      await this.guard(Promise.all(batch.map((c) => c.connect(this.config.host, this.config.port))));
+      await this.guard(Promise.all(batch.map((c) => c.connect(this.config.host, this.config.port, this.tlsFor(c.agency)))));
       // Hello first on every connection: the central takes nothing else before it.
       const welcomes = await this.guard(Promise.all(batch.map((c) => c.ask({ type: MessageType.Hello, agency: c.agency }))));
       for (const [j, welcome] of welcomes.entries()) {
@@ -375,6 +390,13 @@ class LoadGenerator {
         if (this.config.verify && welcome.stored !== 0) throw new Error(`agency ${batch[j]!.agency}: the central already holds ${welcome.stored} bets`);
       }
     }
+  }
+
+  private tlsFor(agency: number): TlsMaterial | undefined {
+    const dir = this.config.tls;
+    if (!dir) return undefined;
+    const read = (file: string) => readFileSync(`${dir}/${file}`, "utf8");
+    return { cert: read(`agency-${agency}.crt`), key: read(`agency-${agency}.key`), ca: read("ca.crt") };
   }
 
   /** Warm-up and flat out: every connection keeps its window full until the bets run out. */

@@ -161,6 +161,7 @@ const { values } = parseArgs({
     bets: { type: "string" },
     warmup: { type: "string" },
     profile: { type: "string" },
+    tls: { type: "boolean", default: false },
   },
 });
 /** A count given on the command line, at least `least`. */
@@ -179,10 +180,11 @@ if (values.central) {
     bets: count("bets", values.bets, 1),
     warmup: count("warmup", values.warmup, 0),
     profile: values.profile === undefined ? undefined : resolve(values.profile),
+    tls: values.tls!,
   });
 } else {
-  if (values.bets !== undefined || values.warmup !== undefined || values.profile !== undefined) {
-    throw new Error("--bets, --warmup and --profile go with --central");
+  if (values.bets !== undefined || values.warmup !== undefined || values.profile !== undefined || values.tls) {
+    throw new Error("--bets, --warmup, --profile and --tls go with --central");
   }
   await systemBench((values.sizes ?? "course,1m,5m,100x10k").split(","), Number(values.runs ?? 5), values.out ?? join(BENCH_DIR, "results.json"));
 }
