@@ -1,6 +1,7 @@
 // The central: reads its configuration, recovers its storage, serves agencies until SIGTERM/SIGINT.
 import { loadCentralConfig } from "./lib/central/config.ts";
 import { CentralServer } from "./lib/central/server.ts";
+import { HttpServer } from "./lib/http/server.ts";
 import { Logger } from "./lib/log.ts";
 import { exitOnStartupError } from "./lib/startup.ts";
 
@@ -44,4 +45,12 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 
 // A failed storage stops the central (fail-stop): it exits non-zero and a restart recovers from disk.
 server = await CentralServer.start(config, log, () => process.exit(1)).catch(exitOnStartupError);
+// Metrics, health and the status page: they only read the server's state, and end with the process.
+if (config.httpPort !== "off") {
+  try {
+    HttpServer.start(server.state, config.httpPort, log);
+  } catch (error) {
+    exitOnStartupError(new Error(`http.port ${config.httpPort} (SERVER_HTTP_PORT): ${(error as Error).message}`));
+  }
+}
 if (stopSignal) stop(stopSignal);

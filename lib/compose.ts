@@ -17,6 +17,9 @@ export const IMAGE = "lottery:latest";
 /** Port the central listens on inside the network (config/central.yaml `server.port`, agency `server:12345`). */
 export const SERVER_PORT = 12345;
 
+/** The central's HTTP side (config/central.yaml `http.port`): published on the host's loopback only. */
+export const HTTP_PORT = 9464;
+
 export const NETWORK = "testing_net";
 export const SUBNET = "172.25.125.0/24";
 
@@ -76,6 +79,8 @@ function serverService(agencies: number): string {
     volumes:
       - ./config/central.yaml:/config/central.yaml:ro
       - ${STORAGE_VOLUME}:/storage
+    ports:
+      - "127.0.0.1:${HTTP_PORT}:${HTTP_PORT}"
     healthcheck:
       # Echo frame through netcat: healthy only when the central answers its protocol, not merely listens.
       test:

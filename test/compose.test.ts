@@ -24,6 +24,7 @@ type Service = {
   environment: Record<string, string>;
   volumes: string[];
   networks: string[];
+  ports?: string[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[]; interval: string; timeout: string; retries: number };
 };
@@ -64,6 +65,7 @@ describe("renderCompose", () => {
       });
       expect(server.volumes).toEqual(["./config/central.yaml:/config/central.yaml:ro", "storage:/storage"]);
       expect(server.networks).toEqual(["testing_net"]);
+      expect(server.ports).toEqual(["127.0.0.1:9464:9464"]); // the status page, on the host's loopback only
       expect(server.depends_on).toBeUndefined();
       expect(server.healthcheck!.test[0]).toBe("CMD-SHELL");
       expect(server.healthcheck!.test[1]).toContain("nc ");

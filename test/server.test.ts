@@ -82,26 +82,31 @@ async function roundTrips(port: number, count = 10): Promise<void> {
   }
 }
 
-/** Two agencies; agency 1 has ended durably; a winners query of agency 1 is held; agency 2's END is written and its sync held. */
+/**
+ * Two agencies, each on its own connection: agency 1 has ended durably and its winners query is held;
+ * agency 2's END is written and its sync held.
+ */
 async function lastEndHeld() {
   const syncs = heldSyncs();
   const central = await startInProcess(scope, { LOTTERY_AGENCIES: "2" }, { syncs });
   const port = central.server.port;
-  const agencies = await scope.client(port);
-  agencies.send({ type: MessageType.End, agency: 1 });
-  (await before(syncs.next(0), { "agency 1's END was answered without a sync": agencies.arrival(1) })).resolve();
-  expect(await agencies.next()).toEqual({ type: MessageType.Ok, count: 0 });
   const waiting = await scope.client(port);
+  expect(await waiting.request({ type: MessageType.Hello, agency: 1 })).toEqual({ type: MessageType.Welcome, stored: 0 });
+  waiting.send({ type: MessageType.End, agency: 1 });
+  (await before(syncs.next(0), { "agency 1's END was answered without a sync": waiting.arrival(2) })).resolve();
+  expect(await waiting.next()).toEqual({ type: MessageType.Ok, count: 0 });
   waiting.send({ type: MessageType.WinnersQuery, agency: 1 });
+  const agencies = await scope.client(port);
+  expect(await agencies.request({ type: MessageType.Hello, agency: 2 })).toEqual({ type: MessageType.Welcome, stored: 0 });
   agencies.send({ type: MessageType.End, agency: 2 });
   const endSync = await before(syncs.next(1), {
     "agency 2's END was answered without a sync": agencies.arrival(2),
-    "the winners query was answered": waiting.arrival(1),
+    "the winners query was answered": waiting.arrival(3),
   });
   // Agency 2's END is written and not yet durable: no draw yet, nobody answered.
   await roundTrips(port);
   expect(central.count(SORTEO)).toBe(0);
-  expect({ waiting: waiting.received, agencies: agencies.received.length }).toEqual({ waiting: [], agencies: 1 });
+  expect({ waiting: waiting.received.length, agencies: agencies.received.length }).toEqual({ waiting: 2, agencies: 1 });
   expect(readFileSync(`${central.storage}.ends`, "utf8")).toBe("1\n2\n");
   return { central, agencies, waiting, endSync };
 }
@@ -119,7 +124,8 @@ test("if the last END's sync fails there is no draw: the held winners query is d
   endSync.reject(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" }));
   expect(await central.fatal).toBeInstanceOf(StorageFailedError);
   await Promise.all([waiting.closed, agencies.closed]);
-  expect(waiting.received).toEqual([]);
+  // Nothing after what each had before the failed sync: no winners, and no OK for agency 2's END.
+  expect(waiting.received).toHaveLength(2);
   expect(agencies.received).toHaveLength(1);
   expect(central.count(SORTEO)).toBe(0);
 });
@@ -152,8 +158,8 @@ test("a connection whose hello named agency 1 cannot store bets for agency 2: re
 test("a birthdate of today (UTC) is stored and one of tomorrow is refused, over the wire", async () => {
   await awayFromMidnight();
   const central = await startInProcess(scope);
-  // Connections without a hello: a refusal on one does not refuse what follows on it.
   const client = await scope.client(central.server.port);
+  expect(await client.request({ type: MessageType.Hello, agency: 1 })).toEqual({ type: MessageType.Welcome, stored: 0 });
   const today = dayFromToday(0);
   const tomorrow = dayFromToday(1);
   expect(await client.request({ type: MessageType.Bets, agency: 1, bets: BetBlock.of([bet("1", today)]) })).toEqual({ type: MessageType.Ok, count: 1 });

@@ -5,7 +5,8 @@
 // exactly once: the OKs, END's counts and the stored file's rows per agency must agree. The floor
 // (central-floor.ts) takes the same frames from the same generator in the same run.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
 import { buildBundle, type Bundle } from "../local/bundle.ts";
 import { centralTlsEnv, ROOT, startBun, startCentral, waitForLine, type RunningProcess } from "../local/processes.ts";
 import { generateCertificates } from "../tls/certs.ts";
@@ -303,4 +304,38 @@ export async function capacityBench(options: CapacityOptions): Promise<void> {
     options.out,
     JSON.stringify({ date: new Date().toISOString(), bun: Bun.version, cores: navigator.hardwareConcurrency, results }, null, 2),
   );
+}
+
+/** A count given on the command line, at least `least`. */
+function countOption(name: string, text: string | undefined, least: number): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < least) throw new Error(`--${name} must be an integer of at least ${least}, got ${text}`);
+  return value;
+}
+
+/** `bun run bench --central [--sizes 5,100,1000,10000|smoke] [--runs N] [--bets N] [--warmup N] [--tls] [--profile DIR] [--out FILE]` */
+export async function capacityCli(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      central: { type: "boolean" },
+      sizes: { type: "string", default: "5,100,1000,10000" },
+      runs: { type: "string" },
+      out: { type: "string", default: join(BENCH_DIR, "central.json") },
+      bets: { type: "string" },
+      warmup: { type: "string" },
+      profile: { type: "string" },
+      tls: { type: "boolean", default: false },
+    },
+  });
+  await capacityBench({
+    sizes: values.sizes!.split(","),
+    runs: countOption("runs", values.runs, 1) ?? 3,
+    out: values.out!,
+    bets: countOption("bets", values.bets, 1),
+    warmup: countOption("warmup", values.warmup, 0),
+    profile: values.profile === undefined ? undefined : resolve(values.profile),
+    tls: values.tls!,
+  });
 }

@@ -1,24 +1,38 @@
 // `bun run bench`: the whole system as real processes on loopback, per dataset size, against the raw floor.
 // `bun run bench --central`: the central alone under one load generator, from 5 to 10,000 connections
-// (lib/bench/capacity.ts).
+// (lib/bench/capacity.ts, with its own sizes and options).
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { COURSE_SIZES, generateDataset } from "../data/generate.ts";
 import { buildBundle, type Bundle } from "../local/bundle.ts";
-import { AGENCY_ENV, awaitAgencies, ROOT, startAgency, startBun, startCentral, waitForLine } from "../local/processes.ts";
-import { capacityBench } from "./capacity.ts";
+import {
+  AGENCY_ENV,
+  awaitAgencies,
+  httpPort,
+  ROOT,
+  startAgency,
+  startBun,
+  startCentral,
+  waitForLine,
+} from "../local/processes.ts";
+import { capacityCli } from "./capacity.ts";
 import { BENCH_DIR, median, usage, type Usage } from "./measure.ts";
 
 interface Size {
   name: string;
   sizes: number[];
+  /** Runs the size three times per run: the HTTP side off, scraped, and scraped under hostile clients. */
+  httpCost?: boolean;
+  /** The size whose dataset this one shares. */
+  data?: string;
 }
 
 const SIZES: Record<string, Size> = {
   smoke: { name: "smoke: 5 x 2,000", sizes: new Array(5).fill(2_000) },
   course: { name: "course: 78,697 (5 agencies)", sizes: COURSE_SIZES },
   "1m": { name: "1,000,000 (5 agencies)", sizes: new Array(5).fill(200_000) },
+  "1m-http": { name: "1,000,000 (5 agencies)", sizes: new Array(5).fill(200_000), httpCost: true, data: "1m" },
   "5m": { name: "5,000,000 (5 agencies)", sizes: new Array(5).fill(1_000_000) },
   "100x10k": { name: "100 agencies x 10,000", sizes: new Array(100).fill(10_000) },
 };
@@ -46,14 +60,63 @@ async function dataset(key: string, size: Size): Promise<string[]> {
   return files;
 }
 
-async function runSystem(bundle: Bundle, files: string[], work: string): Promise<Omit<Sample, "floorSeconds" | "startupSeconds">> {
+/** How often the HTTP side is read while an "HTTP on" run goes: far more often than a Prometheus or a page would. */
+const SCRAPE_MS = 100;
+
+/** Connections a "hostile" run holds open to the HTTP side without a byte, and the header it sends. */
+const IDLE_HTTP_CONNECTIONS = 3000;
+const HUGE_HEADER_BYTES = 1024 * 1024;
+
+/**
+ * "on": the HTTP side is up (the default); "off": http.port off; "scraped": up, and /metrics and
+ * /status read every SCRAPE_MS; "hostile": scraped, with IDLE_HTTP_CONNECTIONS idle connections and a
+ * request with a HUGE_HEADER_BYTES header at each read.
+ */
+type Http = "on" | "off" | "scraped" | "hostile";
+
+/** Reads /metrics and /status one after the other every SCRAPE_MS until `done` resolves; resolves with the reads. */
+async function scrape(port: number, done: Promise<unknown>, hostile: boolean): Promise<number> {
+  let finished = false;
+  void done.finally(() => (finished = true));
+  let reads = 0;
+  while (!finished) {
+    for (const path of ["/metrics", "/status"]) {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`);
+      if (!response.ok) throw new Error(`${path} answered ${response.status}`);
+      await response.arrayBuffer();
+      reads++;
+    }
+    if (hostile) {
+      // Refused by Bun (431) or cut off: either is fine, as long as the run goes on.
+      await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { "x-junk": "a".repeat(HUGE_HEADER_BYTES) } }).then(
+        (response) => response.arrayBuffer(),
+        () => undefined,
+      );
+    }
+    await Bun.sleep(SCRAPE_MS);
+  }
+  return reads;
+}
+
+async function runSystem(bundle: Bundle, files: string[], work: string, http: Http = "on"): Promise<Omit<Sample, "floorSeconds" | "startupSeconds">> {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  const central = await startCentral(join(work, "bets.csv"), { LOTTERY_AGENCIES: String(files.length) }, undefined, bundle.central);
+  const env = { LOTTERY_AGENCIES: String(files.length), ...(http === "off" ? { SERVER_HTTP_PORT: "off" } : {}) };
+  const central = await startCentral(join(work, "bets.csv"), env, undefined, bundle.central);
+  const scraped = http === "scraped" || http === "hostile";
+  const port = scraped ? await httpPort(central) : 0;
+  const idle =
+    http === "hostile"
+      ? await Promise.all(Array.from({ length: IDLE_HTTP_CONNECTIONS }, () => Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } })))
+      : [];
   const started = performance.now();
   const agencies = files.map((file, i) => startAgency(i + 1, central.port, file, {}, undefined, bundle.agency));
-  const codes = await awaitAgencies(agencies);
+  const finished = awaitAgencies(agencies);
+  const reads = scraped ? scrape(port, finished, http === "hostile") : Promise.resolve(0);
+  const codes = await finished;
   const wallSeconds = (performance.now() - started) / 1000;
+  for (const socket of idle) socket.terminate();
+  if (scraped && (await reads) === 0) throw new Error("the HTTP side was never read during the run");
   central.process.kill("SIGTERM");
   await central.done;
   const failed = codes.findIndex((code) => code !== 0);
@@ -94,97 +157,92 @@ async function runStartup(count: number): Promise<number> {
   return seconds;
 }
 
-async function systemBench(keys: string[], runs: number, out: string): Promise<void> {
-  for (const key of keys) if (!SIZES[key]) throw new Error(`unknown size ${key}; known: ${Object.keys(SIZES).join(", ")}`);
-  const bundle = await buildBundle(join(BENCH_DIR, "build"));
-  const results = [];
-  for (const key of keys) {
-    const size = SIZES[key]!;
-    const files = await dataset(key, size);
-    const bets = size.sizes.reduce((a, b) => a + b, 0);
-    const samples: Sample[] = [];
-    for (let run = 0; run < runs; run++) {
-      const system = await runSystem(bundle, files, join(BENCH_DIR, "run"));
-      const floorSeconds = await runFloor(files, join(BENCH_DIR, "run"));
-      const startupSeconds = await runStartup(files.length);
-      samples.push({ ...system, floorSeconds, startupSeconds });
-      process.stderr.write(
-        `${key} run ${run + 1}/${runs}: ${system.wallSeconds.toFixed(3)} s (floor ${floorSeconds.toFixed(3)} s, start-up alone ${startupSeconds.toFixed(3)} s)\n`,
-      );
-    }
-    const wall = median(samples.map((s) => s.wallSeconds));
-    const floor = median(samples.map((s) => s.floorSeconds));
-    results.push({
-      size: key,
-      name: size.name,
-      agencies: size.sizes.length,
-      bets,
-      runs,
-      wallSeconds: wall,
-      betsPerSecond: bets / wall,
-      centralPeakRssMb: median(samples.map((s) => s.central.peakRssMb)),
-      centralCpuSeconds: median(samples.map((s) => s.central.cpuSeconds)),
-      agencyPeakRssMb: median(samples.map((s) => s.agency.peakRssMb)),
-      agencyCpuSeconds: median(samples.map((s) => s.agency.cpuSeconds)),
-      agenciesCpuSeconds: median(samples.map((s) => s.agenciesCpuSeconds)),
-      floorSeconds: floor,
-      ratioToFloor: wall / floor,
-      startupSeconds: median(samples.map((s) => s.startupSeconds)),
-      samples,
-    });
-  }
-  for (const dir of ["run", "build"]) rmSync(join(BENCH_DIR, dir), { recursive: true, force: true });
-
-  const fixed = (value: number, digits: number) => value.toFixed(digits);
-  console.log(
-    `| dataset | bets | wall (s) | bets/s | central peak RSS (MB) | central CPU (s) | agency 1 peak RSS (MB) | agency 1 CPU (s) | agencies CPU (s) | floor (s) | system / floor | start-up alone (s) |`,
-  );
-  console.log(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
-  for (const r of results) {
-    console.log(
-      `| ${r.name} | ${r.bets.toLocaleString("en-US")} | ${fixed(r.wallSeconds, 3)} | ${Math.round(r.betsPerSecond).toLocaleString("en-US")} | ` +
-        `${fixed(r.centralPeakRssMb, 0)} | ${fixed(r.centralCpuSeconds, 2)} | ${fixed(r.agencyPeakRssMb, 0)} | ${fixed(r.agencyCpuSeconds, 2)} | ${fixed(r.agenciesCpuSeconds, 2)} | ` +
-        `${fixed(r.floorSeconds, 3)} | ${fixed(r.ratioToFloor, 1)} | ${fixed(r.startupSeconds, 3)} |`,
-    );
-  }
-  console.log(`\nmedians of ${runs} runs each; ${new Date().toISOString()}; ${navigator.hardwareConcurrency} cores; Bun ${Bun.version}`);
-  mkdirSync(BENCH_DIR, { recursive: true });
-  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), bun: Bun.version, cores: navigator.hardwareConcurrency, results }, null, 2));
+if (Bun.argv.includes("--central")) {
+  await capacityCli(Bun.argv.slice(2));
+  process.exit(0);
 }
 
 const { values } = parseArgs({
   options: {
-    central: { type: "boolean", default: false },
-    sizes: { type: "string" },
-    runs: { type: "string" },
-    out: { type: "string" },
-    bets: { type: "string" },
-    warmup: { type: "string" },
-    profile: { type: "string" },
-    tls: { type: "boolean", default: false },
+    sizes: { type: "string", default: "course,1m,1m-http,5m,100x10k" },
+    runs: { type: "string", default: "5" },
+    out: { type: "string", default: join(BENCH_DIR, "results.json") },
   },
 });
-/** A count given on the command line, at least `least`. */
-function count(name: string, text: string | undefined, least: number): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < least) throw new Error(`--${name} must be an integer of at least ${least}, got ${text}`);
-  return value;
+const runs = Number(values.runs);
+const keys = values.sizes!.split(",");
+for (const key of keys) if (!SIZES[key]) throw new Error(`unknown size ${key}; known: ${Object.keys(SIZES).join(", ")}`);
+
+const bundle = await buildBundle(join(BENCH_DIR, "build"));
+const results = [];
+for (const key of keys) {
+  const size = SIZES[key]!;
+  const files = await dataset(size.data ?? key, size);
+  const bets = size.sizes.reduce((a, b) => a + b, 0);
+  // A size that measures the HTTP side's cost runs off, scraped and under hostile clients back to back in each
+  // run, so that all three see the same noise; each gets its row.
+  const variants: { http: Http; name: string; samples: Sample[] }[] = size.httpCost
+    ? [
+        { http: "off", name: `${size.name}, HTTP off`, samples: [] },
+        { http: "scraped", name: `${size.name}, HTTP on, read every ${SCRAPE_MS} ms`, samples: [] },
+        {
+          http: "hostile",
+          name: `${size.name}, HTTP on, read every ${SCRAPE_MS} ms, ${IDLE_HTTP_CONNECTIONS.toLocaleString("en-US")} idle connections, 1 MiB headers`,
+          samples: [],
+        },
+      ]
+    : [{ http: "on", name: size.name, samples: [] }];
+  for (let run = 0; run < runs; run++) {
+    for (const variant of variants) {
+      const system = await runSystem(bundle, files, join(BENCH_DIR, "run"), variant.http);
+      const floorSeconds = await runFloor(files, join(BENCH_DIR, "run"));
+      const startupSeconds = await runStartup(files.length);
+      variant.samples.push({ ...system, floorSeconds, startupSeconds });
+      process.stderr.write(
+        `${key}${size.httpCost ? ` (HTTP ${variant.http})` : ""} run ${run + 1}/${runs}: ${system.wallSeconds.toFixed(3)} s ` +
+          `(floor ${floorSeconds.toFixed(3)} s, start-up alone ${startupSeconds.toFixed(3)} s)\n`,
+      );
+    }
+  }
+  for (const { name, samples } of variants) results.push(summary(key, name, size, bets, samples));
 }
 
-if (values.central) {
-  await capacityBench({
-    sizes: (values.sizes ?? "5,100,1000,10000").split(","),
-    runs: count("runs", values.runs, 1) ?? 3,
-    out: values.out ?? join(BENCH_DIR, "central.json"),
-    bets: count("bets", values.bets, 1),
-    warmup: count("warmup", values.warmup, 0),
-    profile: values.profile === undefined ? undefined : resolve(values.profile),
-    tls: values.tls!,
-  });
-} else {
-  if (values.bets !== undefined || values.warmup !== undefined || values.profile !== undefined || values.tls) {
-    throw new Error("--bets, --warmup, --profile and --tls go with --central");
-  }
-  await systemBench((values.sizes ?? "course,1m,5m,100x10k").split(","), Number(values.runs ?? 5), values.out ?? join(BENCH_DIR, "results.json"));
+function summary(key: string, name: string, size: Size, bets: number, samples: Sample[]) {
+  const wall = median(samples.map((s) => s.wallSeconds));
+  const floor = median(samples.map((s) => s.floorSeconds));
+  return {
+    size: key,
+    name,
+    agencies: size.sizes.length,
+    bets,
+    runs,
+    wallSeconds: wall,
+    betsPerSecond: bets / wall,
+    centralPeakRssMb: median(samples.map((s) => s.central.peakRssMb)),
+    centralCpuSeconds: median(samples.map((s) => s.central.cpuSeconds)),
+    agencyPeakRssMb: median(samples.map((s) => s.agency.peakRssMb)),
+    agencyCpuSeconds: median(samples.map((s) => s.agency.cpuSeconds)),
+    agenciesCpuSeconds: median(samples.map((s) => s.agenciesCpuSeconds)),
+    floorSeconds: floor,
+    ratioToFloor: wall / floor,
+    startupSeconds: median(samples.map((s) => s.startupSeconds)),
+    samples,
+  };
 }
+for (const dir of ["run", "build"]) rmSync(join(BENCH_DIR, dir), { recursive: true, force: true });
+
+const fixed = (value: number, digits: number) => value.toFixed(digits);
+console.log(
+  `| dataset | bets | wall (s) | bets/s | central peak RSS (MB) | central CPU (s) | agency 1 peak RSS (MB) | agency 1 CPU (s) | agencies CPU (s) | floor (s) | system / floor | start-up alone (s) |`,
+);
+console.log(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
+for (const r of results) {
+  console.log(
+    `| ${r.name} | ${r.bets.toLocaleString("en-US")} | ${fixed(r.wallSeconds, 3)} | ${Math.round(r.betsPerSecond).toLocaleString("en-US")} | ` +
+      `${fixed(r.centralPeakRssMb, 0)} | ${fixed(r.centralCpuSeconds, 2)} | ${fixed(r.agencyPeakRssMb, 0)} | ${fixed(r.agencyCpuSeconds, 2)} | ${fixed(r.agenciesCpuSeconds, 2)} | ` +
+      `${fixed(r.floorSeconds, 3)} | ${fixed(r.ratioToFloor, 1)} | ${fixed(r.startupSeconds, 3)} |`,
+  );
+}
+console.log(`\nmedians of ${runs} runs each; ${new Date().toISOString()}; ${navigator.hardwareConcurrency} cores; Bun ${Bun.version}`);
+mkdirSync(BENCH_DIR, { recursive: true });
+writeFileSync(values.out!, JSON.stringify({ date: new Date().toISOString(), bun: Bun.version, cores: navigator.hardwareConcurrency, results }, null, 2));

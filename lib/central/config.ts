@@ -4,6 +4,17 @@ import { loadTls, tlsSettings } from "../tls/config.ts";
 
 const tls = tlsSettings("SERVER");
 
+const httpPortNumber = integer(0, 65535);
+/** The HTTP side's port: a number (0 picks a free one) or "off". */
+function httpPort(text: string): number | "off" {
+  if (text.trim().toLowerCase() === "off") return "off";
+  try {
+    return httpPortNumber(text);
+  } catch {
+    throw new Error("must be off or an integer from 0 to 65535");
+  }
+}
+
 /** The central's settings: file key, overriding variable, default. */
 export const centralSettings = {
   port: { key: "server.port", env: "SERVER_PORT", fallback: 12345, read: integer(0, 65535) },
@@ -18,6 +29,8 @@ export const centralSettings = {
   },
   idleTimeoutSeconds: { key: "server.idle_timeout_seconds", env: "SERVER_IDLE_TIMEOUT_SECONDS", fallback: 30, read: integer(0, 86_400) },
   shutdownGraceSeconds: { key: "server.shutdown_grace_seconds", env: "SERVER_SHUTDOWN_GRACE_SECONDS", fallback: 5, read: integer(0, 600) },
+  // Metrics, health and the status page (lib/http/); 9464 is the port commonly given to an exporter.
+  httpPort: { key: "http.port", env: "SERVER_HTTP_PORT", fallback: 9464 as number | "off", read: httpPort },
   loggingLevel: { key: "logging.level", env: "LOGGING_LEVEL", fallback: "INFO" as const, read: logLevel },
   agencies: { key: "lottery.agencies", env: "LOTTERY_AGENCIES", fallback: 5, read: integer(0, 100_000) },
   storagePath: { key: "storage.filepath", env: "STORAGE_FILEPATH", fallback: "./bets.csv", read: nonEmpty },

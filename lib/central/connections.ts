@@ -17,6 +17,7 @@ import {
 import { SocketWriter } from "../socket-writer.ts";
 import type { TlsMaterial } from "../tls/config.ts";
 import type { Backlog, ConnectionLink, Session, SessionFactory } from "./session.ts";
+import { CentralStats } from "./stats.ts";
 
 /** Requests one connection may have in progress before we stop reading from it (bounded memory). */
 const MAX_OUTSTANDING_REQUESTS = 64;
@@ -80,6 +81,7 @@ export class ConnectionServer {
     private readonly sessions: SessionFactory,
     private readonly backlog: Backlog,
     private readonly log: Logger,
+    private readonly stats = new CentralStats(),
   ) {
     backlog.onLow(() => {
       for (const socket of this.paused) this.updateFlow(socket);
@@ -88,6 +90,11 @@ export class ConnectionServer {
 
   get port(): number {
     return this.listener?.port ?? 0;
+  }
+
+  /** Connections accepted and not yet closed. */
+  get open(): number {
+    return this.connections.size;
   }
 
   listen(): void {
@@ -154,6 +161,7 @@ export class ConnectionServer {
     if (!success || !socket.authorized) {
       const reason = error?.message ?? socket.getAuthorizationError()?.message ?? "client certificate not verified";
       this.log.warning("tls", "fail", { peer: connection.peer, error: reason });
+      this.stats.accessDenied();
       this.connections.delete(socket);
       connection.closed = true;
       socket.terminate();
@@ -219,6 +227,7 @@ export class ConnectionServer {
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       this.log.warning("frame", "fail", { peer: connection.peer, type: messageName(type), error: error.message });
+      if (type === MessageType.Bets) this.stats.batchesRefused++;
       this.reply(socket, { type: MessageType.Error, reason: error.message });
       return;
     }

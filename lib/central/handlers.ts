@@ -4,6 +4,7 @@ import { MessageType, messageName, type Message } from "../protocol/index.ts";
 import { StorageFailedError, type BetStore } from "../store.ts";
 import { DrawCancelledError, RefusedError, type AdmittedBatch, type Lottery } from "./lottery.ts";
 import type { Backlog, ConnectionLink, Session, SessionFactory } from "./session.ts";
+import { CentralStats } from "./stats.ts";
 
 /**
  * The central's four requests (hello, bets, END, winners query) and echo, apart from any socket: each
@@ -21,6 +22,7 @@ export class RequestHandlers implements SessionFactory {
     readonly log: Logger,
     /** The storage failed: nothing more can be acknowledged, the central must stop. */
     readonly onStorageFailed: (error: StorageFailedError) => void,
+    readonly stats = new CentralStats(),
   ) {}
 
   open(link: ConnectionLink): Session {
@@ -39,6 +41,11 @@ export class RequestHandlers implements SessionFactory {
 
   release(agency: number, session: AgencySession): void {
     if (this.agencySessions.get(agency) === session) this.agencySessions.delete(agency);
+  }
+
+  /** The agency has a connection that said hello and is still open. */
+  isConnected(agency: number): boolean {
+    return this.agencySessions.has(agency);
   }
 }
 
@@ -126,11 +133,14 @@ class AgencySession implements Session {
   private deny(claimed: number, reason: string): never {
     const agency = this.certified ?? this.agency ?? "none";
     this.handlers.log.warning("acceso_denegado", "fail", { peer: this.link.peer, agency, claimed });
+    this.handlers.stats.accessDenied();
     throw new RefusedError(reason);
   }
 
   private async bets(agency: number, bets: BetBlock): Promise<Message> {
-    const { lottery, store, backlog, log } = this.handlers;
+    const { lottery, store, backlog, log, stats } = this.handlers;
+    // Called as the frame's last byte is handled: the start of the batch's acknowledgement time.
+    const received = performance.now();
     const identified = this.agency;
     let batch: AdmittedBatch;
     try {
@@ -139,6 +149,7 @@ class AgencySession implements Session {
       batch = lottery.admit(agency, bets);
     } catch (error) {
       if (identified !== undefined) this.batchRefused = true;
+      stats.batchesRefused++;
       log.info("apuesta_recibida", "fail", { cantidad: bets.count, agency, error: (error as Error).message });
       throw error;
     }
@@ -151,6 +162,8 @@ class AgencySession implements Session {
     } finally {
       backlog.remove(batch.count);
     }
+    stats.batchesStored++;
+    stats.batchAck.observe((performance.now() - received) / 1000);
     log.info("apuesta_recibida", "success", { cantidad: batch.count });
     for (const bet of logged) {
       log.log(level, "apuesta_almacenada", "success", { dni: bet.document, numero: Number(bet.number) });

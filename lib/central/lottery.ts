@@ -79,6 +79,21 @@ export class Lottery {
     return this.closing.has(agency);
   }
 
+  /** The agency's END is durable. */
+  hasEnded(agency: number): boolean {
+    return this.ended.has(agency);
+  }
+
+  /** Every agency has ended: the draw has taken place. */
+  get drawn(): boolean {
+    return this.drawDone;
+  }
+
+  /** How many winning bets the agency has stored (its winners once the draw has taken place). */
+  winnerCount(agency: number): number {
+    return this.winnersByAgency.get(agency)?.length ?? 0;
+  }
+
   /** Refuses an agency id outside 1..agencies. */
   checkAgency(agency: number): void {
     if (!this.isAgency(agency)) {

@@ -5,6 +5,7 @@ import { ConnectionServer } from "./connections.ts";
 import { RequestHandlers } from "./handlers.ts";
 import { Lottery, type AdmittedBatch } from "./lottery.ts";
 import { Backlog } from "./session.ts";
+import { CentralStats } from "./stats.ts";
 
 /**
  * Bets received and not yet durable, across all connections, beyond which the central stops reading
@@ -12,6 +13,25 @@ import { Backlog } from "./session.ts";
  * memory) stays bounded, and each group commit stays a reasonable size.
  */
 const MAX_PENDING_BETS = 16 * 1024;
+
+/** What the central's HTTP side (lib/http/) reads: counters and state, and nothing that writes. */
+export interface CentralState {
+  readonly agencies: number;
+  readonly stats: CentralStats;
+  /** Bets stored of the agency, recovered ones included. */
+  stored(agency: number): number;
+  /** The agency's END is durable. */
+  ended(agency: number): boolean;
+  /** The agency has a connection open that said hello. */
+  connected(agency: number): boolean;
+  readonly drawn: boolean;
+  /** The agency's winners (meaningful once drawn). */
+  winners(agency: number): number;
+  /** Open connections, agencies' and others'. */
+  readonly connections: number;
+  /** "stopping" from the start of a graceful stop; "failed" once the storage has failed. */
+  readonly health: "ok" | "stopping" | "failed";
+}
 
 /**
  * The central: recovers the lottery's state from the store, then serves agencies through the connection
@@ -21,6 +41,7 @@ export class CentralServer {
   private readonly connections: ConnectionServer;
   private stopped: Promise<void> | undefined;
   private failed = false;
+  readonly state: CentralState;
 
   private constructor(
     private readonly config: CentralConfig,
@@ -28,10 +49,29 @@ export class CentralServer {
     private readonly lottery: Lottery,
     private readonly store: BetStore<AdmittedBatch>,
     private readonly onFatal: (error: Error) => void,
+    stats: CentralStats,
   ) {
     const backlog = new Backlog(MAX_PENDING_BETS);
-    const handlers = new RequestHandlers(lottery, store, backlog, log, (error) => this.fail(error));
-    this.connections = new ConnectionServer(config, handlers, backlog, log);
+    const handlers = new RequestHandlers(lottery, store, backlog, log, (error) => this.fail(error), stats);
+    const connections = (this.connections = new ConnectionServer(config, handlers, backlog, log, stats));
+    const server = this;
+    this.state = {
+      agencies: lottery.agencies,
+      stats,
+      stored: (agency) => lottery.storedCount(agency),
+      ended: (agency) => lottery.hasEnded(agency),
+      connected: (agency) => handlers.isConnected(agency),
+      get drawn() {
+        return lottery.drawn;
+      },
+      winners: (agency) => lottery.winnerCount(agency),
+      get connections() {
+        return connections.open;
+      },
+      get health() {
+        return server.failed ? "failed" : server.stopped ? "stopping" : "ok";
+      },
+    };
   }
 
   /**
@@ -46,7 +86,14 @@ export class CentralServer {
     syncFile?: (fd: number) => Promise<void>,
   ): Promise<CentralServer> {
     const lottery = new Lottery(config.agencies, log);
-    const store = new BetStore<AdmittedBatch>(config.storagePath, config.storageSync, (batch) => lottery.recordCommitted(batch), syncFile);
+    const stats = new CentralStats();
+    const store = new BetStore<AdmittedBatch>(
+      config.storagePath,
+      config.storageSync,
+      (batch) => lottery.recordCommitted(batch),
+      syncFile,
+      stats.groupCommit,
+    );
     const recovery = await store.open((bet) => lottery.recordStored(bet));
     if (recovery.cutBytes > 0) {
       log.warning("recuperacion_corte", "success", { storage: config.storagePath, cut_bytes: recovery.cutBytes });
@@ -57,7 +104,7 @@ export class CentralServer {
     });
     lottery.restoreEnded(recovery.ended);
 
-    const server = new CentralServer(config, log, lottery, store, onFatal);
+    const server = new CentralServer(config, log, lottery, store, onFatal, stats);
     server.connections.listen();
     return server;
   }

@@ -120,9 +120,20 @@ export async function startCentral(
   onLine?: (name: string, line: string) => void,
   script = "central.ts",
 ): Promise<Central> {
-  const running = startBun("server", ["run", script], { ...process.env, SERVER_PORT: "0", STORAGE_FILEPATH: storage, ...env }, onLine, ROOT);
+  const running = startBun(
+    "server",
+    ["run", script],
+    { ...process.env, SERVER_PORT: "0", SERVER_HTTP_PORT: "0", STORAGE_FILEPATH: storage, ...env },
+    onLine,
+    ROOT,
+  );
   const match = await waitForLine(running, /action: listen \| result: success \| port: (\d+)/);
   return Object.assign(running, { port: Number(match[1]), storage });
+}
+
+/** The port of a central's HTTP side (lib/http/), once it listens; rejects if the central exits first. */
+export async function httpPort(central: RunningProcess): Promise<number> {
+  return Number((await waitForLine(central, /action: http_listen \| result: success \| port: (\d+)/))[1]);
 }
 
 /** Starts `bun run agency.ts` (or `script`, such as its bundle) as agency `id` of a central on this machine. */

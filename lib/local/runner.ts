@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { generateCertificates } from "../tls/certs.ts";
 import { buildBundle } from "./bundle.ts";
-import { agencyTlsEnv, awaitAgencies, centralTlsEnv, ROOT, startAgency, startCentral, type RunningProcess } from "./processes.ts";
+import { agencyTlsEnv, awaitAgencies, centralTlsEnv, httpPort, ROOT, startAgency, startCentral, type RunningProcess } from "./processes.ts";
+import { countRows, Progress } from "./progress.ts";
 
 const RUN_DIR = `${ROOT}.run`;
 const USAGE = `usage: bun run local [--tls]   (agencies: LOTTERY_AGENCIES, default 5)
@@ -32,7 +33,10 @@ if (missing.length > 0) {
 // Service names padded as docker compose pads them: "server   | ", "client1  | ".
 const names = ["server", ...Array.from({ length: agencies }, (_, i) => `client${i + 1}`)];
 const width = Math.max(...names.map((name) => name.length)) + 2;
-const print = (name: string, line: string) => process.stdout.write(`${name.padEnd(width)}| ${line}\n`);
+// On a terminal, live progress (lib/local/progress.ts) stays below the log; elsewhere, plain lines.
+const files = names.slice(1).map((_, i) => dataFile(i + 1));
+const progress = new Progress(process.stdout, names.slice(1), process.stdout.isTTY ? await Promise.all(files.map(countRows)) : files.map(() => 0));
+const print = (name: string, line: string) => progress.log(`${name.padEnd(width)}| ${line}`);
 
 // Each run is a draw of its own: it starts from an empty storage.
 rmSync(RUN_DIR, { recursive: true, force: true });
@@ -40,7 +44,7 @@ mkdirSync(RUN_DIR, { recursive: true });
 // The processes run a bundle of the sources as they are now: it starts faster than the sources.
 const bundle = await buildBundle(`${RUN_DIR}/build`);
 // startCentral and startAgency pass the environment on; their own per-process settings come on top.
-const env = { LOTTERY_AGENCIES: String(agencies) };
+const env = { LOTTERY_AGENCIES: String(agencies), SERVER_HTTP_PORT: process.env.SERVER_HTTP_PORT || "0" };
 
 // With --tls, a CA of this run's own: each agency gets only its own certificate and key.
 const certs = `${RUN_DIR}/certs`;
@@ -57,11 +61,17 @@ if (tls && !configLine?.includes("tls: on")) {
   await central.done;
   process.exit(1);
 }
+const http = env.SERVER_HTTP_PORT === "off" ? undefined : await httpPort(central);
+if (http !== undefined) {
+  progress.log(`status page: http://127.0.0.1:${http}/`);
+  progress.follow(http);
+}
 
 const started = performance.now();
 const clients: RunningProcess[] = names.slice(1).map((_, i) => startAgency(i + 1, central.port, dataFile(i + 1), agencyEnv(i + 1), print, bundle.agency));
 const codes = await awaitAgencies(clients);
 const wall = (performance.now() - started) / 1000;
+await progress.stop(http);
 
 central.process.kill("SIGTERM");
 const centralCode = await central.done;
