@@ -1,4 +1,6 @@
 // `bun run bench`: the whole system as real processes on loopback, per dataset size, against the raw floor.
+// `bun run bench --central`: the central alone under one load generator, from 5 to 10,000 connections
+// (lib/bench/capacity.ts, with its own sizes and options).
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -13,10 +15,9 @@ import {
   startBun,
   startCentral,
   waitForLine,
-  type RunningProcess,
 } from "../local/processes.ts";
-
-const BENCH_DIR = join(ROOT, ".bench");
+import { capacityCli } from "./capacity.ts";
+import { BENCH_DIR, median, usage, type Usage } from "./measure.ts";
 
 interface Size {
   name: string;
@@ -36,11 +37,6 @@ const SIZES: Record<string, Size> = {
   "100x10k": { name: "100 agencies x 10,000", sizes: new Array(100).fill(10_000) },
 };
 
-interface Usage {
-  peakRssMb: number;
-  cpuSeconds: number;
-}
-
 interface Sample {
   wallSeconds: number;
   central: Usage;
@@ -49,14 +45,6 @@ interface Sample {
   agenciesCpuSeconds: number;
   floorSeconds: number;
   startupSeconds: number;
-}
-
-function usage(running: RunningProcess): Usage {
-  const resources = running.process.resourceUsage()!;
-  return {
-    peakRssMb: resources.maxRSS / (1024 * 1024),
-    cpuSeconds: Number(resources.cpuTime.total) / 1e6,
-  };
 }
 
 /** Generates a dataset once; later runs reuse it (the generator is deterministic). */
@@ -169,11 +157,10 @@ async function runStartup(count: number): Promise<number> {
   return seconds;
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
+if (Bun.argv.includes("--central")) {
+  await capacityCli(Bun.argv.slice(2));
+  process.exit(0);
+}
 
 const { values } = parseArgs({
   options: {

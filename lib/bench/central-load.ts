@@ -1,0 +1,531 @@
+// The capacity benchmark's load generator: one process that acts for C agencies over C loopback
+// connections and speaks the real protocol on each (hello for agency k on connection k, then only agency
+// k's pipelined bets frames, END, the winners query), with every bets frame made before the clock starts.
+//   bun lib/bench/central-load.ts CONFIG_JSON     prints "result: JSON" (see LoadResult) and exits 0
+// Phases, one after the other on the same connections:
+//   warm-up + flat out   closed loop: each connection keeps `window` frames in flight; the measured part
+//                        runs from the moment `warmupBets` are acknowledged until `closedBets` more are
+//   open loop            frames leave on a schedule at `openRate` bets/s (half the flat-out rate unless
+//                        told), round robin, whatever the acks; latency counts from the scheduled time
+//   END and winners      on every connection; with `verify`, END's count must equal the bets acknowledged
+import type { Socket } from "bun";
+import { readFileSync } from "node:fs";
+import { BatchEncoder } from "../agency/batch-encoder.ts";
+import { BetBlock } from "../bet-block.ts";
+import { CsvParser } from "../csv.ts";
+import { agencyRows } from "../data/generate.ts";
+import { decodeMessage, encodeMessage, FrameDecoder, MessageType, messageName, type Message } from "../protocol/index.ts";
+import { SocketWriter } from "../socket-writer.ts";
+import type { TlsMaterial } from "../tls/config.ts";
+
+export interface LoadConfig {
+  host: string;
+  port: number;
+  connections: number;
+  /** Bets frames in flight per connection in the closed loop. */
+  window: number;
+  /** Bets per frame at most (the agency's batch.maxAmount); the 8 KiB frame limit may cut a batch sooner. */
+  batchBets: number;
+  warmupBets: number;
+  closedBets: number;
+  openBets: number;
+  /** Bets per second offered in the open loop; by default half the flat-out rate just measured. */
+  openRate?: number;
+  /** The server's process, whose CPU time is read from /proc at each phase's ends. */
+  serverPid: number;
+  /** Check every OK's count against its frame and END's against what was acknowledged (the real central). */
+  verify: boolean;
+  /**
+   * Mutual TLS with the certificates in this directory, as `bun run gen-certs` writes them: connection k
+   * presents agency k's certificate. Plain TCP when absent.
+   */
+  tls?: string;
+}
+
+export interface Latency {
+  frames: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export interface PhaseResult {
+  bets: number;
+  seconds: number;
+  betsPerSecond: number;
+  /** CPU seconds the server used during the phase, and the part of them spent in the kernel. */
+  serverCpuSeconds: number;
+  serverSystemSeconds: number;
+  /** CPU seconds this process used during the phase. */
+  generatorCpuSeconds: number;
+  latency: Latency;
+}
+
+export interface LoadResult {
+  connections: number;
+  window: number;
+  betsPerFrame: number;
+  setupSeconds: number;
+  closed: PhaseResult;
+  open: PhaseResult & { offeredRate: number };
+  /** Bets acknowledged per agency (index 0 is agency 1), warm-up and both phases together. */
+  acknowledged: number[];
+  totalBets: number;
+  /** The server's peak RSS so far, read once every answer is in. */
+  serverPeakRssMb: number;
+  generatorPeakRssMb: number;
+}
+
+/** Distinct bets the frames are cut from: 64 full frames' worth, reused round and round. */
+const POOL_BETS = 64 * 128;
+/** Memory for all the prepared frames together; each connection gets between 1 and 64 of its own. */
+const FRAME_BUDGET_BYTES = 64 * 1024 * 1024;
+const MAX_FRAMES_PER_CONNECTION = 64;
+/** Connections opened at a time, so the listen backlog never overflows into SYN retries. */
+const CONNECT_BATCH = 256;
+/** The open loop's clock: every tick sends the frames whose time has come (their lateness counts). */
+const TICK_MS = 1;
+/** Largest reply accepted (a winners answer). */
+const MAX_REPLY_BYTES = 16 * 1024 * 1024;
+/** /proc reports CPU time in clock ticks, 100 a second on Linux (USER_HZ, whatever the kernel's own HZ). */
+const CLOCK_TICKS = 100;
+
+/** The frames of one agency, as it would send them: its id, the generator's bets, the agency's encoder. */
+function agencyFrames(agency: number, pool: BetBlock, count: number, batchBets: number): { frames: Buffer[]; bets: number[] } {
+  const encoder = new BatchEncoder(agency, batchBets);
+  // The pool twice over, so that a frame starting near its end runs on into its start.
+  const blocks = [pool, pool];
+  const frames: Buffer[] = [];
+  const bets: number[] = [];
+  // Agencies start at different places in the pool.
+  let from = (agency * 997) % pool.count;
+  for (let i = 0; i < count; i++) {
+    const taken = encoder.encode(blocks, 0, from);
+    frames.push(Buffer.from(encoder.take()));
+    bets.push(taken);
+    from = (from + taken) % pool.count;
+  }
+  return { frames, bets };
+}
+
+/** The generator's bets (lib/data/generate.ts), read the way an agency reads its file. */
+function betPool(): BetBlock {
+  const block = new BetBlock(POOL_BETS * 80);
+  const parser = new CsvParser();
+  const onRecord = (record: { bytes: Uint8Array; ranges: ArrayLike<number> }) => block.append(record.bytes, record.ranges);
+  parser.push(Buffer.from([...agencyRows(1, POOL_BETS)].join("")), onRecord);
+  parser.finish(onRecord);
+  return block;
+}
+
+/** CPU seconds a process has used so far, in user space and in the kernel, from /proc. */
+export function processCpuSeconds(pid: number): { user: number; system: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name, which is in parentheses and may hold spaces: state is the first.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { user: Number(fields[11]) / CLOCK_TICKS, system: Number(fields[12]) / CLOCK_TICKS };
+}
+
+/**
+ * A process's peak RSS from /proc (VmHWM). Not its resource usage at exit: a process started by Bun.spawn
+ * inherits, through fork and exec, the peak of the process that started it, which can be the larger.
+ */
+export function processPeakRssMb(pid: number | "self"): number {
+  const match = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmHWM:\s+(\d+) kB$/m);
+  if (!match) throw new Error(`no VmHWM for process ${pid}`);
+  return Number(match[1]) / 1024;
+}
+
+const ownCpuSeconds = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
+
+/** Send times and bet counts of the frames in flight on one connection, oldest first (OKs come in order). */
+class InFlight {
+  private times = new Float64Array(64);
+  private bets = new Int32Array(64);
+  private head = 0;
+  length = 0;
+
+  push(time: number, bets: number): void {
+    if (this.length === this.times.length) this.grow();
+    const slot = (this.head + this.length) % this.times.length;
+    this.times[slot] = time;
+    this.bets[slot] = bets;
+    this.length++;
+  }
+
+  /** The oldest frame's bets; its send time is left in `shiftedTime`. */
+  shift(): number {
+    const slot = this.head;
+    this.shiftedTime = this.times[slot]!;
+    this.head = (slot + 1) % this.times.length;
+    this.length--;
+    return this.bets[slot]!;
+  }
+
+  shiftedTime = 0;
+
+  private grow(): void {
+    const times = new Float64Array(this.times.length * 2);
+    const bets = new Int32Array(this.times.length * 2);
+    for (let i = 0; i < this.length; i++) {
+      times[i] = this.times[(this.head + i) % this.times.length]!;
+      bets[i] = this.bets[(this.head + i) % this.times.length]!;
+    }
+    this.times = times;
+    this.bets = bets;
+    this.head = 0;
+  }
+}
+
+/** Latencies of one phase, in ms. */
+class LatencyLog {
+  private values = new Float64Array(1024);
+  private count = 0;
+
+  add(ms: number): void {
+    if (this.count === this.values.length) {
+      const grown = new Float64Array(this.values.length * 2);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    this.values[this.count++] = ms;
+  }
+
+  summary(): Latency {
+    const sorted = this.values.subarray(0, this.count).sort();
+    const at = (q: number) => (this.count === 0 ? 0 : sorted[Math.min(this.count - 1, Math.ceil(q * this.count) - 1)]!);
+    return { frames: this.count, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: this.count === 0 ? 0 : sorted[this.count - 1]! };
+  }
+}
+
+/** One connection, acting for one agency. */
+class AgencyConnection {
+  private readonly decoder = new FrameDecoder(MAX_REPLY_BYTES);
+  private writer!: SocketWriter;
+  private socket!: Socket<AgencyConnection>;
+  readonly inFlight = new InFlight();
+  private next = 0;
+  acknowledged = 0;
+  /** Waits for the answer to a hello, END or query (sent only with no bets in flight). */
+  private control: PromiseWithResolvers<Message> | undefined;
+  closed = false;
+
+  constructor(
+    readonly agency: number,
+    private readonly frames: Buffer[],
+    private readonly frameBets: number[],
+    private readonly load: LoadGenerator,
+  ) {}
+
+  /** Resolves once the connection can carry frames: at `open` for TCP, after the handshake for TLS. */
+  async connect(host: string, port: number, tls: TlsMaterial | undefined): Promise<void> {
+    const ready = Promise.withResolvers<void>();
+    await Bun.connect<AgencyConnection>({
+      hostname: host,
+      port,
+      data: this,
+      tls,
+      socket: {
+        open(socket) {
+          socket.data.socket = socket;
+          socket.data.writer = new SocketWriter(socket);
+          if (!tls) ready.resolve();
+        },
+        // A TLS socket takes no bytes before its handshake.
+        handshake(socket, success, error) {
+          if (success && socket.authorized) ready.resolve();
+          else ready.reject(new Error(`agency ${socket.data.agency}: TLS handshake failed: ${error?.message ?? "not authorized"}`));
+        },
+        data(socket, chunk) {
+          socket.data.onData(chunk);
+        },
+        drain(socket) {
+          socket.data.writer.drain();
+        },
+        close(socket) {
+          socket.data.onClose();
+        },
+        error(socket, error) {
+          socket.data.load.fail(new Error(`agency ${socket.data.agency}: connection error: ${error.message}`));
+        },
+      },
+    });
+    await ready.promise;
+  }
+
+  /** Sends a hello, END or query and waits for its answer. */
+  ask(message: Message): Promise<Message> {
+    if (this.inFlight.length > 0 || this.control) throw new Error(`agency ${this.agency}: request while others are in flight`);
+    this.control = Promise.withResolvers<Message>();
+    this.writer.write(encodeMessage(message));
+    return this.control.promise;
+  }
+
+  /** Sends the agency's next frame (copied out with the others of this turn in one write); returns its bets. */
+  sendFrame(time: number): number {
+    const index = this.next;
+    this.next = index + 1 === this.frames.length ? 0 : index + 1;
+    const bets = this.frameBets[index]!;
+    this.inFlight.push(time, bets);
+    this.load.sentFrames++;
+    this.writer.writeSoon(this.frames[index]!);
+    return bets;
+  }
+
+  end(): void {
+    this.closed = true;
+    this.socket.end();
+  }
+
+  private onData(chunk: Buffer): void {
+    try {
+      this.decoder.push(chunk, (type, payload) => this.onMessage(decodeMessage(type, payload)));
+    } catch (error) {
+      this.load.fail(error as Error);
+    }
+  }
+
+  private onMessage(message: Message): void {
+    if (message.type === MessageType.Error) throw new Error(`agency ${this.agency}: the server refused: ${message.reason}`);
+    if (this.inFlight.length === 0) {
+      const control = this.control;
+      if (!control) throw new Error(`agency ${this.agency}: unexpected ${messageName(message.type)}`);
+      this.control = undefined;
+      return control.resolve(message);
+    }
+    if (message.type !== MessageType.Ok) throw new Error(`agency ${this.agency}: ${messageName(message.type)} where an OK was due`);
+    const bets = this.inFlight.shift();
+    if (this.load.config.verify && message.count !== bets) {
+      throw new Error(`agency ${this.agency}: OK for ${message.count} bets, the frame held ${bets}`);
+    }
+    this.acknowledged += bets;
+    this.load.onAck(this, bets, this.inFlight.shiftedTime);
+  }
+
+  private onClose(): void {
+    this.writer?.close();
+    if (!this.closed) this.load.fail(new Error(`agency ${this.agency}: the server closed the connection`));
+  }
+}
+
+type Phase = "closed" | "open" | "idle";
+
+/** A phase's start or end: when, bets acknowledged by then, and the CPU both sides had used. */
+interface Mark {
+  time: number;
+  acked: number;
+  server: { user: number; system: number };
+  own: number;
+}
+
+class LoadGenerator {
+  readonly connections: AgencyConnection[] = [];
+  private readonly failed = Promise.withResolvers<never>();
+  private phase: Phase = "idle";
+  private latency = new LatencyLog();
+  private sentBets = 0;
+  private ackedBets = 0;
+  sentFrames = 0;
+  /** Bets to acknowledge before the closed loop's clock starts, and before it stops. */
+  private measureFrom = 0;
+  private measureTo = 0;
+  private sendUpTo = 0;
+  private measureStart: Mark | undefined;
+  private measureEnd: Mark | undefined;
+  /** Resolves once every bet sent so far is acknowledged and there is no more to send. */
+  private drained: PromiseWithResolvers<void> | undefined;
+
+  constructor(readonly config: LoadConfig) {
+    this.failed.promise.catch(() => undefined);
+  }
+
+  fail(error: Error): void {
+    this.failed.reject(error);
+  }
+
+  /** Races work against the first failure of any connection. */
+  guard<T>(work: Promise<T>): Promise<T> {
+    return Promise.race([work, this.failed.promise]);
+  }
+
+  private mark(): Mark {
+    return { time: performance.now(), acked: this.ackedBets, server: processCpuSeconds(this.config.serverPid), own: ownCpuSeconds() };
+  }
+
+  onAck(connection: AgencyConnection, bets: number, sentAt: number): void {
+    const now = performance.now();
+    this.ackedBets += bets;
+    if (this.phase === "closed") {
+      if (this.measureStart && !this.measureEnd) this.latency.add(now - sentAt);
+      if (!this.measureStart && this.ackedBets >= this.measureFrom) this.measureStart = this.mark();
+      if (!this.measureEnd && this.ackedBets >= this.measureTo) this.measureEnd = this.mark();
+      // The connection refills its window while bets are left to send.
+      while (this.sentBets < this.sendUpTo && connection.inFlight.length < this.config.window) {
+        this.sentBets += connection.sendFrame(performance.now());
+      }
+    } else {
+      this.latency.add(now - sentAt);
+    }
+    if (this.drained && this.sentBets >= this.sendUpTo && this.ackedBets === this.sentBets) this.drained.resolve();
+  }
+
+  async setup(): Promise<void> {
+    const { connections, batchBets } = this.config;
+    const pool = betPool();
+    const perConnection = Math.max(1, Math.min(MAX_FRAMES_PER_CONNECTION, Math.floor(FRAME_BUDGET_BYTES / (connections * 8 * 1024))));
+    for (let agency = 1; agency <= connections; agency++) {
+      const { frames, bets } = agencyFrames(agency, pool, perConnection, batchBets);
+      this.connections.push(new AgencyConnection(agency, frames, bets, this));
+    }
+    for (let i = 0; i < connections; i += CONNECT_BATCH) {
+      const batch = this.connections.slice(i, i + CONNECT_BATCH);
+      await this.guard(Promise.all(batch.map((c) => c.connect(this.config.host, this.config.port, this.tlsFor(c.agency)))));
+      // Hello first on every connection: the central takes nothing else before it.
+      const welcomes = await this.guard(Promise.all(batch.map((c) => c.ask({ type: MessageType.Hello, agency: c.agency }))));
+      for (const [j, welcome] of welcomes.entries()) {
+        if (welcome.type !== MessageType.Welcome) throw new Error(`agency ${batch[j]!.agency}: ${messageName(welcome.type)} instead of a welcome`);
+        if (this.config.verify && welcome.stored !== 0) throw new Error(`agency ${batch[j]!.agency}: the central already holds ${welcome.stored} bets`);
+      }
+    }
+  }
+
+  private tlsFor(agency: number): TlsMaterial | undefined {
+    const dir = this.config.tls;
+    if (!dir) return undefined;
+    const read = (file: string) => readFileSync(`${dir}/${file}`, "utf8");
+    return { cert: read(`agency-${agency}.crt`), key: read(`agency-${agency}.key`), ca: read("ca.crt") };
+  }
+
+  /** Warm-up and flat out: every connection keeps its window full until the bets run out. */
+  async closedLoop(): Promise<PhaseResult> {
+    const { warmupBets, closedBets } = this.config;
+    this.phase = "closed";
+    this.latency = new LatencyLog();
+    this.measureFrom = this.ackedBets + warmupBets;
+    this.measureTo = this.measureFrom + closedBets;
+    this.sendUpTo = this.sentBets + warmupBets + closedBets;
+    this.measureStart = warmupBets === 0 ? this.mark() : undefined;
+    this.measureEnd = undefined;
+    this.drained = Promise.withResolvers<void>();
+    const now = performance.now();
+    for (let filled = false; !filled; ) {
+      filled = true;
+      // Round robin, one frame at a time, so that a short run still spreads over every connection.
+      for (const connection of this.connections) {
+        if (this.sentBets >= this.sendUpTo || connection.inFlight.length >= this.config.window) continue;
+        this.sentBets += connection.sendFrame(now);
+        filled = false;
+      }
+      if (this.sentBets >= this.sendUpTo) break;
+    }
+    await this.guard(this.drained.promise);
+    this.phase = "idle";
+    return this.phaseResult(this.measureStart!, this.measureEnd!);
+  }
+
+  /** Frames on a schedule at `rate` bets/s, round robin, whatever the acknowledgements. */
+  async openLoop(rate: number): Promise<PhaseResult> {
+    const bets = this.config.openBets;
+    this.phase = "open";
+    this.latency = new LatencyLog();
+    this.sendUpTo = this.sentBets + bets;
+    this.drained = Promise.withResolvers<void>();
+    const start = this.mark();
+    let scheduled = 0;
+    let turn = 0;
+    const tick = () => {
+      const now = performance.now();
+      // Each frame is due when the bets before it in this phase are, at the offered rate.
+      while (scheduled < bets) {
+        const due = start.time + (scheduled / rate) * 1000;
+        if (due > now) break;
+        const sent = this.connections[turn]!.sendFrame(due);
+        turn = (turn + 1) % this.connections.length;
+        scheduled += sent;
+        this.sentBets += sent;
+      }
+      if (scheduled < bets) timer = setTimeout(tick, TICK_MS);
+    };
+    let timer = setTimeout(tick, 0);
+    try {
+      await this.guard(this.drained.promise);
+    } finally {
+      clearTimeout(timer);
+    }
+    this.phase = "idle";
+    return this.phaseResult(start, this.mark());
+  }
+
+  private phaseResult(start: Mark, end: Mark): PhaseResult {
+    const seconds = (end.time - start.time) / 1000;
+    const bets = end.acked - start.acked;
+    return {
+      bets,
+      seconds,
+      betsPerSecond: bets / seconds,
+      serverCpuSeconds: end.server.user + end.server.system - start.server.user - start.server.system,
+      serverSystemSeconds: end.server.system - start.server.system,
+      generatorCpuSeconds: end.own - start.own,
+      latency: this.latency.summary(),
+    };
+  }
+
+  /** END on every connection (its count checked), then the winners query on every one. */
+  async finish(): Promise<void> {
+    const ends = await this.guard(Promise.all(this.connections.map((c) => c.ask({ type: MessageType.End, agency: c.agency }))));
+    for (const [i, answer] of ends.entries()) {
+      const connection = this.connections[i]!;
+      if (answer.type !== MessageType.Ok) throw new Error(`agency ${connection.agency}: ${messageName(answer.type)} answered END`);
+      if (this.config.verify && answer.count !== connection.acknowledged) {
+        throw new Error(`agency ${connection.agency}: END counts ${answer.count} stored bets, ${connection.acknowledged} were acknowledged`);
+      }
+    }
+    const answers = await this.guard(Promise.all(this.connections.map((c) => c.ask({ type: MessageType.WinnersQuery, agency: c.agency }))));
+    for (const [i, answer] of answers.entries()) {
+      if (answer.type !== MessageType.Winners) throw new Error(`agency ${this.connections[i]!.agency}: ${messageName(answer.type)} answered the query`);
+    }
+    for (const connection of this.connections) connection.end();
+  }
+}
+
+/** Runs every phase against a listening server; rejects on the first refusal, lost connection or miscount. */
+export async function runLoad(config: LoadConfig): Promise<LoadResult> {
+  const load = new LoadGenerator(config);
+  const setupStarted = performance.now();
+  await load.setup();
+  const setupSeconds = (performance.now() - setupStarted) / 1000;
+  const closed = await load.closedLoop();
+  const offeredRate = config.openRate ?? closed.betsPerSecond / 2;
+  const open = await load.openLoop(offeredRate);
+  await load.finish();
+  const serverPeakRssMb = processPeakRssMb(config.serverPid);
+  const acknowledged = load.connections.map((c) => c.acknowledged);
+  const totalBets = acknowledged.reduce((a, b) => a + b, 0);
+  return {
+    connections: config.connections,
+    window: config.window,
+    betsPerFrame: totalBets / load.sentFrames,
+    setupSeconds,
+    closed,
+    open: { ...open, offeredRate },
+    acknowledged,
+    totalBets,
+    serverPeakRssMb,
+    generatorPeakRssMb: processPeakRssMb("self"),
+  };
+}
+
+if (import.meta.main) {
+  const config = JSON.parse(process.argv[2]!) as LoadConfig;
+  try {
+    const result = await runLoad(config);
+    console.log(`result: ${JSON.stringify(result)}`);
+    process.exit(0);
+  } catch (error) {
+    console.error(`load: ${(error as Error).message}`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,75 @@
+// The capacity benchmark's load generator (lib/bench/central-load.ts) against a real central and against
+// the benchmark's floor: its figures are worth something only if it speaks the protocol the central takes
+// (hello for agency k on connection k, only agency k's frames after it) and counts what was stored.
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import { join } from "node:path";
+import { runLoad, type LoadConfig } from "../lib/bench/central-load.ts";
+import { centralTlsEnv, ROOT, startBun } from "../lib/local/processes.ts";
+import { generateCertificates } from "../lib/tls/certs.ts";
+import { readCsv, Scope, waitForLine } from "./support/system.ts";
+
+let scope: Scope;
+beforeEach(() => {
+  scope = new Scope();
+});
+afterEach(async () => {
+  await scope.cleanup();
+});
+
+const load = (port: number, serverPid: number, verify: boolean): LoadConfig => ({
+  host: "127.0.0.1",
+  port,
+  connections: 3,
+  window: 4,
+  batchBets: 128,
+  warmupBets: 500,
+  closedBets: 2_000,
+  openBets: 1_000,
+  // Fast enough for a test; the benchmark offers half the flat-out rate.
+  openRate: 200_000,
+  serverPid,
+  verify,
+});
+
+test("against a real central, every bet acknowledged is stored once, under the agency of its connection", async () => {
+  const storage = join(scope.dir(), "bets.csv");
+  const central = await scope.central(storage, { LOTTERY_AGENCIES: "3" });
+  const result = await runLoad(load(central.port, central.process.pid, true));
+
+  expect(result.totalBets).toBeGreaterThanOrEqual(3_500);
+  expect(result.acknowledged.reduce((a, b) => a + b, 0)).toBe(result.totalBets);
+  expect(result.open.offeredRate).toBe(200_000);
+  // The draw happened: every agency's END came in, and the winners went out.
+  expect(central.lines.filter((line) => line.includes("action: ganadores_enviados | result: success"))).toHaveLength(3);
+
+  central.process.kill("SIGTERM");
+  expect(await central.done).toBe(0);
+  const perAgency = [0, 0, 0];
+  for (const row of readCsv(storage)) perAgency[Number(row[0]) - 1]!++;
+  expect(perAgency).toEqual(result.acknowledged);
+}, 30_000);
+
+test("over mutual TLS, connection k presents agency k's certificate and all its bets are stored as agency k's", async () => {
+  const certs = join(scope.dir(), "certs");
+  await generateCertificates({ out: certs, agencies: 3, hosts: [], force: false });
+  const storage = join(scope.dir(), "bets.csv");
+  const central = await scope.central(storage, { LOTTERY_AGENCIES: "3", ...centralTlsEnv(certs) });
+  // Plain TCP does not get through a TLS central's port.
+  await expect(runLoad(load(central.port, central.process.pid, true))).rejects.toThrow();
+
+  const result = await runLoad({ ...load(central.port, central.process.pid, true), tls: certs });
+  central.process.kill("SIGTERM");
+  expect(await central.done).toBe(0);
+  const perAgency = [0, 0, 0];
+  for (const row of readCsv(storage)) perAgency[Number(row[0]) - 1]!++;
+  expect(perAgency).toEqual(result.acknowledged);
+  expect(result.totalBets).toBeGreaterThanOrEqual(3_500);
+}, 30_000);
+
+test("a server whose OKs do not count the frame's bets fails the run", async () => {
+  // The floor answers every bets frame with "OK 0": right for the floor, wrong for a central.
+  const floor = startBun("floor", [join(ROOT, "lib/bench/central-floor.ts"), join(scope.dir(), "floor.bin")], process.env, undefined, ROOT);
+  scope.processes.push(floor);
+  const port = Number((await waitForLine(floor, /port: (\d+)/))[1]);
+  await expect(runLoad(load(port, floor.process.pid, true))).rejects.toThrow(/OK for 0 bets, the frame held \d+/);
+}, 30_000);
