@@ -6,9 +6,12 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { COURSE_SIZES, generateDataset } from "../data/generate.ts";
 import { buildBundle, type Bundle } from "../local/bundle.ts";
+import { generateCertificates } from "../tls/certs.ts";
 import {
   AGENCY_ENV,
+  agencyTlsEnv,
   awaitAgencies,
+  centralTlsEnv,
   httpPort,
   ROOT,
   startAgency,
@@ -22,17 +25,23 @@ import { BENCH_DIR, median, usage, type Usage } from "./measure.ts";
 interface Size {
   name: string;
   sizes: number[];
-  /** Runs the size three times per run: the HTTP side off, scraped, and scraped under hostile clients. */
-  httpCost?: boolean;
+  /**
+   * Variants run back to back in each run, so that they see the same noise, each with its own row:
+   * "http", the HTTP side off, scraped, and scraped under hostile clients; "tls", plain TCP and mutual TLS.
+   */
+  compare?: "http" | "tls";
   /** The size whose dataset this one shares. */
   data?: string;
 }
 
 const SIZES: Record<string, Size> = {
   smoke: { name: "smoke: 5 x 2,000", sizes: new Array(5).fill(2_000) },
+  "smoke-tls": { name: "smoke: 5 x 2,000", sizes: new Array(5).fill(2_000), compare: "tls", data: "smoke" },
   course: { name: "course: 78,697 (5 agencies)", sizes: COURSE_SIZES },
   "1m": { name: "1,000,000 (5 agencies)", sizes: new Array(5).fill(200_000) },
-  "1m-http": { name: "1,000,000 (5 agencies)", sizes: new Array(5).fill(200_000), httpCost: true, data: "1m" },
+  "1m-http": { name: "1,000,000 (5 agencies)", sizes: new Array(5).fill(200_000), compare: "http", data: "1m" },
+  "course-tls": { name: "course: 78,697 (5 agencies)", sizes: COURSE_SIZES, compare: "tls", data: "course" },
+  "1m-tls": { name: "1,000,000 (5 agencies)", sizes: new Array(5).fill(200_000), compare: "tls", data: "1m" },
   "5m": { name: "5,000,000 (5 agencies)", sizes: new Array(5).fill(1_000_000) },
   "100x10k": { name: "100 agencies x 10,000", sizes: new Array(100).fill(10_000) },
 };
@@ -74,6 +83,14 @@ const HUGE_HEADER_BYTES = 1024 * 1024;
  */
 type Http = "on" | "off" | "scraped" | "hostile";
 
+/** How one run of a size is set up, and the label of its row. */
+interface Variant {
+  name: string;
+  http: Http;
+  /** A directory of certificates (gen-certs' layout) for a run over mutual TLS. */
+  certs?: string;
+}
+
 /** Reads /metrics and /status one after the other every SCRAPE_MS until `done` resolves; resolves with the reads. */
 async function scrape(port: number, done: Promise<unknown>, hostile: boolean): Promise<number> {
   let finished = false;
@@ -98,11 +115,18 @@ async function scrape(port: number, done: Promise<unknown>, hostile: boolean): P
   return reads;
 }
 
-async function runSystem(bundle: Bundle, files: string[], work: string, http: Http = "on"): Promise<Omit<Sample, "floorSeconds" | "startupSeconds">> {
+async function runSystem(bundle: Bundle, files: string[], work: string, { http, certs }: Variant): Promise<Omit<Sample, "floorSeconds" | "startupSeconds">> {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  const env = { LOTTERY_AGENCIES: String(files.length), ...(http === "off" ? { SERVER_HTTP_PORT: "off" } : {}) };
+  const env = {
+    LOTTERY_AGENCIES: String(files.length),
+    ...(http === "off" ? { SERVER_HTTP_PORT: "off" } : {}),
+    ...(certs ? centralTlsEnv(certs) : {}),
+  };
   const central = await startCentral(join(work, "bets.csv"), env, undefined, bundle.central);
+  if (certs && !central.lines.some((line) => line.includes("action: config |") && line.endsWith("| tls: on"))) {
+    throw new Error("the central of a TLS run did not say tls: on");
+  }
   const scraped = http === "scraped" || http === "hostile";
   const port = scraped ? await httpPort(central) : 0;
   const idle =
@@ -110,7 +134,7 @@ async function runSystem(bundle: Bundle, files: string[], work: string, http: Ht
       ? await Promise.all(Array.from({ length: IDLE_HTTP_CONNECTIONS }, () => Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } })))
       : [];
   const started = performance.now();
-  const agencies = files.map((file, i) => startAgency(i + 1, central.port, file, {}, undefined, bundle.agency));
+  const agencies = files.map((file, i) => startAgency(i + 1, central.port, file, certs ? agencyTlsEnv(certs, i + 1) : {}, undefined, bundle.agency));
   const finished = awaitAgencies(agencies);
   const reads = scraped ? scrape(port, finished, http === "hostile") : Promise.resolve(0);
   const codes = await finished;
@@ -157,6 +181,31 @@ async function runStartup(count: number): Promise<number> {
   return seconds;
 }
 
+/** The variants a size runs in each run (see Size.compare); certificates for TLS are made once, in BENCH_DIR. */
+async function variantsOf(size: Size): Promise<Variant[]> {
+  switch (size.compare) {
+    case "http":
+      return [
+        { http: "off", name: `${size.name}, HTTP off` },
+        { http: "scraped", name: `${size.name}, HTTP on, read every ${SCRAPE_MS} ms` },
+        {
+          http: "hostile",
+          name: `${size.name}, HTTP on, read every ${SCRAPE_MS} ms, ${IDLE_HTTP_CONNECTIONS.toLocaleString("en-US")} idle connections, 1 MiB headers`,
+        },
+      ];
+    case "tls": {
+      const certs = join(BENCH_DIR, "certs");
+      await generateCertificates({ out: certs, agencies: size.sizes.length, hosts: [], force: true });
+      return [
+        { http: "on", name: `${size.name}, plain TCP` },
+        { http: "on", name: `${size.name}, mutual TLS`, certs },
+      ];
+    }
+    default:
+      return [{ http: "on", name: size.name }];
+  }
+}
+
 if (Bun.argv.includes("--central")) {
   await capacityCli(Bun.argv.slice(2));
   process.exit(0);
@@ -164,7 +213,7 @@ if (Bun.argv.includes("--central")) {
 
 const { values } = parseArgs({
   options: {
-    sizes: { type: "string", default: "course,1m,1m-http,5m,100x10k" },
+    sizes: { type: "string", default: "course,1m,1m-http,course-tls,1m-tls,5m,100x10k" },
     runs: { type: "string", default: "5" },
     out: { type: "string", default: join(BENCH_DIR, "results.json") },
   },
@@ -179,27 +228,15 @@ for (const key of keys) {
   const size = SIZES[key]!;
   const files = await dataset(size.data ?? key, size);
   const bets = size.sizes.reduce((a, b) => a + b, 0);
-  // A size that measures the HTTP side's cost runs off, scraped and under hostile clients back to back in each
-  // run, so that all three see the same noise; each gets its row.
-  const variants: { http: Http; name: string; samples: Sample[] }[] = size.httpCost
-    ? [
-        { http: "off", name: `${size.name}, HTTP off`, samples: [] },
-        { http: "scraped", name: `${size.name}, HTTP on, read every ${SCRAPE_MS} ms`, samples: [] },
-        {
-          http: "hostile",
-          name: `${size.name}, HTTP on, read every ${SCRAPE_MS} ms, ${IDLE_HTTP_CONNECTIONS.toLocaleString("en-US")} idle connections, 1 MiB headers`,
-          samples: [],
-        },
-      ]
-    : [{ http: "on", name: size.name, samples: [] }];
+  const variants = (await variantsOf(size)).map((variant) => ({ ...variant, samples: [] as Sample[] }));
   for (let run = 0; run < runs; run++) {
     for (const variant of variants) {
-      const system = await runSystem(bundle, files, join(BENCH_DIR, "run"), variant.http);
+      const system = await runSystem(bundle, files, join(BENCH_DIR, "run"), variant);
       const floorSeconds = await runFloor(files, join(BENCH_DIR, "run"));
       const startupSeconds = await runStartup(files.length);
       variant.samples.push({ ...system, floorSeconds, startupSeconds });
       process.stderr.write(
-        `${key}${size.httpCost ? ` (HTTP ${variant.http})` : ""} run ${run + 1}/${runs}: ${system.wallSeconds.toFixed(3)} s ` +
+        `${key}${variants.length > 1 ? ` (${variant.name})` : ""} run ${run + 1}/${runs}: ${system.wallSeconds.toFixed(3)} s ` +
           `(floor ${floorSeconds.toFixed(3)} s, start-up alone ${startupSeconds.toFixed(3)} s)\n`,
       );
     }
@@ -229,7 +266,7 @@ function summary(key: string, name: string, size: Size, bets: number, samples: S
     samples,
   };
 }
-for (const dir of ["run", "build"]) rmSync(join(BENCH_DIR, dir), { recursive: true, force: true });
+for (const dir of ["run", "build", "certs"]) rmSync(join(BENCH_DIR, dir), { recursive: true, force: true });
 
 const fixed = (value: number, digits: number) => value.toFixed(digits);
 console.log(
