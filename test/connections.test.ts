@@ -4,7 +4,10 @@ import { ConnectionServer } from "../lib/central/connections.ts";
 import { Backlog, type ConnectionLink, type Session } from "../lib/central/session.ts";
 import { Logger } from "../lib/log.ts";
 import { MessageType, type Message } from "../lib/protocol/index.ts";
+import { join } from "node:path";
+import { generateCertificates } from "../lib/tls/certs.ts";
 import { RawClient } from "./support/raw-client.ts";
+import { scratchDir } from "./support/system.ts";
 
 const limits = { port: 0, tls: undefined, maxConnections: 10, maxFrameBytes: 1024, idleTimeoutSeconds: 0 };
 const servers: ConnectionServer[] = [];
@@ -26,7 +29,7 @@ function serve(respond: (message: Message, index: number) => ReturnType<Session[
     {
       open: (link) => {
         links.push(link);
-        return { handle: (message) => respond(message, handled.push(message) - 1), closed: () => {}, logFields: () => ({}) };
+        return { handle: (message) => respond(message, handled.push(message) - 1), malformed: () => {}, closed: () => {}, logFields: () => ({}) };
       },
     },
     backlog,
@@ -106,4 +109,29 @@ test("past max_connections a client gets the refusal and is closed", async () =>
   const extra = await connect(server.port);
   expect(await extra.next()).toEqual({ type: MessageType.Error, reason: `too many connections (${limits.maxConnections})` });
   await extra.closed;
+});
+
+test("TLS clients that never finish a handshake are cut off, refused ones over the limit included", async () => {
+  const dir = scratchDir("lottery-handshake-");
+  try {
+    await generateCertificates({ out: dir.path, agencies: 1, hosts: [], force: false });
+    const read = (name: string) => Bun.file(join(dir.path, name)).text();
+    const tls = { cert: await read("server.crt"), key: await read("server.key"), ca: await read("ca.crt") };
+    const lines: string[] = [];
+    const server = new ConnectionServer(
+      { ...limits, tls, maxConnections: 2, handshakeTimeoutMs: 200 },
+      { open: () => ({ handle: (message) => message, malformed: () => {}, closed: () => {}, logFields: () => ({}) }) },
+      new Backlog(1000),
+      new Logger("INFO", (line) => lines.push(line)),
+    );
+    server.listen();
+    servers.push(server);
+    // Five plain TCP clients that never send a byte: two within the limit, three past it.
+    const silent = await Promise.all(Array.from({ length: 5 }, () => connect(server.port)));
+    await Promise.all(silent.map((client) => client.closed));
+    for (const client of silent) expect(client.received).toEqual([]);
+    expect(lines.filter((line) => line.includes("action: tls | result: fail") && line.includes("no TLS handshake within 0.2 s"))).toHaveLength(5);
+  } finally {
+    dir.cleanup();
+  }
 });

@@ -185,7 +185,9 @@ function plan(stream: Buffer, own: number): Plan {
       message = decodeMessage(frame.type, frame.payload);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
-      expected.push({ kind: "error", why: error.message });
+      // A bets frame that does not decode is a refused batch like any other.
+      if (frame.type === MessageType.Bets) refuseBatch(error.message);
+      else expected.push({ kind: "error", why: error.message });
       continue;
     }
     switch (message.type) {

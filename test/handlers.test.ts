@@ -130,3 +130,15 @@ test("on TLS the certificate's CN is the identity: agency-2 may say hello only a
   expect(denied[0]).toEndWith("| peer: a:1 | agency: 2 | claimed: 3\n");
   expect(denied).toHaveLength(7);
 });
+
+test("a bets frame that did not decode refuses the session's later batches, so what is stored stays a prefix", async () => {
+  const { handlers: h, storage } = await handlers(1);
+  const session = h.open(fakeLink("a:1"));
+  await session.handle(hello(1));
+  session.malformed(MessageType.Echo);
+  expect(await session.handle(bets(1, "10"))).toEqual({ type: MessageType.Ok, count: 1 });
+  session.malformed(MessageType.Bets);
+  expect(await session.handle(bets(1, "11"))).toEqual({ type: MessageType.Error, reason: "an earlier batch of this session was refused" });
+  expect(readCsv(storage).map((row) => row[3])).toEqual(["10"]);
+  expect(h.stats.batchesRefused).toBe(2);
+});

@@ -134,12 +134,12 @@ test("if the last END's sync fails there is no draw: the held winners query is d
 // Limits and identity
 
 test("server.max_frame_bytes is the limit applied: a payload one byte over it is refused, one at it is answered", async () => {
-  // 1024 is the smallest limit the setting accepts, far from the default.
-  const central = await startInProcess(scope, { SERVER_MAX_FRAME_BYTES: "1024" });
+  // Far from the default (65,536).
+  const central = await startInProcess(scope, { SERVER_MAX_FRAME_BYTES: "100" });
   const client = await scope.client(central.server.port);
   const payload = (size: number): Message => ({ type: MessageType.Echo, payload: new Uint8Array(size).fill(0x61) });
-  expect(await client.request(payload(1024))).toEqual(payload(1024));
-  expect(await client.request(payload(1025))).toEqual({ type: MessageType.Error, reason: "frame of 1025 bytes exceeds the limit of 1024 bytes" });
+  expect(await client.request(payload(100))).toEqual(payload(100));
+  expect(await client.request(payload(101))).toEqual({ type: MessageType.Error, reason: "frame of 101 bytes exceeds the limit of 100 bytes" });
   await client.closed;
 });
 

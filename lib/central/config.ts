@@ -25,7 +25,8 @@ export const centralSettings = {
     key: "server.max_frame_bytes",
     env: "SERVER_MAX_FRAME_BYTES",
     fallback: DEFAULT_MAX_FRAME_BYTES,
-    read: integer(1024, 16 * 1024 * 1024),
+    // Hello, END, a query and the health check's echo fit in 64 bytes; a bets frame needs up to 8 KiB.
+    read: integer(64, 16 * 1024 * 1024),
   },
   idleTimeoutSeconds: { key: "server.idle_timeout_seconds", env: "SERVER_IDLE_TIMEOUT_SECONDS", fallback: 30, read: integer(0, 86_400) },
   shutdownGraceSeconds: { key: "server.shutdown_grace_seconds", env: "SERVER_SHUTDOWN_GRACE_SECONDS", fallback: 5, read: integer(0, 600) },

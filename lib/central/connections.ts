@@ -25,8 +25,13 @@ const MAX_OUTSTANDING_REQUESTS = 64;
 const MAX_QUEUED_REPLY_BYTES = 1024 * 1024;
 /** How long a hang-up waits for a client to take its last answers, and then to close. */
 const HANG_UP_GRACE_MS = 1000;
-/** How often idle connections are looked for. */
+/** How often idle connections, and TLS handshakes that take too long, are looked for. */
 const IDLE_SWEEP_MS = 1000;
+/**
+ * How long a TLS client has to finish its handshake, whatever the idle timeout (which may be off): a
+ * client that connects and never says a word would otherwise hold a descriptor for good.
+ */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export interface ConnectionLimits {
   port: number;
@@ -36,6 +41,8 @@ export interface ConnectionLimits {
   maxFrameBytes: number;
   /** 0: never close a connection for being idle. */
   idleTimeoutSeconds: number;
+  /** How long a TLS client may take over its handshake (default HANDSHAKE_TIMEOUT_MS). */
+  handshakeTimeoutMs?: number;
 }
 
 interface Connection {
@@ -71,7 +78,10 @@ export class ConnectionServer {
   private readonly connections = new Set<ClientSocket>();
   /** Every paused connection: any of them may be waiting only for the backlog to drain. */
   private readonly paused = new Set<ClientSocket>();
+  /** TLS sockets whose handshake has not finished, refused ones included (they wait for it to hear why). */
+  private readonly handshaking = new Set<ClientSocket>();
   private idleSweep: ReturnType<typeof setInterval> | undefined;
+  private handshakeSweep: ReturnType<typeof setInterval> | undefined;
   private stopping = false;
   /** Encodes every reply; each is handed to its socket writer (which copies what it keeps) at once. */
   private readonly replyWriter = new FrameWriter(256);
@@ -121,6 +131,10 @@ export class ConnectionServer {
     if (this.limits.idleTimeoutSeconds > 0) {
       this.idleSweep = setInterval(() => this.closeIdle(), IDLE_SWEEP_MS);
     }
+    if (tls) {
+      const every = Math.min(IDLE_SWEEP_MS, this.limits.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS);
+      this.handshakeSweep = setInterval(() => this.closeStalledHandshakes(), every);
+    }
   }
 
   private onOpen(socket: ClientSocket): void {
@@ -139,6 +153,7 @@ export class ConnectionServer {
       closed: false,
       gone: Promise.withResolvers<void>(),
     };
+    if (this.limits.tls) this.handshaking.add(socket);
     if (this.stopping || this.connections.size >= this.limits.maxConnections) {
       socket.data.refusal = this.stopping ? SHUTTING_DOWN_REASON : tooManyConnectionsReason(this.limits.maxConnections);
       // On TLS nothing can be sent before the handshake: the refusal waits for it.
@@ -157,15 +172,13 @@ export class ConnectionServer {
    */
   private onHandshake(socket: ClientSocket, success: boolean, error: Error | null): void {
     const connection = socket.data;
+    this.handshaking.delete(socket);
     if (connection.closed) return;
     if (!success || !socket.authorized) {
       const reason = error?.message ?? socket.getAuthorizationError()?.message ?? "client certificate not verified";
       this.log.warning("tls", "fail", { peer: connection.peer, error: reason });
       this.stats.accessDenied();
-      this.connections.delete(socket);
-      connection.closed = true;
-      socket.terminate();
-      return;
+      return this.drop(socket);
     }
     if (connection.refusal) return this.refuse(socket);
     // A certificate may carry several CNs (an array): that names no one agency.
@@ -228,7 +241,7 @@ export class ConnectionServer {
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       this.log.warning("frame", "fail", { peer: connection.peer, type: messageName(type), error: error.message });
-      if (type === MessageType.Bets) this.stats.batchesRefused++;
+      connection.session!.malformed(type);
       this.reply(socket, { type: MessageType.Error, reason: error.message });
       return;
     }
@@ -324,6 +337,7 @@ export class ConnectionServer {
     connection.writer.close();
     this.connections.delete(socket);
     this.paused.delete(socket);
+    this.handshaking.delete(socket);
     connection.session?.closed();
     if (connection.decoder.buffered > 0) {
       this.log.warning("frame", "fail", {
@@ -346,6 +360,26 @@ export class ConnectionServer {
         this.hangUp(socket);
       }
     }
+  }
+
+  /** TLS clients that have not finished their handshake in time are cut off (they never reached the protocol). */
+  private closeStalledHandshakes(): void {
+    const timeout = this.limits.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+    const limit = performance.now() - timeout;
+    for (const socket of this.handshaking) {
+      // lastActivity is still the time of the open: nothing is read before the handshake.
+      if (socket.data.lastActivity >= limit) continue;
+      this.log.warning("tls", "fail", { peer: socket.data.peer, error: `no TLS handshake within ${timeout / 1000} s` });
+      this.drop(socket);
+    }
+  }
+
+  /** Closes a connection that never reached the protocol, at once. */
+  private drop(socket: ClientSocket): void {
+    this.handshaking.delete(socket);
+    this.connections.delete(socket);
+    socket.data.closed = true;
+    socket.terminate();
   }
 
   /** No new connections, and requests from now on go unanswered: the first step of a graceful stop. */
@@ -375,13 +409,17 @@ export class ConnectionServer {
     }
     await inTime(Promise.all(sockets.map((socket) => socket.data.gone.promise)));
     for (const socket of sockets) if (!socket.data.closed) socket.terminate();
+    // Handshakes still under way never reached the protocol: nothing of theirs is waiting to be sent.
+    clearInterval(this.handshakeSweep);
+    for (const socket of this.handshaking) this.drop(socket);
   }
 
   /** Drops every connection unanswered at once (the central cannot go on). */
   abort(): void {
     this.stopping = true;
     clearInterval(this.idleSweep);
+    clearInterval(this.handshakeSweep);
     this.listener?.stop();
-    for (const socket of this.connections) socket.terminate();
+    for (const socket of [...this.handshaking, ...this.connections]) socket.terminate();
   }
 }

@@ -99,6 +99,13 @@ class AgencySession implements Session {
     }
   }
 
+  /** A bets frame that did not decode is a refused batch: later ones of this session are refused too. */
+  malformed(type: number): void {
+    if (type !== MessageType.Bets) return;
+    this.handlers.stats.batchesRefused++;
+    if (this.agency !== undefined) this.batchRefused = true;
+  }
+
   closed(): void {
     if (this.agency !== undefined) this.handlers.release(this.agency, this);
   }

@@ -5,7 +5,7 @@ import { ConnectionServer } from "./connections.ts";
 import { RequestHandlers } from "./handlers.ts";
 import { Lottery, type AdmittedBatch } from "./lottery.ts";
 import { Backlog } from "./session.ts";
-import { CentralStats } from "./stats.ts";
+import { CentralStats, type StatsView } from "./stats.ts";
 
 /**
  * Bets received and not yet durable, across all connections, beyond which the central stops reading
@@ -17,7 +17,7 @@ const MAX_PENDING_BETS = 16 * 1024;
 /** What the central's HTTP side (lib/http/) reads: counters and state, and nothing that writes. */
 export interface CentralState {
   readonly agencies: number;
-  readonly stats: CentralStats;
+  readonly stats: StatsView;
   /** Bets stored of the agency, recovered ones included. */
   stored(agency: number): number;
   /** The agency's END is durable. */

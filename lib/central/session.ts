@@ -28,6 +28,11 @@ export interface Session {
    * message's bytes (a bets frame's view) are only valid until this call returns or first awaits.
    */
   handle(message: Message): Message | undefined | Promise<Message | undefined>;
+  /**
+   * A frame of this connection did not decode (the mechanics answered it with an E): a refused request
+   * all the same, which may matter to what the session accepts next.
+   */
+  malformed(type: number): void;
   /** The connection closed. */
   closed(): void;
   /** What the log says of this connection beside its peer. */

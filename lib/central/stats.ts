@@ -32,7 +32,25 @@ const GROUP_COMMIT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0
 /** A batch waits for its group, and for the one being written before it: about twice a group's time. */
 const BATCH_ACK_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-export class CentralStats {
+/** What a reader sees of a histogram: numbers, nothing to call. */
+export interface HistogramView {
+  readonly bounds: readonly number[];
+  /** Observations per bucket, not cumulative; the last slot is the +Inf bucket. */
+  readonly counts: ArrayLike<number>;
+  readonly sum: number;
+  readonly count: number;
+}
+
+/** What the HTTP side sees of the counters: numbers to read, nothing to assign or call. */
+export interface StatsView {
+  readonly batchesStored: number;
+  readonly batchesRefused: number;
+  readonly accessDeniedTotal: number;
+  readonly groupCommit: HistogramView;
+  readonly batchAck: HistogramView;
+}
+
+export class CentralStats implements StatsView {
   /** Bets batches answered OK (stored) and E (refused by a rule, or a bets frame that did not decode). */
   batchesStored = 0;
   batchesRefused = 0;

@@ -1,6 +1,6 @@
 // The Prometheus text exposition format, version 0.0.4: a family's HELP and TYPE lines, then its
 // samples, one a line, `name{label="value"} number`.
-import type { Histogram } from "../central/stats.ts";
+import type { HistogramView } from "../central/stats.ts";
 
 export const EXPOSITION_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -43,7 +43,7 @@ export class ExpositionWriter {
   }
 
   /** A histogram family with its cumulative buckets, sum and count. */
-  histogram(name: string, help: string, histogram: Histogram): this {
+  histogram(name: string, help: string, histogram: HistogramView): this {
     this.family(name, "histogram", help);
     let cumulative = 0;
     histogram.bounds.forEach((bound, i) => {
