@@ -12,7 +12,6 @@ import { expectedWinners, makeDataset, readCsv, Scope, type Central, type Runnin
 const PROMETHEUS = process.env.PROMETHEUS ?? "/usr/bin/prometheus";
 const PROMTOOL = process.env.PROMTOOL ?? "/usr/bin/promtool";
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-/** Where the page's screenshots go, for the README. */
 /** Where the screenshots the README shows are written (and committed from). */
 const SCREENSHOTS = join(ROOT, "test", "ops", "screenshots");
 /** A check that has not finished by then has failed (a hang is a failure, not a wait). */
