@@ -15,7 +15,7 @@ import { encodeMessage, MessageType } from "../lib/protocol/index.ts";
 import { generateCertificates } from "../lib/tls/certs.ts";
 import { fetchMetrics, fetchStatus, parseMetrics } from "./support/metrics.ts";
 import { RawClient } from "./support/raw-client.ts";
-import { actionLines, expectedWinners, makeDataset, readCsv, Scope, waitForLines } from "./support/system.ts";
+import { actionLines, expectedWinners, firstLineAbout, makeDataset, readCsv, Scope, waitForLines } from "./support/system.ts";
 
 const scope = new Scope();
 afterEach(() => scope.cleanup());
@@ -268,7 +268,8 @@ test("lottery_access_denied_total counts the access rule's refusals and TLS clie
   const foreign = join(dir, "foreign");
   await generateCertificates({ out: ours, agencies: 2, hosts: [], force: false });
   await generateCertificates({ out: foreign, agencies: 1, hosts: [], force: false });
-  const central = await scope.central(join(dir, "bets.csv"), { LOTTERY_AGENCIES: "2", ...centralTlsEnv(ours) });
+  // At DEBUG the central logs each connection it lets in: a client it wrongly took would show there.
+  const central = await scope.central(join(dir, "bets.csv"), { LOTTERY_AGENCIES: "2", LOGGING_LEVEL: "DEBUG", ...centralTlsEnv(ours) });
   const port = await httpPort(central);
   const pem = (from: string, name: string) => Bun.file(join(from, name)).text();
   const connect = async (from: string | undefined, id: number) => {
@@ -276,11 +277,13 @@ test("lottery_access_denied_total counts the access rule's refusals and TLS clie
     return RawClient.connect(central.port, "127.0.0.1", { ...identity, ca: await pem(ours, "ca.crt") });
   };
   expect((await fetchMetrics(port)).get("lottery_access_denied_total")).toBe(0);
-  // No certificate, and one of another CA: refused at the handshake.
+  // No certificate, and one of another CA: closed unanswered, refused at the handshake.
   for (const from of [undefined, foreign]) {
+    const who = from ? "a client of another CA" : "a client without a certificate";
     const client = await connect(from, 1);
     client.send({ type: MessageType.Hello, agency: 1 });
-    await client.closed;
+    expect(await client.answerOrClose(), `the central answered ${who}`).toBeUndefined();
+    expect(await firstLineAbout(central, client.peer), `the central let in ${who}`).toMatch(/action: tls \| result: fail \|/);
   }
   // Agency 2's certificate acting for agency 1: refused by the access rule.
   const two = await connect(ours, 2);
@@ -290,7 +293,8 @@ test("lottery_access_denied_total counts the access rule's refusals and TLS clie
   } finally {
     two.close();
   }
-  await waitForLines(central, /action: tls \| result: fail/, 2);
+  await waitForLines(central, /action: acceso_denegado \|/, 1);
+  expect(actionLines(central, "tls")).toHaveLength(2);
   expect(actionLines(central, "acceso_denegado")).toHaveLength(1);
   expect((await fetchMetrics(port)).get("lottery_access_denied_total")).toBe(3);
 }, TIMEOUT);
