@@ -65,7 +65,8 @@ test("metrics equal what a run with real agencies stored and refused; a restart 
   const dir = scope.dir("lottery-metrics-");
   const files = await makeDataset(join(dir, "data"), [700, 1300], 229);
   const storage = join(dir, "bets.csv");
-  const central = await scope.central(storage, { LOTTERY_AGENCIES: "2" });
+  // At DEBUG the central logs each connection's close (desconexion), which the status must follow.
+  const central = await scope.central(storage, { LOTTERY_AGENCIES: "2", LOGGING_LEVEL: "DEBUG" });
   const port = await httpPort(central);
 
   // Before the agencies run: a batch from a connection that said no hello (refused, and denied by the
@@ -85,8 +86,10 @@ test("metrics equal what a run with real agencies stored and refused; a restart 
   const agencies = files.map((file, i) => scope.agency(i + 1, central.port, file));
   expect(await Promise.all(agencies.map((agency) => agency.done))).toEqual([0, 0]);
 
-  // The agencies have exited; the central sees their connections close on its own time.
-  while ((await fetchStatus(port)).agencies.some((agency: { connected: boolean }) => agency.connected)) await Bun.sleep(20);
+  // The agencies have exited; the central sees their connections close on its own time: wait for its
+  // line for each connection they made (each logs its connects) and for the one agency 1 replaced.
+  const made = agencies.reduce((sum, agency) => sum + actionLines(agency, "connect").filter((line) => line.includes("result: success")).length, 0);
+  await waitForLines(central, /action: desconexion \|/, made + 1);
   const metrics = await fetchMetrics(port);
   const stored = readCsv(storage);
   const storedBy = (agency: number) => stored.filter((row) => row[0] === String(agency)).length;
