@@ -15,7 +15,7 @@ import { encodeMessage, MessageType } from "../lib/protocol/index.ts";
 import { generateCertificates } from "../lib/tls/certs.ts";
 import { fetchMetrics, fetchStatus, parseMetrics } from "./support/metrics.ts";
 import { RawClient } from "./support/raw-client.ts";
-import { actionLines, expectedWinners, firstLineAbout, makeDataset, readCsv, Scope, waitForLines } from "./support/system.ts";
+import { actionLines, expectedWinners, firstLineAbout, makeDataset, readCsv, Scope, waitForLine, waitForLines } from "./support/system.ts";
 
 const scope = new Scope();
 afterEach(() => scope.cleanup());
@@ -140,6 +140,21 @@ test("metrics equal what a run with real agencies stored and refused; a restart 
   expect(after.get('lottery_batches_total{result="stored"}')).toBe(0);
   expect(after.get("lottery_agencies_ended")).toBe(2);
   expect(after.get("lottery_draw_completed")).toBe(1);
+}, TIMEOUT);
+
+test("/status: an agency is connected while a connection that said its hello is open, and not once it closes", async () => {
+  // At DEBUG the central logs each connection's close (desconexion): the event to wait for.
+  const central = await scope.central(join(scope.dir("lottery-connected-"), "bets.csv"), { LOTTERY_AGENCIES: "2", LOGGING_LEVEL: "DEBUG" });
+  const port = await httpPort(central);
+  const connected = async () => (await fetchStatus(port)).agencies.map((agency: { connected: boolean }) => agency.connected);
+
+  const client = await scope.client(central.port);
+  expect(await connected()).toEqual([false, false]); // open, but it named no agency yet
+  expect((await client.request({ type: MessageType.Hello, agency: 2 })).type).toBe(MessageType.Welcome);
+  expect(await connected()).toEqual([false, true]);
+  client.close();
+  await waitForLine(central, new RegExp(`action: desconexion \\| result: success \\| peer: ${client.peer}$`));
+  expect(await connected()).toEqual([false, false]);
 }, TIMEOUT);
 
 describe("health", () => {
