@@ -1,6 +1,7 @@
 // `bun run local` on a terminal: live per-agency progress (bar, count, rate) kept below the processes'
 // log, read from the central's /status. On anything but a terminal (CI, a pipe) the log lines pass
 // through as they come and nothing else is drawn.
+import type { Status } from "../http/status.ts";
 
 /** How often /status is read, and the block redrawn with the log lines that came meanwhile. */
 const POLL_MS = 250;
@@ -11,12 +12,6 @@ const RATE_WINDOW_MS = 1500;
 const BAR_WIDTH = { min: 8, max: 40 };
 /** The longest state written after a bar ("12,345,678 bets/s, draw pending"). */
 const STATE_WIDTH = 32;
-
-interface AgencyStatus {
-  agency: number;
-  stored: number;
-  ended: boolean;
-}
 
 interface Row {
   stored: number;
@@ -115,7 +110,7 @@ export class Progress {
   private async read(httpPort: number): Promise<void> {
     try {
       const response = await fetch(`http://127.0.0.1:${httpPort}/status`);
-      const status = (await response.json()) as { agencies: AgencyStatus[]; draw: { completed: boolean; winners: number | null } };
+      const status = (await response.json()) as Status;
       const now = performance.now();
       for (const agency of status.agencies) {
         const row = this.rows[agency.agency - 1];
