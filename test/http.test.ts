@@ -15,7 +15,7 @@ import { encodeMessage, MessageType } from "../lib/protocol/index.ts";
 import { generateCertificates } from "../lib/tls/certs.ts";
 import { fetchMetrics, fetchStatus, parseMetrics } from "./support/metrics.ts";
 import { RawClient } from "./support/raw-client.ts";
-import { actionLines, expectedWinners, makeDataset, readCsv, Scope, waitForLines } from "./support/system.ts";
+import { actionLines, expectedWinners, firstLineAbout, makeDataset, readCsv, Scope, waitForLine, waitForLines } from "./support/system.ts";
 
 const scope = new Scope();
 afterEach(() => scope.cleanup());
@@ -65,7 +65,8 @@ test("metrics equal what a run with real agencies stored and refused; a restart 
   const dir = scope.dir("lottery-metrics-");
   const files = await makeDataset(join(dir, "data"), [700, 1300], 229);
   const storage = join(dir, "bets.csv");
-  const central = await scope.central(storage, { LOTTERY_AGENCIES: "2" });
+  // At DEBUG the central logs each connection's close (desconexion), which the status must follow.
+  const central = await scope.central(storage, { LOTTERY_AGENCIES: "2", LOGGING_LEVEL: "DEBUG" });
   const port = await httpPort(central);
 
   // Before the agencies run: a batch from a connection that said no hello (refused, and denied by the
@@ -85,8 +86,10 @@ test("metrics equal what a run with real agencies stored and refused; a restart 
   const agencies = files.map((file, i) => scope.agency(i + 1, central.port, file));
   expect(await Promise.all(agencies.map((agency) => agency.done))).toEqual([0, 0]);
 
-  // The agencies have exited; the central sees their connections close on its own time.
-  while ((await fetchStatus(port)).agencies.some((agency: { connected: boolean }) => agency.connected)) await Bun.sleep(20);
+  // The agencies have exited; the central sees their connections close on its own time: wait for its
+  // line for each connection they made (each logs its connects) and for the one agency 1 replaced.
+  const made = agencies.reduce((sum, agency) => sum + actionLines(agency, "connect").filter((line) => line.includes("result: success")).length, 0);
+  await waitForLines(central, /action: desconexion \|/, made + 1);
   const metrics = await fetchMetrics(port);
   const stored = readCsv(storage);
   const storedBy = (agency: number) => stored.filter((row) => row[0] === String(agency)).length;
@@ -137,6 +140,21 @@ test("metrics equal what a run with real agencies stored and refused; a restart 
   expect(after.get('lottery_batches_total{result="stored"}')).toBe(0);
   expect(after.get("lottery_agencies_ended")).toBe(2);
   expect(after.get("lottery_draw_completed")).toBe(1);
+}, TIMEOUT);
+
+test("/status: an agency is connected while a connection that said its hello is open, and not once it closes", async () => {
+  // At DEBUG the central logs each connection's close (desconexion): the event to wait for.
+  const central = await scope.central(join(scope.dir("lottery-connected-"), "bets.csv"), { LOTTERY_AGENCIES: "2", LOGGING_LEVEL: "DEBUG" });
+  const port = await httpPort(central);
+  const connected = async () => (await fetchStatus(port)).agencies.map((agency: { connected: boolean }) => agency.connected);
+
+  const client = await scope.client(central.port);
+  expect(await connected()).toEqual([false, false]); // open, but it named no agency yet
+  expect((await client.request({ type: MessageType.Hello, agency: 2 })).type).toBe(MessageType.Welcome);
+  expect(await connected()).toEqual([false, true]);
+  client.close();
+  await waitForLine(central, new RegExp(`action: desconexion \\| result: success \\| peer: ${client.peer}$`));
+  expect(await connected()).toEqual([false, false]);
 }, TIMEOUT);
 
 describe("health", () => {
@@ -268,7 +286,8 @@ test("lottery_access_denied_total counts the access rule's refusals and TLS clie
   const foreign = join(dir, "foreign");
   await generateCertificates({ out: ours, agencies: 2, hosts: [], force: false });
   await generateCertificates({ out: foreign, agencies: 1, hosts: [], force: false });
-  const central = await scope.central(join(dir, "bets.csv"), { LOTTERY_AGENCIES: "2", ...centralTlsEnv(ours) });
+  // At DEBUG the central logs each connection it lets in: a client it wrongly took would show there.
+  const central = await scope.central(join(dir, "bets.csv"), { LOTTERY_AGENCIES: "2", LOGGING_LEVEL: "DEBUG", ...centralTlsEnv(ours) });
   const port = await httpPort(central);
   const pem = (from: string, name: string) => Bun.file(join(from, name)).text();
   const connect = async (from: string | undefined, id: number) => {
@@ -276,11 +295,13 @@ test("lottery_access_denied_total counts the access rule's refusals and TLS clie
     return RawClient.connect(central.port, "127.0.0.1", { ...identity, ca: await pem(ours, "ca.crt") });
   };
   expect((await fetchMetrics(port)).get("lottery_access_denied_total")).toBe(0);
-  // No certificate, and one of another CA: refused at the handshake.
+  // No certificate, and one of another CA: closed unanswered, refused at the handshake.
   for (const from of [undefined, foreign]) {
+    const who = from ? "a client of another CA" : "a client without a certificate";
     const client = await connect(from, 1);
     client.send({ type: MessageType.Hello, agency: 1 });
-    await client.closed;
+    expect(await client.answerOrClose(), `the central answered ${who}`).toBeUndefined();
+    expect(await firstLineAbout(central, client.peer), `the central let in ${who}`).toMatch(/action: tls \| result: fail \|/);
   }
   // Agency 2's certificate acting for agency 1: refused by the access rule.
   const two = await connect(ours, 2);
@@ -290,7 +311,8 @@ test("lottery_access_denied_total counts the access rule's refusals and TLS clie
   } finally {
     two.close();
   }
-  await waitForLines(central, /action: tls \| result: fail/, 2);
+  await waitForLines(central, /action: acceso_denegado \|/, 1);
+  expect(actionLines(central, "tls")).toHaveLength(2);
   expect(actionLines(central, "acceso_denegado")).toHaveLength(1);
   expect((await fetchMetrics(port)).get("lottery_access_denied_total")).toBe(3);
 }, TIMEOUT);

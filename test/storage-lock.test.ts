@@ -3,7 +3,7 @@ import { afterEach, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { ROOT, startBun } from "../lib/local/processes.ts";
+import { ROOT, startBun, waitForLine } from "../lib/local/processes.ts";
 import { Scope } from "./support/system.ts";
 
 const scope = new Scope();
@@ -13,6 +13,12 @@ afterEach(() => scope.cleanup());
 async function refusedCentral(storage: string): Promise<{ code: number; output: string }> {
   const running = startBun("server2", ["run", "central.ts"], { ...process.env, SERVER_PORT: "0", STORAGE_FILEPATH: storage, LOTTERY_AGENCIES: "1" }, undefined, ROOT);
   scope.processes.push(running);
+  // Whichever comes first: its exit, or its listen line (a central that skipped the lock would run on).
+  const listened = await Promise.race([
+    running.done.then(() => false),
+    waitForLine(running, /action: listen \| result: success/).then(() => true, () => false),
+  ]);
+  expect(listened, `a second central on ${storage} started:\n${running.lines.join("\n")}`).toBe(false);
   return { code: await running.done, output: running.lines.join("\n") };
 }
 

@@ -1,6 +1,10 @@
-// `bun run local` on a terminal: live per-agency progress (bar, count, rate) kept below the processes'
-// log, read from the central's /status. On anything but a terminal (CI, a pipe) the log lines pass
-// through as they come and nothing else is drawn.
+// `bun run local` on a terminal: live per-agency progress (bar, count, rate) above the processes' log,
+// read from the central's /status. The block keeps the top lines of the screen and the log scrolls in a
+// scroll region below it (DECSTBM). Lines scrolled out of a region that does not start at the top never
+// reach the terminal's scrollback, so at the end (or on Ctrl-C) the region is lifted and the log written
+// again in the ordinary flow, the block after it as the run's summary. On anything but a terminal (CI, a
+// pipe), or one too small for the block and a few log lines, the log lines pass through as they come.
+import type { Status } from "../http/status.ts";
 
 /** How often /status is read, and the block redrawn with the log lines that came meanwhile. */
 const POLL_MS = 250;
@@ -11,12 +15,12 @@ const RATE_WINDOW_MS = 1500;
 const BAR_WIDTH = { min: 8, max: 40 };
 /** The longest state written after a bar ("12,345,678 bets/s, draw pending"). */
 const STATE_WIDTH = 32;
-
-interface AgencyStatus {
-  agency: number;
-  stored: number;
-  ended: boolean;
-}
+/** Log lines the screen must have room for below the block, or the block is not drawn. */
+const MIN_LOG_ROWS = 5;
+const CSI = "\x1b[";
+/** DECSC / DECRC: save and restore the cursor, so that drawing the block leaves it where the log goes on. */
+const SAVE_CURSOR = "\x1b7";
+const RESTORE_CURSOR = "\x1b8";
 
 interface Row {
   stored: number;
@@ -29,6 +33,7 @@ export interface Output {
   write(text: string): unknown;
   isTTY?: boolean;
   columns?: number;
+  rows?: number;
 }
 
 /** Counts the data rows of an agency's file (its lines that are not empty), reading it in chunks. */
@@ -51,19 +56,20 @@ const number = (value: number) => Math.round(value).toLocaleString("en-US");
 
 export class Progress {
   private readonly rows: Row[];
+  /** Log text not written yet, and all of it since the block went up (written again at the end). */
   private pending = "";
-  /** Lines of the block now on screen, erased before anything is written below the log. */
-  private drawn = 0;
-  private draw: { completed: boolean; winners: number | null } = { completed: false, winners: null };
+  private transcript: string[] = [];
+  /** The terminal height the scroll region was set for; 0 while the block is not up. */
+  private height = 0;
+  private draw: Pick<Status["draw"], "completed" | "winners"> = { completed: false, winners: null };
   private pollTimer: ReturnType<typeof setInterval> | undefined;
   private drawTimer: ReturnType<typeof setInterval> | undefined;
   /** The read of /status in progress: one at a time. */
   private polling: Promise<void> | undefined;
   private dirty = false;
-  /** After stop, log lines go straight out again, under the summary. */
-  private stopped = false;
+  private readonly interrupted = () => this.interrupt();
 
-  /** `totals`: each agency's bets, for its bar. Live only when `out` is a terminal. */
+  /** `totals`: each agency's bets, for its bar. Live only when `out` is a terminal with room for the block. */
   constructor(
     private readonly out: Output,
     private readonly names: string[],
@@ -72,39 +78,75 @@ export class Progress {
     this.rows = totals.map(() => ({ stored: 0, ended: false, samples: [] }));
   }
 
+  /** Whether the block is on screen, the log scrolling below it. */
   get live(): boolean {
-    return this.out.isTTY === true;
+    return this.height > 0;
   }
 
   /** A line of the log. */
   log(line: string): void {
-    if (!this.live || this.stopped) {
-      this.out.write(`${line}\n`);
+    const text = `${line}\n`;
+    if (!this.live) {
+      this.out.write(text);
       return;
     }
-    this.pending += `${line}\n`;
+    this.pending += text;
+    this.transcript.push(text);
     this.dirty = true;
   }
 
-  /** Starts reading the central's /status on `httpPort` (live mode only). */
+  /**
+   * Puts the block up and starts reading the central's /status on `httpPort`, on a terminal with room
+   * for it. What the screen showed is pushed into the scrollback first (newlines from wherever the
+   * cursor is), so that nothing is drawn over.
+   */
   follow(httpPort: number): void {
-    if (!this.live) return;
+    const height = this.out.rows ?? 0;
+    if (this.out.isTTY !== true || height < this.blockHeight + MIN_LOG_ROWS) return;
+    this.height = height;
+    this.out.write("\n".repeat(height - 1) + this.region(this.blockHeight + 1));
+    process.on("SIGINT", this.interrupted);
     this.pollTimer = setInterval(() => void this.poll(httpPort), POLL_MS);
     this.drawTimer = setInterval(() => this.flush(), DRAW_MS);
+    this.dirty = true;
     void this.poll(httpPort);
   }
 
-  /** Stops following; the last block stays on screen as the run's summary. */
+  /** Stops following: the screen is the terminal's again, with the log and then the last figures as the summary. */
   async stop(httpPort?: number): Promise<void> {
     clearInterval(this.pollTimer);
     clearInterval(this.drawTimer);
     if (!this.live) return;
     await this.polling;
     if (httpPort !== undefined) await this.poll(httpPort);
-    this.dirty = true;
-    this.flush();
-    this.drawn = 0;
-    this.stopped = true;
+    this.finish();
+  }
+
+  /** Ctrl-C: the terminal is given back as at the end, then the process ends as it would have. */
+  private interrupt(): void {
+    clearInterval(this.pollTimer);
+    clearInterval(this.drawTimer);
+    this.finish();
+    process.kill(process.pid, "SIGINT");
+  }
+
+  /** Lifts the scroll region, clears the screen and writes the log and the summary where the scrollback keeps them. */
+  private finish(): void {
+    process.off("SIGINT", this.interrupted);
+    this.out.write(`${CSI}r${CSI}H${CSI}J${this.transcript.join("")}${this.block().join("\n")}\n`);
+    this.transcript = [];
+    this.pending = "";
+    this.height = 0;
+  }
+
+  /** The agencies' lines, the total's and a rule under them. */
+  private get blockHeight(): number {
+    return this.rows.length + 2;
+  }
+
+  /** The log's scroll region, below the block, to the terminal's last line; the cursor goes to its line `cursorRow`. */
+  private region(cursorRow: number): string {
+    return `${CSI}${this.blockHeight + 1};${this.height}r${CSI}${cursorRow};1H`;
   }
 
   private poll(httpPort: number): Promise<void> {
@@ -115,7 +157,7 @@ export class Progress {
   private async read(httpPort: number): Promise<void> {
     try {
       const response = await fetch(`http://127.0.0.1:${httpPort}/status`);
-      const status = (await response.json()) as { agencies: AgencyStatus[]; draw: { completed: boolean; winners: number | null } };
+      const status = (await response.json()) as Status;
       const now = performance.now();
       for (const agency of status.agencies) {
         const row = this.rows[agency.agency - 1];
@@ -132,21 +174,33 @@ export class Progress {
     }
   }
 
+  /** Writes the log lines that came, then redraws the block over the top lines and puts the cursor back. */
   private flush(): void {
     if (!this.dirty) return;
     this.dirty = false;
-    const erase = this.drawn > 0 ? `\x1b[${this.drawn}F\x1b[J` : "";
-    const block = this.block();
-    this.out.write(erase + this.pending + block.join("\n") + "\n");
+    let text = this.pending;
+    // A resized terminal: the region follows its new last line, and the log goes on from a fresh line there.
+    const height = this.out.rows ?? 0;
+    if (height !== this.height && height >= this.blockHeight + MIN_LOG_ROWS) {
+      this.height = height;
+      text = `${this.region(height)}\n${text}`;
+    }
+    const columns = this.columns;
+    const lines = [...this.block(), "─".repeat(columns - 1)];
+    const block = lines.map((line, i) => `${CSI}${i + 1};1H${CSI}2K${line}`).join("");
+    this.out.write(`${text}${SAVE_CURSOR}${block}${RESTORE_CURSOR}`);
     this.pending = "";
-    this.drawn = block.length;
+  }
+
+  private get columns(): number {
+    return this.out.columns || 120; // 0 from a terminal of unknown size
   }
 
   /** The progress lines, each cut to the terminal's width so that none wraps. */
   private block(): string[] {
     const width = Math.max(...this.names.map((name) => name.length), "total".length) + 2;
     const digits = number(Math.max(...this.totals, 1)).length;
-    const columns = this.out.columns || 120; // 0 from a terminal of unknown size
+    const columns = this.columns;
     // name, bar, " stored / total ", "100%  ", state
     const barWidth = Math.max(BAR_WIDTH.min, Math.min(BAR_WIDTH.max, columns - 1 - width - (2 * digits + 5) - 6 - STATE_WIDTH));
     const line = (name: string, stored: number, total: number, rate: number, state: string) => {

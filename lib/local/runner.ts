@@ -33,7 +33,7 @@ if (missing.length > 0) {
 // Service names padded as docker compose pads them: "server   | ", "client1  | ".
 const names = ["server", ...Array.from({ length: agencies }, (_, i) => `client${i + 1}`)];
 const width = Math.max(...names.map((name) => name.length)) + 2;
-// On a terminal, live progress (lib/local/progress.ts) stays below the log; elsewhere, plain lines.
+// On a terminal, live progress (lib/local/progress.ts) stays above the log; elsewhere, plain lines.
 const files = names.slice(1).map((_, i) => dataFile(i + 1));
 const progress = new Progress(process.stdout, names.slice(1), process.stdout.isTTY ? await Promise.all(files.map(countRows)) : files.map(() => 0));
 const print = (name: string, line: string) => progress.log(`${name.padEnd(width)}| ${line}`);

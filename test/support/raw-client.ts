@@ -152,6 +152,15 @@ export class RawClient {
     return new Promise((resolve) => this.arrivals.push({ count, resolve }));
   }
 
+  /**
+   * The central's next answer, or undefined once it closes the connection without one: for a client it
+   * must turn away unanswered. Whichever comes first wins, so a central that wrongly serves the client
+   * fails the test at once on that answer instead of hanging it until a close that never comes.
+   */
+  answerOrClose(): Promise<Message | undefined> {
+    return Promise.race([this.next().catch(() => undefined), this.closed.then(() => undefined)]);
+  }
+
   /** Sends a message and returns the next reply. */
   request(message: Message): Promise<Message> {
     this.send(message);

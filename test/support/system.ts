@@ -57,6 +57,14 @@ export async function waitForLines(running: RunningProcess, pattern: RegExp, cou
   }
 }
 
+/**
+ * The first line a central printed about the connection from `peer`, once there is one: what it made of
+ * that client, whichever way it went (at LOGGING_LEVEL=DEBUG it logs each connection it lets in too).
+ */
+export async function firstLineAbout(central: RunningProcess, peer: string): Promise<string> {
+  return (await waitForLine(central, new RegExp(`.*\\| peer: ${peer.replaceAll(".", "\\.")}(?: \\||$).*`)))[0];
+}
+
 /** Number of winning bets (number 7574) in a generated agency file: rows are plain there. */
 export async function expectedWinners(file: string): Promise<number> {
   const text = await Bun.file(file).text();
