@@ -54,6 +54,8 @@ function writeOut(text: string): void {
  */
 let turnLines = "";
 let flushScheduled = false;
+/** A turn that logs more than this is written at once: memory stays bounded however much a turn logs. */
+const MAX_TURN_CHARS = 64 * 1024;
 
 function flushLines(): void {
   flushScheduled = false;
@@ -65,6 +67,7 @@ function flushLines(): void {
 
 function writeLine(line: string): void {
   turnLines += line;
+  if (turnLines.length >= MAX_TURN_CHARS) return flushLines();
   if (flushScheduled) return;
   flushScheduled = true;
   setImmediate(flushLines);
