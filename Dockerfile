@@ -23,7 +23,8 @@ RUN mkdir -p /storage /config /data && chown bun:bun /storage
 USER bun
 
 # JavaScriptCore tuned for few cores: no FTL tier, and JIT compiling on the thread that runs the code
-# (see lib/local/processes.ts).
+# (see lib/local/processes.ts). The generated compose and stack files turn FTL on for the long-lived
+# central, where it pays; the agencies keep this default.
 ENV BUN_JSC_useFTLJIT=0 BUN_JSC_useConcurrentJIT=0
 
 EXPOSE 12345

@@ -153,6 +153,8 @@ function serverService(agencies: number, tls: boolean): string {
       CENTRAL_CONFIG: /config/central.yaml
       LOTTERY_AGENCIES: "${agencies}"
       STORAGE_FILEPATH: ${STORAGE_FILEPATH}
+      # Long-lived: JavaScriptCore's last JIT tier pays here (the image leaves it off, for the agencies).
+      BUN_JSC_useFTLJIT: "1"
 ${env}    volumes:
       - ./config/central.yaml:/config/central.yaml:ro
       - ${STORAGE_VOLUME}:/storage

@@ -64,6 +64,7 @@ describe("renderCompose", () => {
         CENTRAL_CONFIG: "/config/central.yaml",
         LOTTERY_AGENCIES: String(n),
         STORAGE_FILEPATH,
+        BUN_JSC_useFTLJIT: "1",
       });
       expect(server.volumes).toEqual(["./config/central.yaml:/config/central.yaml:ro", "storage:/storage"]);
       expect(server.networks).toEqual(["testing_net"]);
@@ -127,6 +128,7 @@ describe("renderCompose --tls", () => {
       CENTRAL_CONFIG: "/config/central.yaml",
       LOTTERY_AGENCIES: "3",
       STORAGE_FILEPATH,
+      BUN_JSC_useFTLJIT: "1",
       SERVER_TLS_CERT: "/certs/server.crt",
       SERVER_TLS_KEY: "/certs/server.key",
       SERVER_TLS_CA: "/certs/ca.crt",

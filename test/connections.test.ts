@@ -98,6 +98,22 @@ test("while the backlog is full no connection is read; once it is low, reading r
   expect(await answer).toEqual(echo("waits"));
 });
 
+test("the backlog's limit is its base, or so much per open connection when that is more", () => {
+  let open = 1;
+  const backlog = new Backlog(4, 2, () => open);
+  backlog.add(4);
+  expect({ open, full: backlog.full }).toEqual({ open: 1, full: true });
+  open = 3;
+  expect({ open, full: backlog.full }).toEqual({ open: 3, full: false });
+  backlog.add(2);
+  expect({ open, full: backlog.full }).toEqual({ open: 3, full: true });
+  // Low below half of 6.
+  backlog.remove(3);
+  expect(backlog.low).toBe(false);
+  backlog.remove(1);
+  expect(backlog.low).toBe(true);
+});
+
 test("past max_connections a client gets the refusal and is closed", async () => {
   const { server } = serve((message) => message);
   const held: RawClient[] = [];

@@ -115,3 +115,32 @@ describe("parseLogLevel", () => {
     for (const text of ["", "verbose", "TRACE", "10", "INFO!"]) expect(parseLogLevel(text)).toBeUndefined();
   });
 });
+
+describe("the default sink, stdout", () => {
+  // A real process: lines are gathered per event-loop turn (and written at once past 64 KiB), so the
+  // point is that none is lost or reordered when the process exits right after logging.
+  const script = (exit: string) => `
+    import { Logger } from ${JSON.stringify(new URL("../lib/log.ts", import.meta.url).pathname)};
+    const log = new Logger("INFO");
+    for (let i = 0; i < 5000; i++) log.info("linea", "success", { n: i });
+    setImmediate(() => {
+      log.info("linea", "success", { n: 5000 });
+      ${exit}
+    });`;
+
+  for (const [name, exit] of [
+    ["process.exit() right after the last line", "process.exit(0);"],
+    ["an uncaught error right after the last line", "throw new Error('boom');"],
+  ] as const) {
+    test(`every line of a turn past 64 KiB and of the next reaches stdout, in order, on ${name}`, async () => {
+      const child = Bun.spawn([process.execPath, "-e", script(exit)], { stdout: "pipe", stderr: "ignore" });
+      const out = await new Response(child.stdout).text();
+      await child.exited;
+      const numbers = out
+        .split("\n")
+        .filter((line) => line.includes("action: linea"))
+        .map((line) => Number(/n: (\d+)$/.exec(line)![1]));
+      expect(numbers).toEqual(Array.from({ length: 5001 }, (_, i) => i));
+    });
+  }
+});

@@ -11,7 +11,7 @@ interface ProfileNode {
 
 /** Function name @ file name: a sample goes to the first group whose pattern matches a frame, innermost first. */
 const GROUPS: [string, RegExp][] = [
-  ["log lines", /^(log|formatLine|formatValue|writeLine|info|debug|writeSync|toISOString)@/],
+  ["log lines", /^(log|formatLine|formatValue|writeLine|flushLines|writeOut|info|debug|writeSync|toISOString)@/],
   ["replies (ordered chain, OK frames, their sends)", /^(reply|writeSoon|sendGathered|send|writeMessage|take|updateFlow|releaseThrottled|release|drain|finish|start|field|encodeMessage)@(server|socket-writer|writer|messages|central)\.(ts|js)$/],
   ["row formatting (store)", /^(formatRows|field|integer|beginField|endRow|reserve|quotedField)@(store|csv|central)\.(ts|js)$/],
   ["write and sync (store)", /^(flushGroup|append|fdatasync|fdatasyncCb|syncData)@/],

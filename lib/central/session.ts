@@ -45,15 +45,26 @@ export interface SessionFactory {
 }
 
 /**
- * Work admitted and not yet finished, across every connection (bets waiting for the store). At `limit`
- * every connection stops reading; once it is down to half they read again, so that however many
- * clients pipeline their windows, memory stays bounded. The handlers count; the mechanics pause.
+ * Work admitted and not yet finished, across every connection (bets waiting for the store). At the
+ * limit every connection stops reading; once it is down to half they read again, so that however many
+ * clients pipeline their windows, memory stays bounded. The limit is `base`, or `perConnection` for
+ * each open connection when that is more: with thousands of connections each sending one batch at a
+ * time, a fixed limit paused and resumed nearly every connection for every batch. The handlers count;
+ * the mechanics pause.
  */
 export class Backlog {
   private pending = 0;
   private readonly drained = new Set<() => void>();
 
-  constructor(readonly limit: number) {}
+  constructor(
+    private readonly base: number,
+    private readonly perConnection = 0,
+    private readonly connections: () => number = () => 0,
+  ) {}
+
+  get limit(): number {
+    return Math.max(this.base, this.perConnection * this.connections());
+  }
 
   get full(): boolean {
     return this.pending >= this.limit;

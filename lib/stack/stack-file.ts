@@ -110,6 +110,8 @@ function serverService(agencies: number, tls: boolean): string {
       CENTRAL_CONFIG: /config/central.yaml
       LOTTERY_AGENCIES: "${agencies}"
       STORAGE_FILEPATH: ${STORAGE_FILEPATH}
+      # Long-lived: JavaScriptCore's last JIT tier pays here (the image leaves it off, for the agencies).
+      BUN_JSC_useFTLJIT: "1"
 ${env}    configs:
       - source: central_config
         target: /config/central.yaml
