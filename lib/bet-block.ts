@@ -1,4 +1,4 @@
-import { BET_FIELD_COUNT, BetField, encodeFields, newFieldRanges, type BetFields, type FieldRanges } from "./bet.ts";
+import { BET_FIELD_COUNT, BET_RANGES, BetField, encodeFields, newFieldRanges, type BetFields, type FieldRanges } from "./bet.ts";
 import { withCapacity } from "./bytes.ts";
 import { FIELD_LENGTH_BYTES, ProtocolError } from "./protocol/frame.ts";
 import { rangeText } from "./utf8.ts";
@@ -12,11 +12,23 @@ import { rangeText } from "./utf8.ts";
  */
 export class BetBlock {
   private buffer: Uint8Array;
-  /** Byte offset just past each bet. */
-  private ends: number[] = [];
+  /**
+   * Every bet's field ranges, found once as the bets are appended or decoded, for the checks and the
+   * rows to read without walking the lengths again: bet i's fields are ranges[BET_RANGES * i ..] (see
+   * FieldRanges). The last field's end is where the next bet starts.
+   */
+  private ranges: Int32Array<ArrayBuffer>;
+  private bets = 0;
+  /** A block over a frame shares its ranges with the next one decoded (see over). */
+  private sharesRanges = false;
+
+  /** The ranges of the latest block made by over, reused for each frame: no array per frame. */
+  private static shared: Int32Array<ArrayBuffer> = new Int32Array(BET_RANGES * 256);
+  private static sharedBy: BetBlock | undefined;
 
   constructor(initialBytes: number) {
     this.buffer = new Uint8Array(initialBytes);
+    this.ranges = initialBytes > 0 ? new Int32Array(BET_RANGES * 16) : BetBlock.shared;
   }
 
   /**
@@ -27,16 +39,47 @@ export class BetBlock {
   static over(bytes: Uint8Array): BetBlock {
     const block = new BetBlock(0);
     block.buffer = bytes;
+    // The frame is read now and then gone, so the ranges go in the one shared array; a block still read
+    // after the next frame's (tests) walks its bytes again into an array of its own (see fieldRanges).
+    block.sharesRanges = true;
+    BetBlock.sharedBy = block;
+    BetBlock.shared = block.walk(BetBlock.shared);
+    block.ranges = BetBlock.shared;
+    return block;
+  }
+
+  /** Finds every bet's field ranges in the buffer, into `ranges` (grown if need be); returns them. */
+  private walk(ranges: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+    const bytes = this.buffer;
     let offset = 0;
+    let at = 0;
+    let count = 0;
     while (offset < bytes.length) {
+      if (at + BET_RANGES > ranges.length) ranges = grown(ranges, at + BET_RANGES);
       for (let field = 0; field < BET_FIELD_COUNT; field++) {
         if (bytes.length - offset < FIELD_LENGTH_BYTES) throw new ProtocolError("truncated field length");
-        offset += FIELD_LENGTH_BYTES + readLength(bytes, offset);
+        const start = offset + FIELD_LENGTH_BYTES;
+        offset = start + readLength(bytes, offset);
         if (offset > bytes.length) throw new ProtocolError("field runs past the end of the frame");
+        ranges[at++] = start;
+        ranges[at++] = offset;
       }
-      block.ends.push(offset);
+      count++;
     }
-    return block;
+    this.bets = count;
+    return ranges;
+  }
+
+  /**
+   * Every bet's field ranges into this block's bytes (bytesOfFields): bet i's fields are the
+   * BET_RANGES entries from BET_RANGES * i, in FieldRanges order. Valid until the block changes.
+   */
+  get fieldRanges(): Int32Array<ArrayBuffer> {
+    if (this.sharesRanges && BetBlock.sharedBy !== this) {
+      this.ranges = this.walk(new Int32Array(BET_RANGES * this.bets));
+      this.sharesRanges = false;
+    }
+    return this.ranges;
   }
 
   /** A block of bets given as text (a single bet from the environment, tests). */
@@ -50,12 +93,12 @@ export class BetBlock {
   }
 
   get count(): number {
-    return this.ends.length;
+    return this.bets;
   }
 
   /** Where bet i starts. */
   offsetOf(index: number): number {
-    return index === 0 ? 0 : this.ends[index - 1]!;
+    return index === 0 ? 0 : this.fieldRanges[BET_RANGES * index - 1]!;
   }
 
   /** The encoded bytes of bets [from, to), a view valid until the block changes. */
@@ -65,7 +108,7 @@ export class BetBlock {
 
   /** Empties the block, keeping its buffer for reuse. */
   clear(): void {
-    this.ends.length = 0;
+    this.bets = 0;
   }
 
   /** Appends one bet whose five fields are byte ranges of `source`. */
@@ -75,6 +118,9 @@ export class BetBlock {
     for (let field = 0; field < BET_FIELD_COUNT; field++) needed += ranges[2 * field + 1]! - ranges[2 * field]!;
     this.buffer = withCapacity(this.buffer, needed, used);
     const buffer = this.buffer;
+    let at = BET_RANGES * this.bets;
+    if (at + BET_RANGES > this.ranges.length) this.ranges = grown(this.ranges, at + BET_RANGES);
+    const own = this.ranges;
     let offset = used;
     for (let field = 0; field < BET_FIELD_COUNT; field++) {
       const start = ranges[2 * field]!;
@@ -85,21 +131,22 @@ export class BetBlock {
       buffer[offset + 2] = (length >>> 8) & 0xff;
       buffer[offset + 3] = length & 0xff;
       offset += FIELD_LENGTH_BYTES;
+      own[at++] = offset;
       // Fields are a few bytes long: a plain loop beats a subarray and set() per field.
       for (let i = start; i < end; i++) buffer[offset++] = source[i]!;
+      own[at++] = offset;
     }
-    this.ends.push(offset);
+    this.bets++;
+  }
+
+  /** The bytes the field ranges point into (see fieldRanges), valid as long as the block. */
+  get bytesOfFields(): Uint8Array {
+    return this.buffer;
   }
 
   /** Fills `ranges` with the byte ranges of bet i's fields and returns the bytes they point into. */
   fields(index: number, ranges: FieldRanges): Uint8Array {
-    let offset = this.offsetOf(index);
-    for (let field = 0; field < BET_FIELD_COUNT; field++) {
-      const length = readLength(this.buffer, offset);
-      offset += FIELD_LENGTH_BYTES;
-      ranges[2 * field] = offset;
-      ranges[2 * field + 1] = offset += length;
-    }
+    ranges.set(this.fieldRanges.subarray(BET_RANGES * index, BET_RANGES * (index + 1)));
     return this.buffer;
   }
 
@@ -122,6 +169,13 @@ export class BetBlock {
     return Array.from({ length: this.count }, (_, i) => this.text(i));
   }
 
+}
+
+/** A copy of `ranges` with room for at least `needed` entries. */
+function grown(ranges: Int32Array<ArrayBuffer>, needed: number): Int32Array<ArrayBuffer> {
+  const copy = new Int32Array(Math.max(needed, 2 * ranges.length));
+  copy.set(ranges);
+  return copy;
 }
 
 /**

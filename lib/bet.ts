@@ -25,6 +25,8 @@ export interface Bet {
 /** A bet's fields in the order files and frames carry them. */
 export const BetField = { FirstName: 0, LastName: 1, Document: 2, Birthdate: 3, Number: 4 } as const;
 export const BET_FIELD_COUNT = 5;
+/** Entries of one bet in a list of field ranges (see FieldRanges): a start and an end per field. */
+export const BET_RANGES = 2 * BET_FIELD_COUNT;
 
 /** A bet's fields as byte ranges: field i is bytes[ranges[2i] .. ranges[2i + 1]), in BetField order. */
 export type FieldRanges = Int32Array;
@@ -68,29 +70,30 @@ export function isValidAgency(agency: number): boolean {
 }
 
 /**
- * The rules, over one bet's five fields given as byte ranges (see FieldRanges). Returns undefined for a
- * valid bet, or the message of the first broken rule.
+ * The rules, over one bet's five fields given as byte ranges (see FieldRanges), from ranges[base] on
+ * (a block's ranges hold every bet's). Returns undefined for a valid bet, or the message of the first
+ * broken rule.
  */
-export function betFieldsError(bytes: Uint8Array, ranges: ArrayLike<number>): string | undefined {
+export function betFieldsError(bytes: Uint8Array, ranges: ArrayLike<number>, base = 0): string | undefined {
   const nameError =
-    checkName("first_name", bytes, ranges[FIRST_NAME]!, ranges[FIRST_NAME + 1]!) ??
-    checkName("last_name", bytes, ranges[LAST_NAME]!, ranges[LAST_NAME + 1]!);
+    checkName("first_name", bytes, ranges[base + FIRST_NAME]!, ranges[base + FIRST_NAME + 1]!) ??
+    checkName("last_name", bytes, ranges[base + LAST_NAME]!, ranges[base + LAST_NAME + 1]!);
   if (nameError) return nameError;
-  if (digitsValue(bytes, ranges[DOCUMENT]!, ranges[DOCUMENT + 1]!, MAX_DOCUMENT_DIGITS) < 0) {
-    return `document must be 1 to ${MAX_DOCUMENT_DIGITS} digits, got ${quoted(bytes, ranges, BetField.Document)}`;
+  if (digitsValue(bytes, ranges[base + DOCUMENT]!, ranges[base + DOCUMENT + 1]!, MAX_DOCUMENT_DIGITS) < 0) {
+    return `document must be 1 to ${MAX_DOCUMENT_DIGITS} digits, got ${quoted(bytes, ranges, base, BetField.Document)}`;
   }
-  if (!isPastDate(bytes, ranges[BIRTHDATE]!, ranges[BIRTHDATE + 1]!)) {
-    return `birthdate must be a past date as YYYY-MM-DD, got ${quoted(bytes, ranges, BetField.Birthdate)}`;
+  if (!isPastDate(bytes, ranges[base + BIRTHDATE]!, ranges[base + BIRTHDATE + 1]!)) {
+    return `birthdate must be a past date as YYYY-MM-DD, got ${quoted(bytes, ranges, base, BetField.Birthdate)}`;
   }
-  if (betNumber(bytes, ranges) < 0) {
-    return `number must be an integer from 0 to 9999, got ${quoted(bytes, ranges, BetField.Number)}`;
+  if (betNumber(bytes, ranges, base) < 0) {
+    return `number must be an integer from 0 to 9999, got ${quoted(bytes, ranges, base, BetField.Number)}`;
   }
   return undefined;
 }
 
-/** The bet's number as an integer, or -1 when the field is not 1 to 4 digits. */
-export function betNumber(bytes: Uint8Array, ranges: ArrayLike<number>): number {
-  return digitsValue(bytes, ranges[NUMBER]!, ranges[NUMBER + 1]!, MAX_NUMBER_DIGITS);
+/** The bet's number as an integer, or -1 when the field is not 1 to 4 digits (ranges from `base` on). */
+export function betNumber(bytes: Uint8Array, ranges: ArrayLike<number>, base = 0): number {
+  return digitsValue(bytes, ranges[base + NUMBER]!, ranges[base + NUMBER + 1]!, MAX_NUMBER_DIGITS);
 }
 
 /** Returns the validated bet, or throws InvalidBetError naming the first broken rule. */
@@ -182,6 +185,6 @@ function today(): number {
 }
 
 /** A field's text in quotes, for an error message. */
-function quoted(bytes: Uint8Array, ranges: ArrayLike<number>, field: number): string {
-  return JSON.stringify(rangeText(bytes, ranges, field));
+function quoted(bytes: Uint8Array, ranges: ArrayLike<number>, base: number, field: number): string {
+  return JSON.stringify(utf8Text(bytes, ranges[base + 2 * field]!, ranges[base + 2 * field + 1]!));
 }

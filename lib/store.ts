@@ -2,7 +2,7 @@ import { closeSync, fdatasync, fsyncSync, ftruncateSync, openSync } from "node:f
 import { dirname } from "node:path";
 import { promisify } from "node:util";
 import type { FileSink } from "bun";
-import { BetField, betNumber, newFieldRanges, type Bet } from "./bet.ts";
+import { BET_RANGES, BetField, betNumber, type Bet } from "./bet.ts";
 import type { BetBlock } from "./bet-block.ts";
 import { CsvParser, CsvWriter, recordFields, type CsvRecord } from "./csv.ts";
 import { PromiseLock } from "./lock.ts";
@@ -84,7 +84,6 @@ export class BetStore<B extends StoredBatch = StoredBatch> {
   private filling = new CsvWriter();
   /** Rows of the group being written: the two buffers swap at each group. */
   private writing = new CsvWriter();
-  private readonly ranges = newFieldRanges();
   private flushQueued = false;
   private betsFd = -1;
   private betsSink: FileSink | undefined;
@@ -239,13 +238,13 @@ export class BetStore<B extends StoredBatch = StoredBatch> {
   }
 
   private formatRows(batch: B): void {
-    const { filling: rows, ranges } = this;
-    for (let i = 0; i < batch.bets.count; i++) {
-      const bytes = batch.bets.fields(i, ranges);
+    const rows = this.filling;
+    const { count, fieldRanges: ranges, bytesOfFields: bytes } = batch.bets;
+    for (let i = 0, base = 0; i < count; i++, base += BET_RANGES) {
       rows.integer(batch.agency);
-      for (const field of TEXT_FIELDS) rows.field(bytes, ranges[2 * field]!, ranges[2 * field + 1]!);
+      for (const field of TEXT_FIELDS) rows.field(bytes, ranges[base + 2 * field]!, ranges[base + 2 * field + 1]!);
       // The number as a number: "0042" is stored as 42, as the statement's Bet does.
-      rows.integer(betNumber(bytes, ranges)).endRow();
+      rows.integer(betNumber(bytes, ranges, base)).endRow();
     }
   }
 

@@ -62,4 +62,19 @@ describe("BetBlock", () => {
     expect(() => BetBlock.over(Buffer.concat([whole, layout([ANA]).subarray(0, 10)]))).toThrow(ProtocolError);
     expect(() => BetBlock.over(Buffer.concat([whole, Buffer.from([0, 0])]))).toThrow(/truncated field length/);
   });
+
+  test("a block over a frame still reads its own bets after more frames were decoded, broken ones too", () => {
+    // The blocks over frames share one array of field ranges: an earlier block must not read a later one's.
+    const first = BetBlock.over(layout([ANA, BETO]));
+    const second = BetBlock.over(layout(Array.from({ length: 300 }, () => BETO))); // grows the shared array
+    const whole = layout([ANA]);
+    expect(() => BetBlock.over(Buffer.concat([layout([BETO, BETO]), whole.subarray(0, 10)]))).toThrow(ProtocolError);
+    expect(first.toFields()).toEqual([ANA, BETO]);
+    expect(first.offsetOf(1)).toBe(layout([ANA]).length);
+    expect(second.count).toBe(300);
+    expect(second.text(299)).toEqual(BETO);
+    const third = BetBlock.over(layout([BETO, ANA]));
+    expect(third.toFields()).toEqual([BETO, ANA]);
+    expect(first.text(0)).toEqual(ANA);
+  });
 });

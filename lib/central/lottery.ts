@@ -1,8 +1,11 @@
-import { BetField, betFieldsError, betNumber, hasWon, isWinningNumber, newFieldRanges, type Bet } from "../bet.ts";
+import { BET_RANGES, BetField, betFieldsError, betNumber, hasWon, isWinningNumber, type Bet } from "../bet.ts";
 import type { BetBlock } from "../bet-block.ts";
 import type { Logger } from "../log.ts";
 import type { StoredBatch } from "../store.ts";
-import { rangeText } from "../utf8.ts";
+import { utf8Text } from "../utf8.ts";
+
+/** Where the document's range starts among a bet's field ranges. */
+const DOCUMENT = 2 * BetField.Document;
 
 /** A batch that passed every rule, with its winners found as it was checked. */
 export interface AdmittedBatch extends StoredBatch {
@@ -36,8 +39,6 @@ export class Lottery {
   private readonly closing = new Set<number>();
   private drawDone = false;
   private readonly draw = Promise.withResolvers<void>();
-  /** Field ranges of the bet being checked, reused for every bet. */
-  private readonly ranges = newFieldRanges();
 
   constructor(
     readonly agencies: number,
@@ -109,17 +110,18 @@ export class Lottery {
     this.checkAgency(agency);
     if (this.drawDone) throw new RefusedError("the draw has already taken place");
     if (this.closing.has(agency)) throw new RefusedError(`agency ${agency} has already sent END`);
-    const ranges = this.ranges;
+    // Found once by the block, read here and again by the store's rows.
+    const ranges = bets.fieldRanges;
+    const bytes = bets.bytesOfFields;
     const winners: string[] = [];
-    for (let i = 0; i < bets.count; i++) {
-      const bytes = bets.fields(i, ranges);
-      const error = betFieldsError(bytes, ranges);
+    for (let i = 0, base = 0; i < bets.count; i++, base += BET_RANGES) {
+      const error = betFieldsError(bytes, ranges, base);
       if (error) {
         const document = JSON.stringify(bets.text(i).document);
         throw new RefusedError(`bet ${i + 1} of ${bets.count} (document ${document}): ${error}`);
       }
-      if (isWinningNumber(betNumber(bytes, ranges))) {
-        winners.push(rangeText(bytes, ranges, BetField.Document));
+      if (isWinningNumber(betNumber(bytes, ranges, base))) {
+        winners.push(utf8Text(bytes, ranges[base + DOCUMENT]!, ranges[base + DOCUMENT + 1]!));
       }
     }
     return { agency, bets, count: bets.count, winners };
