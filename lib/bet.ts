@@ -120,25 +120,36 @@ export function encodeFields(fields: BetFields): { bytes: Buffer; ranges: FieldR
 }
 
 function checkName(field: string, bytes: Uint8Array, start: number, end: number): string | undefined {
-  let visible = false;
-  let nonAscii = false;
-  let characters = 0;
-  for (let i = start; i < end; i++) {
+  // Nearly every name starts with a visible ASCII byte: look for one, then only OR the rest together to
+  // learn whether any byte is past ASCII.
+  let i = start;
+  let high = 0;
+  for (; i < end; i++) {
     const byte = bytes[i]!;
-    if (byte >= 0x80) nonAscii = true;
-    // ASCII white space as /\s/ sees it: tab, LF, VT, FF, CR and space.
-    else if (byte !== 0x20 && (byte < 0x09 || byte > 0x0d)) visible = true;
-    // Code points, so that accented and 4-byte characters count as one: every byte but a continuation byte.
-    if ((byte & 0xc0) !== 0x80) characters++;
+    high |= byte;
+    // Visible: ASCII and not white space as /\s/ sees it (tab, LF, VT, FF, CR and space).
+    if (byte < 0x80 && byte !== 0x20 && (byte < 0x09 || byte > 0x0d)) break;
   }
-  if (nonAscii) {
+  let visible = i < end;
+  for (; i < end; i++) high |= bytes[i]!;
+  if (high >= 0x80) {
     if (!isUtf8(bytes, start, end)) return `${field} is not valid UTF-8`;
     // Only a name without a visible ASCII character can be all Unicode spaces (U+00A0, U+3000...).
     if (!visible) visible = NOT_BLANK.test(utf8Text(bytes, start, end));
   }
   if (!visible) return `${field} must not be empty`;
-  if (characters > MAX_NAME_LENGTH) return `${field} must be at most ${MAX_NAME_LENGTH} characters`;
+  // Characters are never more than bytes: only a long name needs its code points counted.
+  if (end - start > MAX_NAME_LENGTH && codePoints(bytes, start, end) > MAX_NAME_LENGTH) {
+    return `${field} must be at most ${MAX_NAME_LENGTH} characters`;
+  }
   return undefined;
+}
+
+/** Code points in UTF-8 bytes[start..end): every byte but a continuation byte, so accented and 4-byte characters count as one. */
+function codePoints(bytes: Uint8Array, start: number, end: number): number {
+  let characters = 0;
+  for (let i = start; i < end; i++) if ((bytes[i]! & 0xc0) !== 0x80) characters++;
+  return characters;
 }
 
 /** The value of 1 to maxDigits ASCII digits, or -1. */
@@ -159,14 +170,24 @@ const DASH = 0x2d;
 /** YYYY-MM-DD, a real calendar day, from 1900 up to today. */
 function isPastDate(bytes: Uint8Array, start: number, end: number): boolean {
   if (end - start !== 10 || bytes[start + 4] !== DASH || bytes[start + 7] !== DASH) return false;
-  const year = digitsValue(bytes, start, start + 4, 4);
-  const month = digitsValue(bytes, start + 5, start + 7, 2);
-  const day = digitsValue(bytes, start + 8, start + 10, 2);
+  // Digit by digit, no loop: a byte that is not a digit makes its part negative (see digit).
+  const year = 1000 * digit(bytes, start) + 100 * digit(bytes, start + 1) + 10 * digit(bytes, start + 2) + digit(bytes, start + 3);
+  const month = 10 * digit(bytes, start + 5) + digit(bytes, start + 6);
+  const day = 10 * digit(bytes, start + 8) + digit(bytes, start + 9);
   if (year < EARLIEST_BIRTH_YEAR || month < 1 || month > 12 || day < 1) return false;
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  if (day > DAYS_IN_MONTH[month - 1]! + (month === 2 && leap ? 1 : 0)) return false;
+  if (day > 28 && day > DAYS_IN_MONTH[month - 1]! + (month === 2 && isLeapYear(year) ? 1 : 0)) return false;
   // A year before the one this process started in is past without looking at the clock.
   return year < START_YEAR || year * 10_000 + month * 100 + day <= today();
+}
+
+/** The digit at bytes[i], or a negative number large enough to make any part it is in negative. */
+function digit(bytes: Uint8Array, i: number): number {
+  const value = bytes[i]! - 0x30;
+  return value >= 0 && value <= 9 ? value : -100_000;
+}
+
+function isLeapYear(year: number): boolean {
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
 }
 
 const START_YEAR = new Date().getUTCFullYear();

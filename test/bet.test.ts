@@ -107,7 +107,7 @@ describe("each rule fails with a message naming its field", () => {
   });
 
   test("malformed birthdates", () => {
-    for (const birthdate of ["", "1999-3-17", "17/03/1999", "1999/03/17", "99-03-17", "1999-03-17 ", "1999-03-17T00:00", "199a-03-17", "１９９９-03-17"]) {
+    for (const birthdate of ["", "1999-3-17", "17/03/1999", "1999/03/17", "99-03-17", "1999-03-17 ", "1999-03-17T00:00", "199a-03-17", "1999-0a-17", "1999-03-1x", "1999-+3-17", "1999-03- 7", "1999-03-1/", "１９９９-03-17"]) {
       expect(refusal({ birthdate })).toMatch(/^birthdate must be a past date as YYYY-MM-DD/);
     }
   });
