@@ -139,6 +139,16 @@ export function tlsEnvironment(prefix: "SERVER" | "CLI", paths: { cert: string; 
 /** Where the certificates are mounted inside the containers of the compose file. */
 const CERTS_MOUNT = "/certs";
 
+/** The server's own variables, indented for a service's `environment:`; the stack file's server has them too. */
+export function serverEnvironment(agencies: number): string {
+  return `      CENTRAL_CONFIG: /config/central.yaml
+      LOTTERY_AGENCIES: "${agencies}"
+      STORAGE_FILEPATH: ${STORAGE_FILEPATH}
+      # Long-lived: JavaScriptCore's last JIT tier pays here (the image leaves it off, for the agencies).
+      BUN_JSC_useFTLJIT: "1"
+`;
+}
+
 function serverService(agencies: number, tls: boolean): string {
   const certs = tls ? ["ca.crt", "server.crt", "server.key"].map((f) => `      - ${certPath(f)}:${CERTS_MOUNT}/${f}:ro\n`) : [];
   const env = tls
@@ -150,12 +160,7 @@ function serverService(agencies: number, tls: boolean): string {
     build: .
     command: ["bun", "run", "central.ts"]
     environment:
-      CENTRAL_CONFIG: /config/central.yaml
-      LOTTERY_AGENCIES: "${agencies}"
-      STORAGE_FILEPATH: ${STORAGE_FILEPATH}
-      # Long-lived: JavaScriptCore's last JIT tier pays here (the image leaves it off, for the agencies).
-      BUN_JSC_useFTLJIT: "1"
-${env}    volumes:
+${serverEnvironment(agencies)}${env}    volumes:
       - ./config/central.yaml:/config/central.yaml:ro
       - ${STORAGE_VOLUME}:/storage
 ${certs.join("")}    ports:

@@ -16,7 +16,7 @@ import {
   checkAgencies,
   healthcheckBlock,
   IMAGE,
-  STORAGE_FILEPATH,
+  serverEnvironment,
   STORAGE_VOLUME,
   tlsEnvironment,
 } from "../compose.ts";
@@ -107,12 +107,7 @@ function serverService(agencies: number, tls: boolean): string {
     image: ${IMAGE}
     command: ["bun", "run", "central.ts"]
     environment:
-      CENTRAL_CONFIG: /config/central.yaml
-      LOTTERY_AGENCIES: "${agencies}"
-      STORAGE_FILEPATH: ${STORAGE_FILEPATH}
-      # Long-lived: JavaScriptCore's last JIT tier pays here (the image leaves it off, for the agencies).
-      BUN_JSC_useFTLJIT: "1"
-${env}    configs:
+${serverEnvironment(agencies)}${env}    configs:
       - source: central_config
         target: /config/central.yaml
 ${secrets}    volumes:
