@@ -205,9 +205,7 @@ export class ConnectionServer {
       peer: socket.data.peer,
       identity,
       hangUp: (reason) => {
-        if (socket.data.closed || socket.data.hungUp) return;
-        this.reply(socket, { type: MessageType.Error, reason });
-        this.hangUp(socket);
+        if (!socket.data.closed && !socket.data.hungUp) this.hangUpWith(socket, reason);
       },
     };
   }
@@ -309,6 +307,12 @@ export class ConnectionServer {
     }
   }
 
+  /** `reason` goes out as an E behind the answers already queued, then the connection closes. */
+  private hangUpWith(socket: ClientSocket, reason: string): void {
+    this.reply(socket, { type: MessageType.Error, reason });
+    this.hangUp(socket);
+  }
+
   /**
    * Closes once every reply queued so far has been handed to the socket; a client that does not take
    * them within a grace period is cut off, or it would hold its socket and its replies forever.
@@ -356,8 +360,7 @@ export class ConnectionServer {
       const connection = socket.data;
       if (connection.outstanding === 0 && connection.lastActivity < limit && !connection.hungUp) {
         this.log.warning("conexion_inactiva", "success", { peer: connection.peer, idle_seconds: seconds });
-        this.reply(socket, { type: MessageType.Error, reason: `idle for ${seconds} s` });
-        this.hangUp(socket);
+        this.hangUpWith(socket, `idle for ${seconds} s`);
       }
     }
   }

@@ -101,9 +101,7 @@ class AgencySession implements Session {
 
   /** A bets frame that did not decode is a refused batch: later ones of this session are refused too. */
   malformed(type: number): void {
-    if (type !== MessageType.Bets) return;
-    this.handlers.stats.batchesRefused++;
-    if (this.agency !== undefined) this.batchRefused = true;
+    if (type === MessageType.Bets) this.refuseBatch();
   }
 
   closed(): void {
@@ -131,10 +129,21 @@ class AgencySession implements Session {
     }
   }
 
+  /** Counts a refused batch; after a hello, the session's later batches are refused too (see batchRefused). */
+  private refuseBatch(): void {
+    this.handlers.stats.batchesRefused++;
+    if (this.agency !== undefined) this.batchRefused = true;
+  }
+
   /** Refuses a request for `claimed` unless this connection said hello as that agency. */
   private authorize(claimed: number): void {
     if (this.agency === undefined) this.deny(claimed, "this connection has not said hello yet");
-    if (this.agency !== claimed) this.deny(claimed, `this connection belongs to agency ${this.agency}, not ${claimed}`);
+    this.onlyAs(this.agency, claimed);
+  }
+
+  /** Refuses a request for `claimed` from a connection that belongs to `owner`. */
+  private onlyAs(owner: number, claimed: number): void {
+    if (owner !== claimed) this.deny(claimed, `this connection belongs to agency ${owner}, not ${claimed}`);
   }
 
   private deny(claimed: number, reason: string): never {
@@ -148,15 +157,13 @@ class AgencySession implements Session {
     const { lottery, store, backlog, log, stats } = this.handlers;
     // Called as the frame's last byte is handled: the start of the batch's acknowledgement time.
     const received = performance.now();
-    const identified = this.agency;
     let batch: AdmittedBatch;
     try {
       this.authorize(agency);
       if (this.batchRefused) throw new RefusedError("an earlier batch of this session was refused");
       batch = lottery.admit(agency, bets);
     } catch (error) {
-      if (identified !== undefined) this.batchRefused = true;
-      stats.batchesRefused++;
+      this.refuseBatch();
       log.info("apuesta_recibida", "fail", { cantidad: bets.count, agency, error: (error as Error).message });
       throw error;
     }
@@ -187,7 +194,7 @@ class AgencySession implements Session {
     const { lottery, store, log } = this.handlers;
     const owner = this.certified ?? this.agency;
     if (typeof owner === "string") this.deny(agency, `the certificate's CN ${JSON.stringify(owner)} names no agency (agency-N)`);
-    if (owner !== undefined && owner !== agency) this.deny(agency, `this connection belongs to agency ${owner}, not ${agency}`);
+    if (owner !== undefined) this.onlyAs(owner, agency);
     lottery.checkAgency(agency);
     this.handlers.claim(agency, this);
     this.agency = agency;
