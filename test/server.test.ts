@@ -24,13 +24,9 @@ test("a bet stored after a slow sync is logged as itself, though its frame came 
   const config = await loadCentralConfig({ SERVER_PORT: "0", LOTTERY_AGENCIES: "1", STORAGE_FILEPATH: storage });
   const lines: string[] = [];
   // Syncs wait until released: the first batch is still being stored when the second frame arrives.
-  const held: PromiseWithResolvers<void>[] = [];
-  const heldSync = () => {
-    const sync = Promise.withResolvers<void>();
-    held.push(sync);
-    return sync.promise;
-  };
-  const server = await CentralServer.start(config, new Logger("INFO", (line) => lines.push(line)), () => {}, heldSync);
+  const syncs = heldSyncs();
+  const held = syncs.calls;
+  const server = await CentralServer.start(config, new Logger("INFO", (line) => lines.push(line)), () => {}, syncs.sync);
   try {
     await storeTwoCutFrames(server.port, held);
   } finally {
