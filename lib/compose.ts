@@ -6,6 +6,8 @@
  * (`docker compose`) and compose 1.29 (`docker-compose`), so it uses no top-level `name:` and no v2-only keys.
  */
 
+import { certificateFiles } from "./tls/certs.ts";
+
 /** Largest agency count accepted: far above any real run, low enough to refuse typos like 50000. */
 export const MAX_AGENCIES = 1000;
 
@@ -18,7 +20,7 @@ export const IMAGE = "lottery:latest";
 export const SERVER_PORT = 12345;
 
 /** The central's HTTP side (config/central.yaml `http.port`): published on the host's loopback only. */
-export const HTTP_PORT = 9464;
+const HTTP_PORT = 9464;
 
 export const NETWORK = "testing_net";
 export const SUBNET = "172.25.125.0/24";
@@ -28,7 +30,7 @@ export const STORAGE_VOLUME = "storage";
 export const STORAGE_FILEPATH = "/storage/bets.csv";
 
 /** Folder of `bun run gen-certs` (lib/tls/certs.ts), next to the generated file. */
-export const CERTS_DIR = ".certs";
+const CERTS_DIR = ".certs";
 
 /** Stack file written by `--stack` without OUTPUT (not docker-compose-dev.yaml, which is committed). */
 export const DEFAULT_STACK_OUTPUT = "docker-stack.yaml";
@@ -86,11 +88,9 @@ export function certPath(name: string): string {
   return `./${CERTS_DIR}/${name}`;
 }
 
-/** The files of gen-certs a TLS run reads: the central's three, then each agency's certificate and key. */
+/** The files of gen-certs a TLS run reads: all it writes but the CA's key, which stays with the operator. */
 export function tlsFiles(agencies: number): string[] {
-  const files = ["ca.crt", "server.crt", "server.key"];
-  for (let id = 1; id <= agencies; id++) files.push(`agency-${id}.crt`, `agency-${id}.key`);
-  return files;
+  return certificateFiles(agencies).filter((file) => file !== "ca.key");
 }
 
 /**
@@ -109,7 +109,7 @@ export const HEALTHCHECK_COMMAND =
  * /healthz answers 200 only while the central serves (503 once it stops or its storage failed). busybox
  * wget exits non-zero on anything but a 2xx.
  */
-export const TLS_HEALTHCHECK = ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${HTTP_PORT}/healthz`] as const;
+const TLS_HEALTHCHECK = ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${HTTP_PORT}/healthz`] as const;
 
 /** The `healthcheck:` block of the server service, indented for a service body (4 spaces). */
 export function healthcheckBlock(tls: boolean): string {

@@ -6,7 +6,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { IMAGE, MAX_AGENCIES, STORAGE_FILEPATH } from "../lib/compose.ts";
+import { IMAGE, MAX_AGENCIES, STORAGE_FILEPATH, tlsFiles } from "../lib/compose.ts";
 import {
   agencyTemplate,
   contentVersion,
@@ -186,9 +186,7 @@ describe("gen-compose.ts --stack", () => {
     cpSync(join(ROOT, "config"), join(dir, "config"), { recursive: true });
     if (certs) {
       mkdirSync(join(dir, ".certs"));
-      const names = ["ca.crt", "server.crt", "server.key"];
-      for (let id = 1; id <= agencies; id++) names.push(`agency-${id}.crt`, `agency-${id}.key`);
-      for (const name of names) writeFileSync(join(dir, ".certs", name), `-----BEGIN FAKE-----\n${name}\n-----END FAKE-----\n`, { mode: 0o600 });
+      for (const name of tlsFiles(agencies)) writeFileSync(join(dir, ".certs", name), `-----BEGIN FAKE-----\n${name}\n-----END FAKE-----\n`, { mode: 0o600 });
     }
     return dir;
   }

@@ -12,14 +12,6 @@ export class AgencyFailedError extends Error {
   override readonly name = "AgencyFailedError";
 }
 
-/**
- * The central turned the connection away for now (at its connection limit, or stopping): like a dropped
- * connection, it is retried with the backoff, and the hello's cursor makes resuming safe.
- */
-export class CentralBusyError extends ConnectionLostError {
-  override readonly name = "CentralBusyError";
-}
-
 /** The agency was asked to stop (SIGTERM). */
 export class StoppedError extends Error {
   override readonly name = "StoppedError";
@@ -107,8 +99,7 @@ export class AgencyClient {
       try {
         return await this.session(connection);
       } catch (error) {
-        if (!(error instanceof ConnectionLostError) || this.stopping) throw this.stopping ? new StoppedError("stopped") : error;
-        this.lastFailure = error.message;
+        this.retryable(error);
         this.log.warning("conexion_perdida", "fail", { error: error.message, acknowledged: this.acknowledged });
         // Waiting on a live session (for the draw, say) is not a lack of progress: the budget starts now.
         if (this.welcomed) this.progress();
@@ -167,11 +158,17 @@ export class AgencyClient {
         return connection;
       } catch (error) {
         connection.close();
-        if (!(error instanceof ConnectionLostError) || this.stopping) throw this.stopping ? new StoppedError("stopped") : error;
-        this.lastFailure = error.message;
+        this.retryable(error);
         this.log.warning("conexion_perdida", "fail", { error: error.message });
       }
     }
+  }
+
+  /** A lost connection is retried (and remembered for the final message); anything else, or a stop, ends the run. */
+  private retryable(error: unknown): asserts error is ConnectionLostError {
+    if (this.stopping) throw new StoppedError("stopped");
+    if (!(error instanceof ConnectionLostError)) throw error;
+    this.lastFailure = error.message;
   }
 
   /** Says who we are; the central answers with how many of our bets it holds. */
@@ -306,7 +303,11 @@ export class AgencyClient {
 
   private unlessRefused(message: Message): Message {
     if (message.type !== MessageType.Error) return message;
-    if (isTransientRefusal(message.reason)) throw new CentralBusyError(`the central refused for now: ${message.reason}`);
+    if (isTransientRefusal(message.reason)) {
+      // Turned away for now (at its limit, or stopping): retried like a dropped connection; the hello's
+      // cursor makes resuming safe.
+      throw new ConnectionLostError(`the central refused for now: ${message.reason}`);
+    }
     throw new AgencyFailedError(`the central refused: ${message.reason}`);
   }
 

@@ -17,7 +17,7 @@ export const CONNECT_TIMEOUT_MS = 3000;
 
 /** The connection to the central broke (or was closed); the work may be retried on a new one. */
 export class ConnectionLostError extends Error {
-  override readonly name: string = "ConnectionLostError";
+  override readonly name = "ConnectionLostError";
 }
 
 /**

@@ -6,7 +6,7 @@
 export const SHUTTING_DOWN_REASON = "the central is shutting down";
 
 /** A central at its connection limit; a slot frees when another connection ends. */
-export const TOO_MANY_CONNECTIONS_REASON = "too many connections";
+const TOO_MANY_CONNECTIONS_REASON = "too many connections";
 
 /** The reason a central at its limit of `limit` connections sends. */
 export function tooManyConnectionsReason(limit: number): string {
@@ -15,5 +15,5 @@ export function tooManyConnectionsReason(limit: number): string {
 
 /** Whether a refusal will pass by itself, so that the agency may retry it with its backoff. */
 export function isTransientRefusal(reason: string): boolean {
-  return reason === SHUTTING_DOWN_REASON || reason === TOO_MANY_CONNECTIONS_REASON || reason.startsWith(`${TOO_MANY_CONNECTIONS_REASON} (`);
+  return reason === SHUTTING_DOWN_REASON || reason.startsWith(`${TOO_MANY_CONNECTIONS_REASON} (`);
 }

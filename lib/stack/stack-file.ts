@@ -21,7 +21,7 @@ import {
   tlsEnvironment,
 } from "../compose.ts";
 
-export const STACK_NETWORK = "lottery_net";
+const STACK_NETWORK = "lottery_net";
 
 /** The node label that pins the central (and so its storage volume) to one node. */
 export const STORAGE_LABEL = "lottery.storage";

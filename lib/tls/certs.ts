@@ -23,11 +23,11 @@ export interface CertificateOptions {
 }
 
 /** Days a server or agency certificate is valid (825: the longest that Apple's TLS clients accept). */
-export const LEAF_DAYS = 825;
+const LEAF_DAYS = 825;
 /** Days the CA is valid: ten years, so rotating leaves never forces a new CA. */
-export const CA_DAYS = 3650;
+const CA_DAYS = 3650;
 /** The names every server certificate carries: the compose service, and this machine. */
-export const SERVER_NAMES = ["server", "localhost", "127.0.0.1"];
+const SERVER_NAMES = ["server", "localhost", "127.0.0.1"];
 
 /** The file names `generateCertificates` writes for `agencies` agencies, in the order it reports them. */
 export function certificateFiles(agencies: number): string[] {

@@ -6,12 +6,14 @@
  */
 import { chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { IMAGE, STORAGE_FILEPATH } from "../../lib/compose.ts";
 import { generateDataset } from "../../lib/data/generate.ts";
 import { forEachLine } from "../../lib/local/processes.ts";
 import { RUNTIME_UID } from "../../lib/stack/stack-file.ts";
 
 export const ROOT = join(import.meta.dir, "..", "..");
-export const IMAGE = "lottery:latest";
+export { IMAGE };
+// Restated, not imported: the oracle does not take the rule it checks from the code under test.
 const WINNING_NUMBER = 7574;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -176,8 +178,8 @@ export function describeExpected(expected: Map<number, Expected>): string {
 
 /** Rows of the central's bets file on a volume (agency,first_name,last_name,document,birthdate,number). */
 export async function storedRows(volume: string): Promise<string[][] | string> {
-  const res = await run(["docker", "run", "--rm", "-v", `${volume}:/storage:ro`, IMAGE, "cat", "/storage/bets.csv"], { timeoutMs: 120_000 });
-  if (res.code !== 0) return `cannot read /storage/bets.csv from ${volume}: ${res.err.trim()}`;
+  const res = await run(["docker", "run", "--rm", "-v", `${volume}:/storage:ro`, IMAGE, "cat", STORAGE_FILEPATH], { timeoutMs: 120_000 });
+  if (res.code !== 0) return `cannot read ${STORAGE_FILEPATH} from ${volume}: ${res.err.trim()}`;
   return parseCsv(res.out);
 }
 
