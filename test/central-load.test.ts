@@ -37,8 +37,9 @@ test("against a real central, every bet acknowledged is stored once, under the a
   const result = await runLoad(load(central.port, central.process.pid, true));
 
   expect(result.totalBets).toBeGreaterThanOrEqual(3_500);
-  expect(result.acknowledged.reduce((a, b) => a + b, 0)).toBe(result.totalBets);
-  expect(result.open.offeredRate).toBe(200_000);
+  // Both phases ran their bets: a skipped or cut-short phase would still add up to the total.
+  expect(result.closed.bets).toBeGreaterThanOrEqual(2_000);
+  expect(result.open.bets).toBeGreaterThanOrEqual(1_000);
   // The draw happened: every agency's END came in, and the winners went out.
   expect(central.lines.filter((line) => line.includes("action: ganadores_enviados | result: success"))).toHaveLength(3);
 

@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { buildBundle, type Bundle } from "../local/bundle.ts";
 import { centralTlsEnv, ROOT, startBun, startCentral, waitForLine, type RunningProcess } from "../local/processes.ts";
 import { generateCertificates } from "../tls/certs.ts";
-import type { LoadConfig, LoadResult } from "./central-load.ts";
+import type { LoadConfig, LoadResult, PhaseResult } from "./central-load.ts";
 import { BENCH_DIR, median, usage, type Usage } from "./measure.ts";
 
 interface Size {
@@ -35,7 +35,7 @@ const SIZES: Record<string, Size[]> = {
 /** An agency's window, as the agencies' default, while all the connections together keep at most this many frames in flight. */
 const MAX_WINDOW = 32;
 const MAX_FRAMES_IN_FLIGHT = 4096;
-export const windowFor = (connections: number) => Math.max(1, Math.min(MAX_WINDOW, Math.floor(MAX_FRAMES_IN_FLIGHT / connections)));
+const windowFor = (connections: number) => Math.max(1, Math.min(MAX_WINDOW, Math.floor(MAX_FRAMES_IN_FLIGHT / connections)));
 const BATCH_BETS = 128;
 /**
  * A million bets, and at least two windows of every connection: the first windows all leave at once,
@@ -190,6 +190,11 @@ const perMillion = (seconds: number, bets: number) => (seconds / bets) * 1e6;
 
 function summarize(size: Required<Size>, tls: boolean, samples: Sample[]) {
   const m = (pick: (s: Sample) => number) => median(samples.map(pick));
+  const latency = (phase: (s: Sample) => PhaseResult) => ({
+    p50: m((s) => phase(s).latency.p50Ms),
+    p99: m((s) => phase(s).latency.p99Ms),
+    max: m((s) => phase(s).latency.maxMs),
+  });
   return {
     connections: size.connections,
     transport: tls ? "TLS" : "TCP",
@@ -210,27 +215,11 @@ function summarize(size: Required<Size>, tls: boolean, samples: Sample[]) {
     centralPeakRssMb: m((s) => s.central.serverPeakRssMb),
     floorPeakRssMb: m((s) => s.floor.serverPeakRssMb),
     generatorPeakRssMb: m((s) => s.central.generatorPeakRssMb),
-    closedLatencyMs: {
-      p50: m((s) => s.central.closed.latency.p50Ms),
-      p99: m((s) => s.central.closed.latency.p99Ms),
-      max: m((s) => s.central.closed.latency.maxMs),
-    },
-    floorClosedLatencyMs: {
-      p50: m((s) => s.floor.closed.latency.p50Ms),
-      p99: m((s) => s.floor.closed.latency.p99Ms),
-      max: m((s) => s.floor.closed.latency.maxMs),
-    },
+    closedLatencyMs: latency((s) => s.central.closed),
+    floorClosedLatencyMs: latency((s) => s.floor.closed),
     openRate: m((s) => s.central.open.offeredRate),
-    openLatencyMs: {
-      p50: m((s) => s.central.open.latency.p50Ms),
-      p99: m((s) => s.central.open.latency.p99Ms),
-      max: m((s) => s.central.open.latency.maxMs),
-    },
-    floorOpenLatencyMs: {
-      p50: m((s) => s.floor.open.latency.p50Ms),
-      p99: m((s) => s.floor.open.latency.p99Ms),
-      max: m((s) => s.floor.open.latency.maxMs),
-    },
+    openLatencyMs: latency((s) => s.central.open),
+    floorOpenLatencyMs: latency((s) => s.floor.open),
     samples,
   };
 }

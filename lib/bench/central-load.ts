@@ -119,7 +119,7 @@ function betPool(): BetBlock {
 }
 
 /** CPU seconds a process has used so far, in user space and in the kernel, from /proc. */
-export function processCpuSeconds(pid: number): { user: number; system: number } {
+function processCpuSeconds(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   // Fields after the command name, which is in parentheses and may hold spaces: state is the first.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -130,7 +130,7 @@ export function processCpuSeconds(pid: number): { user: number; system: number }
  * A process's peak RSS from /proc (VmHWM). Not its resource usage at exit: a process started by Bun.spawn
  * inherits, through fork and exec, the peak of the process that started it, which can be the larger.
  */
-export function processPeakRssMb(pid: number | "self"): number {
+function processPeakRssMb(pid: number | "self"): number {
   const match = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmHWM:\s+(\d+) kB$/m);
   if (!match) throw new Error(`no VmHWM for process ${pid}`);
   return Number(match[1]) / 1024;
@@ -396,8 +396,11 @@ class LoadGenerator {
     const dir = this.config.tls;
     if (!dir) return undefined;
     const read = (file: string) => readFileSync(`${dir}/${file}`, "utf8");
-    return { cert: read(`agency-${agency}.crt`), key: read(`agency-${agency}.key`), ca: read("ca.crt") };
+    // One CA for every connection: read once, not 10,000 times.
+    this.caPem ??= read("ca.crt");
+    return { cert: read(`agency-${agency}.crt`), key: read(`agency-${agency}.key`), ca: this.caPem };
   }
+  private caPem: string | undefined;
 
   /** Warm-up and flat out: every connection keeps its window full until the bets run out. */
   async closedLoop(): Promise<PhaseResult> {

@@ -14,6 +14,7 @@ import {
   centralTlsEnv,
   httpPort,
   ROOT,
+  saidTlsOn,
   startAgency,
   startBun,
   startCentral,
@@ -124,7 +125,7 @@ async function runSystem(bundle: Bundle, files: string[], work: string, { http, 
     ...(certs ? centralTlsEnv(certs) : {}),
   };
   const central = await startCentral(join(work, "bets.csv"), env, undefined, bundle.central);
-  if (certs && !central.lines.some((line) => line.includes("action: config |") && line.endsWith("| tls: on"))) {
+  if (certs && !saidTlsOn(central)) {
     throw new Error("the central of a TLS run did not say tls: on");
   }
   const scraped = http === "scraped" || http === "hostile";

@@ -38,7 +38,7 @@ const RUNTIME_ENV = { BUN_JSC_useFTLJIT: "0", BUN_JSC_useConcurrentJIT: "0" };
  * The central is the one long-lived process: its hot loops (checks, row formatting) run for millions of
  * bets, where FTL's compiling pays for itself (README, Performance: CPU per million bets).
  */
-export const CENTRAL_ENV = { BUN_JSC_useFTLJIT: "1" };
+const CENTRAL_ENV = { BUN_JSC_useFTLJIT: "1" };
 
 /**
  * Agencies live for one run: their allocator (mimalloc) keeps the memory they free instead of handing
@@ -140,6 +140,11 @@ export async function startCentral(
 /** The port of a central's HTTP side (lib/http/), once it listens; rejects if the central exits first. */
 export async function httpPort(central: RunningProcess): Promise<number> {
   return Number((await waitForLine(central, /action: http_listen \| result: success \| port: (\d+)/))[1]);
+}
+
+/** Whether a central said `tls: on` on its config line: a run over TLS checks it did not ignore its settings. */
+export function saidTlsOn(central: RunningProcess): boolean {
+  return central.lines.some((line) => line.includes("action: config |") && line.endsWith("| tls: on"));
 }
 
 /** Starts `bun run agency.ts` (or `script`, such as its bundle) as agency `id` of a central on this machine. */

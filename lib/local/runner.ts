@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { generateCertificates } from "../tls/certs.ts";
 import { buildBundle } from "./bundle.ts";
-import { agencyTlsEnv, awaitAgencies, centralTlsEnv, httpPort, ROOT, startAgency, startCentral, type RunningProcess } from "./processes.ts";
+import { agencyTlsEnv, awaitAgencies, centralTlsEnv, httpPort, ROOT, saidTlsOn, startAgency, startCentral, type RunningProcess } from "./processes.ts";
 import { countRows, Progress } from "./progress.ts";
 
 const RUN_DIR = `${ROOT}.run`;
@@ -54,8 +54,8 @@ const agencyEnv = (id: number) => (tls ? { ...env, ...agencyTlsEnv(certs, id) } 
 
 const central = await startCentral(`${RUN_DIR}/bets.csv`, centralEnv, print, bundle.central);
 // A central that ignored the TLS settings would make this a plain run under a TLS heading.
-const configLine = central.lines.find((line) => line.includes("action: config"));
-if (tls && !configLine?.includes("tls: on")) {
+if (tls && !saidTlsOn(central)) {
+  const configLine = central.lines.find((line) => line.includes("action: config |"));
   console.error(`--tls: the central did not turn TLS on (its config line: ${configLine ?? "none"})`);
   central.process.kill("SIGTERM");
   await central.done;
