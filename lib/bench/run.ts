@@ -38,6 +38,7 @@ interface Size {
 const SIZES: Record<string, Size> = {
   smoke: { name: "smoke: 5 x 2,000", sizes: new Array(5).fill(2_000) },
   "smoke-tls": { name: "smoke: 5 x 2,000", sizes: new Array(5).fill(2_000), compare: "tls", data: "smoke" },
+  "smoke-http": { name: "smoke: 5 x 2,000", sizes: new Array(5).fill(2_000), compare: "http", data: "smoke" },
   course: { name: "course: 78,697 (5 agencies)", sizes: COURSE_SIZES },
   "1m": { name: "1,000,000 (5 agencies)", sizes: new Array(5).fill(200_000) },
   "1m-http": { name: "1,000,000 (5 agencies)", sizes: new Array(5).fill(200_000), compare: "http", data: "1m" },
