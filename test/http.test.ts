@@ -119,7 +119,9 @@ test("metrics equal what a run with real agencies stored and refused; a restart 
   expect(status.health).toBe("ok");
   expect(status.bets_stored).toBe(stored.length);
   expect(status.batches).toEqual({ stored: batches, refused: 3 });
-  expect(status.connections).toBeGreaterThanOrEqual(1); // the stranger is still connected
+  // Every agency connection has closed (their desconexion lines are in): only the stranger is open.
+  expect(status.connections).toBe(1);
+  expect(metrics.get("lottery_connections")).toBe(1);
   expect(status.uptime_seconds).toBeGreaterThan(0);
   const winners = await Promise.all(files.map(expectedWinners));
   expect(status.draw).toEqual({ completed: true, agencies_ended: 2, agencies: 2, winners: winners[0]! + winners[1]! });

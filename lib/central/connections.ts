@@ -177,7 +177,7 @@ export class ConnectionServer {
     if (!success || !socket.authorized) {
       const reason = error?.message ?? socket.getAuthorizationError()?.message ?? "client certificate not verified";
       this.log.warning("tls", "fail", { peer: connection.peer, error: reason });
-      this.stats.accessDenied();
+      this.stats.accessDeniedTotal++;
       return this.drop(socket);
     }
     if (connection.refusal) return this.refuse(socket);

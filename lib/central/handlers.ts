@@ -149,7 +149,7 @@ class AgencySession implements Session {
   private deny(claimed: number, reason: string): never {
     const agency = this.certified ?? this.agency ?? "none";
     this.handlers.log.warning("acceso_denegado", "fail", { peer: this.link.peer, agency, claimed });
-    this.handlers.stats.accessDenied();
+    this.handlers.stats.accessDeniedTotal++;
     throw new RefusedError(reason);
   }
 

@@ -60,9 +60,4 @@ export class CentralStats implements StatsView {
   readonly groupCommit = new Histogram(GROUP_COMMIT_BUCKETS);
   /** One batch, from its frame's last byte received to its OK queued. */
   readonly batchAck = new Histogram(BATCH_ACK_BUCKETS);
-
-  /** A peer was refused access (lottery_access_denied_total). */
-  accessDenied(): void {
-    this.accessDeniedTotal++;
-  }
 }

@@ -1,5 +1,6 @@
 // Reading the central's HTTP side in tests: /metrics parsed into samples, with the text format's rules
 // checked as it is read (promtool itself runs in test/ops/, outside bun test).
+import type { Status } from "../../lib/http/status.ts";
 
 /** Samples by name and labels as written: `lottery_batches_total{result="stored"}` -> 3. */
 export type Samples = Map<string, number>;
@@ -61,8 +62,8 @@ export async function fetchMetrics(port: number): Promise<Samples> {
   return parseMetrics(await response.text());
 }
 
-export async function fetchStatus(port: number): Promise<any> {
+export async function fetchStatus(port: number): Promise<Status> {
   const response = await fetch(`http://127.0.0.1:${port}/status`);
   if (!response.ok) throw new Error(`/status answered ${response.status}`);
-  return response.json();
+  return (await response.json()) as Status;
 }
