@@ -51,21 +51,25 @@ function writeAtomically(path: string, text: string, mode = 0o644): void {
 }
 
 function stackText(): string {
+  // Everything is read and checked before anything is written: a refusal leaves the folder as it was.
+  const templates = new Map<string, { text: string; mode: number }>();
   if (tls) {
     // Swarm makes the secrets from these files: they must exist now, not only at deploy time.
     const missing = missingOf(tlsFiles(agencies).map(certPath));
     if (missing.length > 0) fail(`--tls needs the certificates of \`bun run gen-certs --agencies ${agencies}\`: missing ${missing.slice(0, 3).join(", ")}`);
     const pems = (suffix: string) =>
       Array.from({ length: agencies }, (_, i) => readFileSync(join(base, certPath(`agency-${i + 1}.${suffix}`)), "utf8"));
-    writeAtomically(join(base, certPath(AGENCY_CERT_TEMPLATE)), agencyTemplate(pems("crt")));
-    writeAtomically(join(base, certPath(AGENCY_KEY_TEMPLATE)), agencyTemplate(pems("key")), 0o600);
+    templates.set(certPath(AGENCY_CERT_TEMPLATE), { text: agencyTemplate(pems("crt")), mode: 0o644 });
+    templates.set(certPath(AGENCY_KEY_TEMPLATE), { text: agencyTemplate(pems("key")), mode: 0o600 });
   }
   const versions: Record<string, string> = {};
   for (const { key, file } of stackObjects({ tls })) {
+    const template = templates.get(file);
     const path = join(base, file);
-    if (!existsSync(path)) fail(`the stack file names ${file} by its content, and ${path} is missing`);
-    versions[key] = contentVersion(readFileSync(path));
+    if (!template && !existsSync(path)) fail(`the stack file names ${file} by its content, and ${path} is missing`);
+    versions[key] = contentVersion(template ? template.text : readFileSync(path));
   }
+  for (const [file, { text, mode }] of templates) writeAtomically(join(base, file), text, mode);
   return renderStack(agencies, { tls, versions });
 }
 

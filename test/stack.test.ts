@@ -196,74 +196,75 @@ describe("gen-compose.ts --stack", () => {
     return { code: proc.exitCode, stderr: proc.stderr.toString() };
   }
 
+  /** Runs `body` in a fresh project folder, removed afterwards whatever happens. */
+  function withProject(agencies: number, certs: boolean, body: (dir: string) => void): void {
+    const dir = project(agencies, certs);
+    try {
+      body(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
   const versionsOf = (dir: string, tls: boolean) =>
     Object.fromEntries(stackObjects({ tls }).map(({ key, file }) => [key, contentVersion(readFileSync(join(dir, file)))]));
 
   test("names the configs by the content of the files next to OUTPUT; a changed file gets a new name", () => {
-    const dir = project(3, false);
-    try {
-      const out = join(dir, "stack.yaml");
-      expect(gen(["--stack", out, "3"], dir).code).toBe(0);
-      const first = readFileSync(out, "utf8");
-      expect(first).toBe(renderStack(3, { versions: versionsOf(dir, false) }));
+    withProject(3, false, (dir) => {
+        const out = join(dir, "stack.yaml");
+        expect(gen(["--stack", out, "3"], dir).code).toBe(0);
+        const first = readFileSync(out, "utf8");
+        expect(first).toBe(renderStack(3, { versions: versionsOf(dir, false) }));
 
-      writeFileSync(join(dir, "config", "agency.yaml"), readFileSync(join(dir, "config", "agency.yaml"), "utf8") + "# changed\n");
-      expect(gen(["--stack", out, "3"], dir).code).toBe(0);
-      const second = parse(readFileSync(out, "utf8")) as Stack;
-      const before = parse(first) as Stack;
-      expect(second.configs.agency_config!.name).not.toBe(before.configs.agency_config!.name);
-      expect(second.configs.central_config!.name).toBe(before.configs.central_config!.name);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+        writeFileSync(join(dir, "config", "agency.yaml"), readFileSync(join(dir, "config", "agency.yaml"), "utf8") + "# changed\n");
+        expect(gen(["--stack", out, "3"], dir).code).toBe(0);
+        const second = parse(readFileSync(out, "utf8")) as Stack;
+        const before = parse(first) as Stack;
+        expect(second.configs.agency_config!.name).not.toBe(before.configs.agency_config!.name);
+        expect(second.configs.central_config!.name).toBe(before.configs.central_config!.name);
+    });
   });
 
-  test("a missing config file is an error that writes nothing", () => {
-    const dir = project(1, false);
-    try {
-      rmSync(join(dir, "config", "central.yaml"));
-      const res = gen(["--stack", join(dir, "stack.yaml"), "1"], dir);
-      expect(res.code).toBe(1);
-      expect(res.stderr).toContain("config/central.yaml");
-      expect(() => statSync(join(dir, "stack.yaml"))).toThrow();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+  test("a missing config file is an error that writes nothing, with --tls its templates neither", () => {
+    for (const tls of [false, true]) {
+      withProject(1, tls, (dir) => {
+        rmSync(join(dir, "config", "central.yaml"));
+        const res = gen(["--stack", ...(tls ? ["--tls"] : []), join(dir, "stack.yaml"), "1"], dir);
+        expect(res.code).toBe(1);
+        expect(res.stderr).toContain("config/central.yaml");
+        expect(() => statSync(join(dir, "stack.yaml"))).toThrow();
+        expect(() => statSync(join(dir, ".certs", "agency.key.tmpl"))).toThrow();
+      });
     }
   });
 
   test("--tls needs the certificates, then writes the per-slot templates (keys 0600) the file names", () => {
-    const dir = project(4, true);
-    try {
-      const out = join(dir, "stack.yaml");
-      rmSync(join(dir, ".certs", "agency-4.key"));
-      const missing = gen(["--stack", "--tls", out, "4"], dir);
-      expect(missing.code).toBe(1);
-      expect(missing.stderr).toContain("agency-4.key");
-      expect(missing.stderr).toContain("gen-certs");
+    withProject(4, true, (dir) => {
+        const out = join(dir, "stack.yaml");
+        rmSync(join(dir, ".certs", "agency-4.key"));
+        const missing = gen(["--stack", "--tls", out, "4"], dir);
+        expect(missing.code).toBe(1);
+        expect(missing.stderr).toContain("agency-4.key");
+        expect(missing.stderr).toContain("gen-certs");
 
-      expect(gen(["--stack", "--tls", out, "3"], dir).code).toBe(0);
-      expect(readFileSync(out, "utf8")).toBe(renderStack(3, { tls: true, versions: versionsOf(dir, true) }));
-      const keys = join(dir, ".certs", "agency.key.tmpl");
-      expect(statSync(keys).mode & 0o777).toBe(0o600);
-      const pem = (name: string) => readFileSync(join(dir, ".certs", name), "utf8");
-      for (let slot = 1; slot <= 3; slot++) {
-        expect(expandForSlot(readFileSync(keys, "utf8"), slot)).toBe(pem(`agency-${slot}.key`));
-        expect(expandForSlot(readFileSync(join(dir, ".certs", "agency.crt.tmpl"), "utf8"), slot)).toBe(pem(`agency-${slot}.crt`));
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+        expect(gen(["--stack", "--tls", out, "3"], dir).code).toBe(0);
+        expect(readFileSync(out, "utf8")).toBe(renderStack(3, { tls: true, versions: versionsOf(dir, true) }));
+        const keys = join(dir, ".certs", "agency.key.tmpl");
+        expect(statSync(keys).mode & 0o777).toBe(0o600);
+        const pem = (name: string) => readFileSync(join(dir, ".certs", name), "utf8");
+        for (let slot = 1; slot <= 3; slot++) {
+          expect(expandForSlot(readFileSync(keys, "utf8"), slot)).toBe(pem(`agency-${slot}.key`));
+          expect(expandForSlot(readFileSync(join(dir, ".certs", "agency.crt.tmpl"), "utf8"), slot)).toBe(pem(`agency-${slot}.crt`));
+        }
+    });
   });
 
   test("generar-compose.sh passes --stack on", () => {
-    const dir = project(2, false);
-    try {
-      const out = join(dir, "s.yaml");
-      const proc = Bun.spawnSync(["sh", join(ROOT, "generar-compose.sh"), "--stack", out, "2"], { cwd: dir, stderr: "pipe" });
-      expect(proc.exitCode).toBe(0);
-      expect(readFileSync(out, "utf8")).toBe(renderStack(2, { versions: versionsOf(dir, false) }));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    withProject(2, false, (dir) => {
+        const out = join(dir, "s.yaml");
+        const proc = Bun.spawnSync(["sh", join(ROOT, "generar-compose.sh"), "--stack", out, "2"], { cwd: dir, stderr: "pipe" });
+        expect(proc.exitCode).toBe(0);
+        expect(readFileSync(out, "utf8")).toBe(renderStack(2, { versions: versionsOf(dir, false) }));
+    });
   });
 });
