@@ -6,14 +6,12 @@ import { afterEach, expect, test } from "bun:test";
 import type { TCPSocketListener } from "bun";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadAgencyConfig } from "../lib/agency/config.ts";
-import { AgencyClient } from "../lib/agency/client.ts";
 import { CONNECT_TIMEOUT_MS } from "../lib/agency/connection.ts";
 import { forEachLine, ROOT, type RunningProcess } from "../lib/local/processes.ts";
-import { Logger } from "../lib/log.ts";
 import { MessageType, SHUTTING_DOWN_REASON, tooManyConnectionsReason } from "../lib/protocol/index.ts";
 import { blackhole, type Blackhole } from "./support/blackhole.ts";
 import { MemoryCentral, scriptedCentral, type ScriptedSession } from "./support/scripted-central.ts";
+import { inProcessAgency } from "./support/in-process.ts";
 import { makeDataset, readCsv, Scope, waitForLine } from "./support/system.ts";
 
 const scope = new Scope();
@@ -42,12 +40,9 @@ function refuse(session: ScriptedSession, reason: string): void {
 }
 
 /** An agency run in this process, so that its resolver can be replaced; its log lines are kept. */
-async function inProcessAgency(file: string, address: string, resolve: (host: string) => Promise<string[]>) {
-  const config = await loadAgencyConfig({ CLI_ID: "1", CLI_SERVER_ADDRESS: address, CLI_DATA_FILE: file, CLI_RECONNECT_TIMEOUTSECONDS: "60" });
-  const lines: string[] = [];
-  const client = new AgencyClient(config, new Logger("DEBUG", (line) => lines.push(line)), resolve);
-  return { run: () => client.run(), lines };
-}
+/** Agency 1 in this process, reading `file`, with its own name lookup. */
+const agencyOf = (file: string, address: string, resolve: (host: string) => Promise<string[]>) =>
+  inProcessAgency({ CLI_ID: "1", CLI_SERVER_ADDRESS: address, CLI_DATA_FILE: file, CLI_RECONNECT_TIMEOUTSECONDS: "60" }, resolve, "DEBUG");
 
 test("a central at its connection limit is retried, and the run completes once a slot frees", async () => {
   const dir = scope.dir("lottery-busy-");
@@ -157,7 +152,7 @@ test("the central's name is resolved again on every attempt: a central that move
   let address = "127.0.0.1";
   const central = movingCentral("127.0.0.1", "127.0.0.2", () => (address = "127.0.0.2"));
   const asked: string[] = [];
-  const agency = await inProcessAgency(file!, `lotterycentral:${central.port}`, async (host) => {
+  const agency = await agencyOf(file!, `lotterycentral:${central.port}`, async (host) => {
     asked.push(host);
     return [address];
   });
@@ -175,7 +170,7 @@ test("an attempt to an address that never answers is given up, and the next atte
   holes.push(await blackhole("127.0.0.3", central.port));
   let calls = 0;
   // The first answer is the black hole; a SYN there waits for the kernel's retries, about two minutes.
-  const agency = await inProcessAgency(file!, `lotterycentral:${central.port}`, async () => [++calls === 1 ? "127.0.0.3" : "127.0.0.1"]);
+  const agency = await agencyOf(file!, `lotterycentral:${central.port}`, async () => [++calls === 1 ? "127.0.0.3" : "127.0.0.1"]);
   await agency.run();
   expect(memory.documents).toEqual(documentsOf(file!));
   expect(agency.lines.join("\n")).toContain(

@@ -5,12 +5,10 @@ import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import type { TCPSocketListener } from "bun";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadAgencyConfig } from "../lib/agency/config.ts";
-import { AgencyClient } from "../lib/agency/client.ts";
 import { agencyTlsEnv } from "../lib/local/processes.ts";
-import { Logger } from "../lib/log.ts";
 import { generateCertificates } from "../lib/tls/certs.ts";
 import { MemoryCentral, scriptedCentral, type ScriptedCentralOptions, type ScriptedSession } from "./support/scripted-central.ts";
+import { inProcessAgency } from "./support/in-process.ts";
 import { makeDataset, readCsv, scratchDir, Scope } from "./support/system.ts";
 
 const scope = new Scope();
@@ -106,21 +104,18 @@ test("a central that does not speak TLS gets no bets either", async () => {
 });
 
 /** An agency run in this process, its name lookups answered by the test. */
-async function inProcessAgency(address: string, resolve: (host: string) => Promise<string[]>) {
-  const env = { ...agencyTlsEnv(ours, 1), CLI_ID: "1", CLI_SERVER_ADDRESS: address, CLI_DATA_FILE: file, CLI_RECONNECT_TIMEOUTSECONDS: "60" };
-  const lines: string[] = [];
-  const client = new AgencyClient(await loadAgencyConfig(env), new Logger("INFO", (line) => lines.push(line)), resolve);
-  return { run: () => client.run(), lines };
-}
+/** Agency 1 over mutual TLS in this process, with its own name lookup. */
+const agencyOf = (address: string, resolve: (host: string) => Promise<string[]>) =>
+  inProcessAgency({ ...agencyTlsEnv(ours, 1), CLI_ID: "1", CLI_SERVER_ADDRESS: address, CLI_DATA_FILE: file, CLI_RECONNECT_TIMEOUTSECONDS: "60" }, resolve);
 
 test("the certificate is checked against the configured host name, not the address it resolved to", async () => {
   const central = tlsCentral(ours);
   const toLoopback = async () => ["127.0.0.1"];
   // "server" is among the certificate's names: the run completes.
-  await inProcessAgency(`server:${central.port}`, toLoopback).then((agency) => agency.run());
+  await agencyOf(`server:${central.port}`, toLoopback).then((agency) => agency.run());
   expect(central.memory.documents).toEqual(documents());
   // "elsewhere.test" is not, though its address (127.0.0.1) is.
-  const elsewhere = await inProcessAgency(`elsewhere.test:${central.port}`, toLoopback);
+  const elsewhere = await agencyOf(`elsewhere.test:${central.port}`, toLoopback);
   await expect(elsewhere.run()).rejects.toThrow("Host: elsewhere.test. is not in the cert's altnames");
   expect(elsewhere.lines.filter((line) => line.includes("action: tls | result: fail"))).toHaveLength(1);
 });

@@ -1,9 +1,12 @@
 // The central in this test's process, over real sockets, through its public surface only
-// (CentralServer.start, port, shutdown): for tests that hold or fail its storage's syncs.
+// (CentralServer.start, port, shutdown): for tests that hold or fail its storage's syncs. And an agency
+// in the test's process, for tests that give it a resolver of their own.
 import { join } from "node:path";
+import { AgencyClient } from "../../lib/agency/client.ts";
+import { loadAgencyConfig } from "../../lib/agency/config.ts";
 import { loadCentralConfig } from "../../lib/central/config.ts";
 import { CentralServer } from "../../lib/central/server.ts";
-import { Logger } from "../../lib/log.ts";
+import { Logger, type LogLevel } from "../../lib/log.ts";
 import type { HeldSyncs } from "./held-sync.ts";
 import type { Scope } from "./system.ts";
 
@@ -57,4 +60,11 @@ export async function startInProcess(
       if (!check()) watchers.add(watch);
     });
   return { server, storage, lines, fatal: fatal.promise, line, count };
+}
+
+/** An agency run in this process with `resolve` as its name lookup; `lines` are its log lines. */
+export async function inProcessAgency(env: Record<string, string>, resolve: (host: string) => Promise<string[]>, level: LogLevel = "INFO") {
+  const lines: string[] = [];
+  const client = new AgencyClient(await loadAgencyConfig(env), new Logger(level, (line) => lines.push(line)), resolve);
+  return { run: () => client.run(), lines };
 }
