@@ -7,6 +7,7 @@
  */
 
 import { certificateFiles } from "./tls/certs.ts";
+import { tlsSettings } from "./tls/config.ts";
 
 /** Largest agency count accepted: far above any real run, low enough to refuse typos like 50000. */
 export const MAX_AGENCIES = 1000;
@@ -131,9 +132,9 @@ ${test}
 
 /** Environment lines (6-space indented) that turn TLS on for a role, with the paths its files are mounted at. */
 export function tlsEnvironment(prefix: "SERVER" | "CLI", paths: { cert: string; key: string; ca: string }): string {
-  return (
-    `      ${prefix}_TLS_CERT: ${paths.cert}\n` + `      ${prefix}_TLS_KEY: ${paths.key}\n` + `      ${prefix}_TLS_CA: ${paths.ca}\n`
-  );
+  // The variables' names are the settings' own (lib/tls/config.ts), so the two cannot drift apart.
+  const { tlsCert, tlsKey, tlsCa } = tlsSettings(prefix);
+  return `      ${tlsCert.env}: ${paths.cert}\n      ${tlsKey.env}: ${paths.key}\n      ${tlsCa.env}: ${paths.ca}\n`;
 }
 
 /** Where the certificates are mounted inside the containers of the compose file. */
