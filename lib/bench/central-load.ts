@@ -17,6 +17,7 @@ import { agencyRows } from "../data/generate.ts";
 import { decodeMessage, encodeMessage, FrameDecoder, MessageType, messageName, type Message } from "../protocol/index.ts";
 import { SocketWriter } from "../socket-writer.ts";
 import type { TlsMaterial } from "../tls/config.ts";
+import { processPeakRssMb } from "./measure.ts";
 
 export interface LoadConfig {
   host: string;
@@ -124,16 +125,6 @@ function processCpuSeconds(pid: number): { user: number; system: number } {
   // Fields after the command name, which is in parentheses and may hold spaces: state is the first.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return { user: Number(fields[11]) / CLOCK_TICKS, system: Number(fields[12]) / CLOCK_TICKS };
-}
-
-/**
- * A process's peak RSS from /proc (VmHWM). Not its resource usage at exit: a process started by Bun.spawn
- * inherits, through fork and exec, the peak of the process that started it, which can be the larger.
- */
-function processPeakRssMb(pid: number | "self"): number {
-  const match = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmHWM:\s+(\d+) kB$/m);
-  if (!match) throw new Error(`no VmHWM for process ${pid}`);
-  return Number(match[1]) / 1024;
 }
 
 const ownCpuSeconds = () => {

@@ -21,7 +21,7 @@ import {
   waitForLine,
 } from "../local/processes.ts";
 import { capacityCli } from "./capacity.ts";
-import { BENCH_DIR, median, usage, type Usage } from "./measure.ts";
+import { BENCH_DIR, median, processPeakRssMb, usage, type Usage } from "./measure.ts";
 
 interface Size {
   name: string;
@@ -143,6 +143,8 @@ async function runSystem(bundle: Bundle, files: string[], work: string, { http, 
   const wallSeconds = (performance.now() - started) / 1000;
   for (const socket of idle) socket.terminate();
   if (scraped && (await reads) === 0) throw new Error("the HTTP side was never read during the run");
+  // Its own peak, read while it still runs: the exit's figure would be at least this process's own peak.
+  const centralPeakRssMb = processPeakRssMb(central.process.pid);
   central.process.kill("SIGTERM");
   await central.done;
   const failed = codes.findIndex((code) => code !== 0);
@@ -152,7 +154,7 @@ async function runSystem(bundle: Bundle, files: string[], work: string, { http, 
   }
   return {
     wallSeconds,
-    central: usage(central),
+    central: { ...usage(central), peakRssMb: centralPeakRssMb },
     agency: usage(agencies[0]!),
     agenciesCpuSeconds: agencies.reduce((sum, agency) => sum + usage(agency).cpuSeconds, 0),
   };
