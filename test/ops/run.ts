@@ -141,8 +141,10 @@ async function checkPage(scope: Scope): Promise<void> {
     const context = await browser.newContext({ viewport: { width: 1100, height: 480 } });
     const page = await context.newPage();
     const foreign: string[] = [];
+    const polls: number[] = [];
     page.on("request", (request) => {
       if (!request.url().startsWith(`http://127.0.0.1:${http}/`)) foreign.push(request.url());
+      else if (new URL(request.url()).pathname === "/status") polls.push(performance.now());
     });
     await page.goto(`http://127.0.0.1:${http}/`);
     await page.waitForSelector(`.row[data-agency="${files.length}"]`);
@@ -179,6 +181,12 @@ async function checkPage(scope: Scope): Promise<void> {
       assert(state === `${winners[agency - 1]} winners`, `agency ${agency} reads ${JSON.stringify(state)}`);
     }
     assert(foreign.length === 0, `the page asked for other origins: ${foreign.join(", ")}`);
+    // It updates itself at least once a second (the issue), and shows a rate once bets have flowed.
+    const gaps = polls.slice(1).map((at, i) => at - polls[i]!).sort((a, b) => a - b);
+    const typical = gaps[Math.floor(gaps.length / 2)] ?? Infinity;
+    assert(typical <= 1000, `the page read /status every ${typical.toFixed(0)} ms (median of ${gaps.length} gaps)`);
+    const peak = Number((await page.textContent("#peak"))!.replaceAll(",", ""));
+    assert(peak > 0, `the page's peak bets per second reads ${peak}`);
     const moves = [...seen.values()].map((shown) => shown.length - 1);
     process.stdout.write(`  page: counts shown per agency while running: ${moves.join(", ")} changes\n`);
 
