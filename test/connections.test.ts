@@ -98,20 +98,72 @@ test("while the backlog is full no connection is read; once it is low, reading r
   expect(await answer).toEqual(echo("waits"));
 });
 
-test("the backlog's limit is its base, or so much per open connection when that is more", () => {
-  let open = 1;
-  const backlog = new Backlog(4, 2, () => open);
-  backlog.add(4);
-  expect({ open, full: backlog.full }).toEqual({ open: 1, full: true });
-  open = 3;
-  expect({ open, full: backlog.full }).toEqual({ open: 3, full: false });
-  backlog.add(2);
-  expect({ open, full: backlog.full }).toEqual({ open: 3, full: true });
-  // Low below half of 6.
-  backlog.remove(3);
-  expect(backlog.low).toBe(false);
-  backlog.remove(1);
-  expect(backlog.low).toBe(true);
+/** A server whose echoes of "b…" each stand for a batch of 128 bets: they fill its backlog until removed. */
+function serveBatches(backlog: Backlog) {
+  const texts: string[] = [];
+  const served = serve((message) => {
+    const text = new TextDecoder().decode((message as { payload: Uint8Array }).payload);
+    texts.push(text);
+    if (text.startsWith("b")) backlog.add(128);
+    return message;
+  }, backlog);
+  return { ...served, texts };
+}
+
+/** Connections that each said something, so that they are being read. */
+async function readers(port: number, count: number): Promise<RawClient[]> {
+  const all: RawClient[] = [];
+  for (let i = 0; i < count; i++) {
+    const client = await connect(port);
+    expect(await client.request(echo(`hello ${i}`))).toEqual(echo(`hello ${i}`));
+    all.push(client);
+  }
+  return all;
+}
+
+test("after a full backlog, paused connections read again oldest first, only as many as its room holds", async () => {
+  const backlog = new Backlog(128);
+  const { server, texts } = serveBatches(backlog);
+  const [a, b, c] = await readers(server.port, 3);
+  // a's batch fills the backlog: all three stop being read, in the order they were read.
+  expect(await a!.request(echo("b fill"))).toEqual(echo("b fill"));
+  await c!.send(echo("b c"));
+  await b!.send(echo("b b"));
+  await a!.send(echo("b a"));
+  // A new connection is answered: the central has turned its loop since those three arrived.
+  const probe = await connect(server.port);
+  expect(await probe.request(echo("probe 1"))).toEqual(echo("probe 1"));
+  expect(texts.filter((text) => text.startsWith("b "))).toEqual(["b fill"]);
+
+  // Room for one batch: the oldest, a, reads; its batch fills the backlog again.
+  backlog.remove(128);
+  expect(await a!.next()).toEqual(echo("b a"));
+  const later = await connect(server.port);
+  expect(await later.request(echo("probe 2"))).toEqual(echo("probe 2"));
+  expect(texts.filter((text) => text.startsWith("b "))).toEqual(["b fill", "b a"]);
+  backlog.remove(128);
+  expect(await b!.next()).toEqual(echo("b b"));
+  backlog.remove(128);
+  expect(await c!.next()).toEqual(echo("b c"));
+  expect(texts.filter((text) => text.startsWith("b "))).toEqual(["b fill", "b a", "b b", "b c"]);
+});
+
+test("a paused connection behind ones that send nothing more is still read once the backlog drains", async () => {
+  const backlog = new Backlog(128);
+  const { server } = serveBatches(backlog);
+  const clients = await readers(server.port, 5);
+  expect(await clients[0]!.request(echo("b fill"))).toEqual(echo("b fill"));
+  // Only the last to have been paused has anything to say; the four let in before it stay silent, so
+  // no work finishes to let it in: the turns of the event loop must.
+  await clients[4]!.send(echo("last"));
+  const answer = clients[4]!.next();
+  let answered = false;
+  void answer.then(() => (answered = true));
+  backlog.remove(128);
+  const probe = await connect(server.port);
+  for (let turn = 0; turn < 20 && !answered; turn++) await probe.request(echo(`probe ${turn}`));
+  expect(answered).toBe(true);
+  expect(await answer).toEqual(echo("last"));
 });
 
 test("past max_connections a client gets the refusal and is closed", async () => {

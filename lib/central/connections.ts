@@ -23,6 +23,11 @@ import { CentralStats } from "./stats.ts";
 const MAX_OUTSTANDING_REQUESTS = 64;
 /** Reply bytes a connection may have queued for a client that is not reading before we stop reading from it. */
 const MAX_QUEUED_REPLY_BYTES = 1024 * 1024;
+/**
+ * Bets a connection let back in after the backlog was full is reckoned to bring (an agency's default
+ * batch): waiting connections read again oldest first, only as many as the backlog's room holds.
+ */
+const BETS_PER_READER = 128;
 /** How long a hang-up waits for a client to take its last answers, and then to close. */
 const HANG_UP_GRACE_MS = 1000;
 /** How often idle connections, and TLS handshakes that take too long, are looked for. */
@@ -56,6 +61,9 @@ interface Connection {
   /** Replies leave in request order: each waits for the one before it. */
   replies: Promise<void>;
   outstanding: number;
+  /** Too many requests in progress or reply bytes not taken: not read until both are down to half. */
+  throttled: boolean;
+  /** Reading is paused (throttled, or waiting for the backlog, see ConnectionServer.waiting). */
   paused: boolean;
   lastActivity: number;
   /** Hung up (replaced, idle, a bad frame): nothing more is taken from it. */
@@ -76,8 +84,16 @@ type ClientSocket = Socket<Connection>;
 export class ConnectionServer {
   private listener: TCPSocketListener<Connection> | undefined;
   private readonly connections = new Set<ClientSocket>();
-  /** Every paused connection: any of them may be waiting only for the backlog to drain. */
-  private readonly paused = new Set<ClientSocket>();
+  /** Connections being read: when the backlog fills, these (and only these) are paused. */
+  private readonly readers = new Set<ClientSocket>();
+  /**
+   * Connections paused by a full backlog, in the order they stopped (a Set keeps insertion order): they
+   * read again oldest first, as many as the backlog's room holds, so that thousands of connections
+   * resuming at once cannot bring in thousands of frames together.
+   */
+  private readonly waiting = new Set<ClientSocket>();
+  /** Waiting connections were let in this turn of the event loop; more may follow in the next. */
+  private admitting = false;
   /** TLS sockets whose handshake has not finished, refused ones included (they wait for it to hear why). */
   private readonly handshaking = new Set<ClientSocket>();
   private idleSweep: ReturnType<typeof setInterval> | undefined;
@@ -93,9 +109,7 @@ export class ConnectionServer {
     private readonly log: Logger,
     private readonly stats = new CentralStats(),
   ) {
-    backlog.onLow(() => {
-      for (const socket of this.paused) this.updateFlow(socket);
-    });
+    backlog.onLow(() => this.admitWaiting());
   }
 
   get port(): number {
@@ -147,6 +161,7 @@ export class ConnectionServer {
       refusal: undefined,
       replies: Promise.resolve(),
       outstanding: 0,
+      throttled: false,
       paused: false,
       lastActivity: performance.now(),
       hungUp: false,
@@ -187,6 +202,7 @@ export class ConnectionServer {
   }
 
   private accept(socket: ClientSocket, identity: string | undefined): void {
+    this.readers.add(socket);
     socket.data.session = this.sessions.open(this.link(socket, identity));
     this.log.debug("conexion", "success", { peer: socket.data.peer, ...(identity !== undefined && { identity }) });
   }
@@ -279,32 +295,88 @@ export class ConnectionServer {
   }
 
   /**
-   * Reading stops while a connection has too many requests in progress or too many reply bytes its
-   * client has not taken, or while the backlog is full, and resumes once each is down to half: memory
-   * per connection, and for all of them together, stays bounded.
+   * Reading stops for a connection with too many requests in progress or too many reply bytes its client
+   * has not taken, until each is down to half; and for every connection while the backlog is full, after
+   * which they take turns (admitWaiting). Memory per connection, and for all of them together, stays
+   * bounded.
    */
   private updateFlow(socket: ClientSocket): void {
     const connection = socket.data;
     if (connection.closed) return;
     if (this.stopping) {
       // A stopping central reads (and drops) whatever comes, see close().
-      if (connection.paused) socket.resume();
-      connection.paused = false;
-      this.paused.delete(socket);
-      return;
+      this.waiting.delete(socket);
+      return this.read(socket);
     }
     const queued = connection.writer.pending;
-    if (!connection.paused) {
-      if (connection.outstanding >= MAX_OUTSTANDING_REQUESTS || queued > MAX_QUEUED_REPLY_BYTES || this.backlog.full) {
-        connection.paused = true;
-        this.paused.add(socket);
-        socket.pause();
-      }
-    } else if (connection.outstanding < MAX_OUTSTANDING_REQUESTS / 2 && queued <= MAX_QUEUED_REPLY_BYTES / 2 && this.backlog.low) {
-      connection.paused = false;
-      this.paused.delete(socket);
+    connection.throttled = connection.throttled
+      ? connection.outstanding >= MAX_OUTSTANDING_REQUESTS / 2 || queued > MAX_QUEUED_REPLY_BYTES / 2
+      : connection.outstanding >= MAX_OUTSTANDING_REQUESTS || queued > MAX_QUEUED_REPLY_BYTES;
+    if (this.backlog.full) this.pauseReaders();
+    if (connection.throttled) {
+      this.waiting.delete(socket);
+      return this.hold(socket);
+    }
+    if (this.waiting.has(socket)) return;
+    // A paused connection free of its own limits takes its turn behind those already waiting.
+    if (connection.paused && (this.backlog.full || this.waiting.size > 0)) {
+      this.waiting.add(socket);
+      return this.admitWaiting();
+    }
+    this.read(socket);
+  }
+
+  /** The backlog is full: every connection being read stops, and waits its turn. */
+  private pauseReaders(): void {
+    for (const socket of this.readers) {
+      this.hold(socket);
+      this.waiting.add(socket);
+    }
+  }
+
+  /**
+   * Lets waiting connections read again, oldest first, as many as the backlog's room holds at
+   * BETS_PER_READER each, and more in the next turn once what these brought in is counted. Each turn
+   * that lets one in is followed by another while some wait, and the backlog calls again each time
+   * work finishes while it is low: while the store makes progress, every waiting connection is read.
+   */
+  private admitWaiting(): void {
+    if (this.admitting || this.backlog.full) return;
+    let room = this.backlog.room;
+    let admitted = 0;
+    for (const socket of this.waiting) {
+      if (room < BETS_PER_READER && admitted > 0) break;
+      this.waiting.delete(socket);
+      this.read(socket);
+      room -= BETS_PER_READER;
+      admitted++;
+    }
+    if (this.waiting.size === 0) return;
+    // Two hops: Bun runs immediates before it polls for I/O, and one queued by an immediate in its next
+    // turn, so the second runs only after a poll has handed over what the connections let in brought.
+    this.admitting = true;
+    setImmediate(() =>
+      setImmediate(() => {
+        this.admitting = false;
+        this.admitWaiting();
+      }),
+    );
+  }
+
+  private read(socket: ClientSocket): void {
+    if (socket.data.paused) {
+      socket.data.paused = false;
       socket.resume();
     }
+    this.readers.add(socket);
+  }
+
+  private hold(socket: ClientSocket): void {
+    if (!socket.data.paused) {
+      socket.data.paused = true;
+      socket.pause();
+    }
+    this.readers.delete(socket);
   }
 
   /** `reason` goes out as an E behind the answers already queued, then the connection closes. */
@@ -340,7 +412,8 @@ export class ConnectionServer {
     connection.gone.resolve();
     connection.writer.close();
     this.connections.delete(socket);
-    this.paused.delete(socket);
+    this.readers.delete(socket);
+    this.waiting.delete(socket);
     this.handshaking.delete(socket);
     connection.session?.closed();
     if (connection.decoder.buffered > 0) {

@@ -13,11 +13,6 @@ import { CentralStats, type StatsView } from "./stats.ts";
  * memory) stays bounded, and each group commit stays a reasonable size.
  */
 const MAX_PENDING_BETS = 16 * 1024;
-/**
- * With more than 128 connections, the bound is this many bets per open connection instead (one batch
- * of an agency's default size each): memory still bounded, by max_connections.
- */
-const PENDING_BETS_PER_CONNECTION = 128;
 
 /** What the central's HTTP side (lib/http/) reads: counters and state, and nothing that writes. */
 export interface CentralState {
@@ -56,7 +51,7 @@ export class CentralServer {
     private readonly onFatal: (error: Error) => void,
     stats: CentralStats,
   ) {
-    const backlog = new Backlog(MAX_PENDING_BETS, PENDING_BETS_PER_CONNECTION, () => connections.open);
+    const backlog = new Backlog(MAX_PENDING_BETS);
     const handlers = new RequestHandlers(lottery, store, backlog, log, (error) => this.fail(error), stats);
     const connections: ConnectionServer = (this.connections = new ConnectionServer(config, handlers, backlog, log, stats));
     const server = this;

@@ -46,25 +46,15 @@ export interface SessionFactory {
 
 /**
  * Work admitted and not yet finished, across every connection (bets waiting for the store). At the
- * limit every connection stops reading; once it is down to half they read again, so that however many
- * clients pipeline their windows, memory stays bounded. The limit is `base`, or `perConnection` for
- * each open connection when that is more: with thousands of connections each sending one batch at a
- * time, a fixed limit paused and resumed nearly every connection for every batch. The handlers count;
- * the mechanics pause.
+ * limit every connection stops reading; as it drains, they read again a few at a time, oldest first
+ * (see ConnectionServer), so that however many clients pipeline their windows, memory stays bounded.
+ * The handlers count; the mechanics pause.
  */
 export class Backlog {
   private pending = 0;
   private readonly drained = new Set<() => void>();
 
-  constructor(
-    private readonly base: number,
-    private readonly perConnection = 0,
-    private readonly connections: () => number = () => 0,
-  ) {}
-
-  get limit(): number {
-    return Math.max(this.base, this.perConnection * this.connections());
-  }
+  constructor(readonly limit: number) {}
 
   get full(): boolean {
     return this.pending >= this.limit;
@@ -73,6 +63,11 @@ export class Backlog {
   /** Low enough for paused connections to read again. */
   get low(): boolean {
     return this.pending < this.limit / 2;
+  }
+
+  /** How much more may be admitted before the backlog is full. */
+  get room(): number {
+    return Math.max(0, this.limit - this.pending);
   }
 
   add(count: number): void {
