@@ -1,5 +1,9 @@
 import { withCapacity } from "./bytes.ts";
 
+const NO_BYTES = new Uint8Array(0);
+/** The gathering buffer's first size: a turn's few small replies fit. */
+const MIN_GATHER_BYTES = 256;
+
 /** The part of a Bun socket that writing needs. */
 export interface WritableSocket {
   write(data: Uint8Array, byteOffset?: number, byteLength?: number): number;
@@ -15,7 +19,8 @@ export interface WritableSocket {
 export class SocketWriter {
   private readonly queue: Uint8Array[] = [];
   private queuedBytes = 0;
-  private gathered: Uint8Array = new Uint8Array(256);
+  /** Allocated by the first writeSoon: a central's thousands of idle connections need none. */
+  private gathered: Uint8Array = NO_BYTES;
   private gatheredBytes = 0;
   private gatherScheduled = false;
   private waiters: (() => void)[] = [];
@@ -36,7 +41,7 @@ export class SocketWriter {
   /** Like `write`, but the bytes leave with the others written soon, after the current turn of the event loop. */
   writeSoon(bytes: Uint8Array): void {
     if (this.closed || bytes.length === 0) return;
-    this.gathered = withCapacity(this.gathered, this.gatheredBytes + bytes.length, this.gatheredBytes);
+    this.gathered = withCapacity(this.gathered, Math.max(MIN_GATHER_BYTES, this.gatheredBytes + bytes.length), this.gatheredBytes);
     this.gathered.set(bytes, this.gatheredBytes);
     this.gatheredBytes += bytes.length;
     if (!this.gatherScheduled) {

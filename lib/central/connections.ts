@@ -58,7 +58,7 @@ interface Connection {
   session: Session | undefined;
   /** Why the connection is refused, sent to the client as soon as it can be (on TLS, after the handshake). */
   refusal: string | undefined;
-  /** Replies leave in request order: each waits for the one before it. */
+  /** Replies leave in request order: each waits for the one before it (NOTHING_PENDING when none is queued). */
   replies: Promise<void>;
   outstanding: number;
   /** Too many requests in progress or reply bytes not taken: not read until both are down to half. */
@@ -69,11 +69,21 @@ interface Connection {
   /** Hung up (replaced, idle, a bad frame): nothing more is taken from it. */
   hungUp: boolean;
   closed: boolean;
-  /** Resolved by the close event. */
-  gone: PromiseWithResolvers<void>;
+  /** Resolved by the close event; made only when something waits for it (see whenGone). */
+  gone: PromiseWithResolvers<void> | undefined;
 }
 
 type ClientSocket = Socket<Connection>;
+
+/** A settled promise every connection with no reply queued shares. */
+const NOTHING_PENDING = Promise.resolve();
+
+/** Resolves once the connection has closed. */
+function whenGone(connection: Connection): Promise<void> {
+  if (connection.closed) return NOTHING_PENDING;
+  connection.gone ??= Promise.withResolvers<void>();
+  return connection.gone.promise;
+}
 
 /**
  * The central's connection mechanics, apart from what the requests mean: accepts clients up to a limit,
@@ -159,14 +169,14 @@ export class ConnectionServer {
       writer: new SocketWriter(socket),
       session: undefined,
       refusal: undefined,
-      replies: Promise.resolve(),
+      replies: NOTHING_PENDING,
       outstanding: 0,
       throttled: false,
       paused: false,
       lastActivity: performance.now(),
       hungUp: false,
       closed: false,
-      gone: Promise.withResolvers<void>(),
+      gone: undefined,
     };
     if (this.limits.tls) this.handshaking.add(socket);
     if (this.stopping || this.connections.size >= this.limits.maxConnections) {
@@ -288,7 +298,8 @@ export class ConnectionServer {
       }
       // Gathered with the other replies of this turn (the OKs of one group commit) into one send.
       if (message) connection.writer.writeSoon(writeMessage(this.replyWriter, message).take());
-      connection.outstanding--;
+      // The last reply queued so far: the chain holds nothing more (one promise less per idle connection).
+      if (--connection.outstanding === 0) connection.replies = NOTHING_PENDING;
       connection.lastActivity = performance.now();
       this.updateFlow(socket);
     });
@@ -399,7 +410,7 @@ export class ConnectionServer {
       // with unread bytes would reset the connection and could destroy the error frame on its way.
       if (await inTime(connection.writer.flushed())) {
         socket.shutdown();
-        if (await inTime(connection.gone.promise)) return;
+        if (await inTime(whenGone(connection))) return;
       }
       socket.terminate();
     });
@@ -409,7 +420,7 @@ export class ConnectionServer {
     const connection = socket.data;
     if (!connection || connection.closed) return;
     connection.closed = true;
-    connection.gone.resolve();
+    connection.gone?.resolve();
     connection.writer.close();
     this.connections.delete(socket);
     this.readers.delete(socket);
@@ -483,7 +494,7 @@ export class ConnectionServer {
       socket.shutdown();
       this.log.info("close_connection", "success", { peer: socket.data.peer, ...socket.data.session?.logFields() });
     }
-    await inTime(Promise.all(sockets.map((socket) => socket.data.gone.promise)));
+    await inTime(Promise.all(sockets.map((socket) => whenGone(socket.data))));
     for (const socket of sockets) if (!socket.data.closed) socket.terminate();
     // Handshakes still under way never reached the protocol: nothing of theirs is waiting to be sent.
     clearInterval(this.handshakeSweep);

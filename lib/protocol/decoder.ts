@@ -1,5 +1,7 @@
 import { FrameTooLargeError, HEADER_BYTES, SIZE_BYTES } from "./frame.ts";
 
+const NO_BYTES = Buffer.alloc(0);
+
 /**
  * Receives a frame whose payload is a view into the decoder's buffers: it is valid only until
  * the callback returns, so callers parse or copy it there.
@@ -14,7 +16,12 @@ export type FrameCallback = (type: number, payload: Buffer) => void;
  * so the buffer never holds more than one maximal frame: memory per connection stays bounded.
  */
 export class FrameDecoder {
-  private partial: Buffer = Buffer.allocUnsafe(256);
+  /**
+   * The frame cut by a chunk boundary, gathered; allocated only when a frame is cut, and let go once it
+   * is whole: with thousands of connections, most hold no cut frame, and a connection's cut frames
+   * come one at a time.
+   */
+  private partial: Buffer = NO_BYTES;
   private partialLength = 0;
 
   constructor(private readonly maxPayloadBytes: number) {}
@@ -29,13 +36,15 @@ export class FrameDecoder {
     let offset = this.partialLength > 0 ? this.completePartial(chunk, onFrame) : 0;
     if (offset < 0) return;
 
+    let frameEnd = 0;
     while (chunk.length - offset >= HEADER_BYTES) {
-      const frameEnd = offset + HEADER_BYTES + this.payloadSize(chunk, offset);
+      frameEnd = offset + HEADER_BYTES + this.payloadSize(chunk, offset);
       if (frameEnd > chunk.length) break;
       onFrame(chunk[offset + SIZE_BYTES]!, chunk.subarray(offset + HEADER_BYTES, frameEnd));
       offset = frameEnd;
     }
-    if (offset < chunk.length) this.gather(chunk, offset, chunk.length);
+    // The cut frame's length is known once its header is in (else frameEnd <= offset).
+    if (offset < chunk.length) this.gather(chunk, offset, chunk.length, frameEnd - offset);
   }
 
   reset(): void {
@@ -52,11 +61,13 @@ export class FrameDecoder {
     }
     const frameLength = HEADER_BYTES + this.payloadSize(this.partial, 0);
     const taken = Math.min(frameLength - this.partialLength, chunk.length - offset);
-    this.gather(chunk, offset, offset + taken);
+    this.gather(chunk, offset, offset + taken, frameLength);
     offset += taken;
     if (this.partialLength < frameLength) return -1;
     this.partialLength = 0;
-    onFrame(this.partial[SIZE_BYTES]!, this.partial.subarray(HEADER_BYTES, frameLength));
+    const frame = this.partial;
+    this.partial = NO_BYTES;
+    onFrame(frame[SIZE_BYTES]!, frame.subarray(HEADER_BYTES, frameLength));
     return offset;
   }
 
@@ -69,10 +80,11 @@ export class FrameDecoder {
     return size;
   }
 
-  private gather(bytes: Buffer, start: number, end: number): void {
+  /** Appends bytes[start, end) to the cut frame, whose whole length is `frameBytes` when known. */
+  private gather(bytes: Buffer, start: number, end: number, frameBytes = 0): void {
     const needed = this.partialLength + end - start;
     if (needed > this.partial.length) {
-      const grown = Buffer.allocUnsafe(Math.max(needed, this.partial.length * 2));
+      const grown = Buffer.allocUnsafe(Math.max(needed, frameBytes, this.partial.length * 2));
       this.partial.copy(grown, 0, 0, this.partialLength);
       this.partial = grown;
     }
