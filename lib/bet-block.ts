@@ -113,12 +113,14 @@ export class BetBlock {
 
   /** Appends one bet whose five fields are byte ranges of `source`. */
   append(source: Uint8Array, ranges: ArrayLike<number>): void {
-    const used = this.offsetOf(this.count);
+    let at = BET_RANGES * this.bets;
+    // Called once per row of a file: the last bet's end is read from the block's own ranges (a block
+    // appended to is never one over a frame), and the buffer grown only when it must be.
+    const used = at === 0 ? 0 : this.ranges[at - 1]!;
     let needed = used + BET_FIELD_COUNT * FIELD_LENGTH_BYTES;
     for (let field = 0; field < BET_FIELD_COUNT; field++) needed += ranges[2 * field + 1]! - ranges[2 * field]!;
-    this.buffer = withCapacity(this.buffer, needed, used);
+    if (needed > this.buffer.length) this.buffer = withCapacity(this.buffer, needed, used);
     const buffer = this.buffer;
-    let at = BET_RANGES * this.bets;
     if (at + BET_RANGES > this.ranges.length) this.ranges = grown(this.ranges, at + BET_RANGES);
     const own = this.ranges;
     let offset = used;

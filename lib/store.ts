@@ -2,7 +2,7 @@ import { closeSync, fdatasync, fsyncSync, ftruncateSync, openSync } from "node:f
 import { dirname } from "node:path";
 import { promisify } from "node:util";
 import type { FileSink } from "bun";
-import { BET_RANGES, BetField, betNumber, type Bet } from "./bet.ts";
+import { BET_RANGES, BetField, type Bet } from "./bet.ts";
 import type { BetBlock } from "./bet-block.ts";
 import { CsvParser, CsvWriter, recordFields, type CsvRecord } from "./csv.ts";
 import { PromiseLock } from "./lock.ts";
@@ -21,8 +21,10 @@ export interface Recovery {
   ended: number[];
 }
 
-/** The fields stored as they came, between the agency and the number. */
-const TEXT_FIELDS = [BetField.FirstName, BetField.LastName, BetField.Document, BetField.Birthdate];
+/** How many fields are stored as they came, between the agency and the number: all of them before the number. */
+const TEXT_FIELD_COUNT = BetField.Number;
+/** Where the number's range starts in a bet's field ranges. */
+const NUMBER_START = 2 * BetField.Number;
 
 /**
  * Validated bets of one agency, stored together. The store reads their bytes within storeBets only:
@@ -241,10 +243,9 @@ export class BetStore<B extends StoredBatch = StoredBatch> {
     const rows = this.filling;
     const { count, fieldRanges: ranges, bytesOfFields: bytes } = batch.bets;
     for (let i = 0, base = 0; i < count; i++, base += BET_RANGES) {
-      rows.integer(batch.agency);
-      for (const field of TEXT_FIELDS) rows.field(bytes, ranges[base + 2 * field]!, ranges[base + 2 * field + 1]!);
-      // The number as a number: "0042" is stored as 42, as the statement's Bet does.
-      rows.integer(betNumber(bytes, ranges, base)).endRow();
+      rows.integer(batch.agency).fields(bytes, ranges, base + 2 * BetField.FirstName, TEXT_FIELD_COUNT);
+      // The number as a number: "0042" is stored as 42, as the statement's Bet does (its digits were checked).
+      rows.digits(bytes, ranges[base + NUMBER_START]!, ranges[base + NUMBER_START + 1]!).endRow();
     }
   }
 

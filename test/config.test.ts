@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadAgencyConfig } from "../lib/agency/config.ts";
 import { loadCentralConfig } from "../lib/central/config.ts";
-import { address, ConfigError, integer, loadConfig } from "../lib/config.ts";
+import { isIP } from "node:net";
+import { address, ConfigError, integer, isIpAddress, loadConfig } from "../lib/config.ts";
 
 let dir = "";
 beforeAll(() => {
@@ -225,6 +226,15 @@ describe("agency configuration", () => {
     expect(address("server:12345")).toEqual({ host: "server", port: 12345 });
     expect(address("10.0.0.2:1")).toEqual({ host: "10.0.0.2", port: 1 });
     expect(address("[::1]:65535")).toEqual({ host: "::1", port: 65535 });
+  });
+
+  test("an address's host is told apart as an IP address or a name to resolve, as node:net's isIP tells it", () => {
+    const hosts = [
+      "127.0.0.1", "10.0.0.2", "255.255.255.255", "0.0.0.0", "::1", "::", "fe80::1%eth0", "::ffff:192.168.1.1",
+      "2001:db8:85a3:0:0:8a2e:370:7334", "2001:DB8::8A2E:370:7334",
+      "server", "localhost", "central.lottery.internal", "10.0.0", "256.1.1.1", "01.2.3.4", "1.2.3.4.5", "cafe", "a:b", "",
+    ];
+    expect(hosts.map((host) => [host, isIpAddress(host)])).toEqual(hosts.map((host) => [host, isIP(host) !== 0]));
   });
 
   test("a single bet from NOMBRE, APELLIDO, DOCUMENTO, NACIMIENTO, NUMERO", async () => {

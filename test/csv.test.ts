@@ -431,6 +431,45 @@ describe("CsvWriter", () => {
     expect(parseChunks([written]).records.map((r) => r.fields)).toEqual(TRICKY_ROWS);
   });
 
+  test("fields given as a list of ranges are written as field() writes each, quoted where they need it", () => {
+    for (const row of TRICKY_ROWS) {
+      // All the fields in one buffer, apart, with bytes between them that are no field's.
+      const parts = row.map((field) => `<<${field}>>`);
+      const backing = bytes(parts.join(""));
+      const ranges = new Int32Array(2 * row.length + 2);
+      let offset = 0;
+      row.forEach((field, i) => {
+        ranges[2 + 2 * i] = offset + 2;
+        ranges[3 + 2 * i] = offset + 2 + bytes(field).length;
+        offset += bytes(parts[i]!).length;
+      });
+      const one = new CsvWriter();
+      for (let i = 0; i < row.length; i++) one.field(backing, ranges[2 + 2 * i]!, ranges[3 + 2 * i]!);
+      one.endRow();
+      // From the ranges' second entry on, after an integer field, and twice in a row to pass the first buffer's end.
+      const listed = new CsvWriter();
+      for (let round = 0; round < 3000; round++) listed.fields(backing, ranges, 2, row.length).endRow();
+      expect(Buffer.from(listed.take()).toString()).toBe(Buffer.from(one.take()).toString().repeat(3000));
+      const after = new CsvWriter();
+      after.integer(7).fields(backing, ranges, 2, row.length).fields(backing, ranges, 2, 0).endRow();
+      expect(Buffer.from(after.take()).toString()).toBe(csvRow(["7", ...row]));
+    }
+  });
+
+  test("digits are written as the integer they spell, without leading zeros; anything else is refused", () => {
+    const writer = new CsvWriter();
+    for (const text of ["0", "0000", "0042", "7574", "10", "9999999999"]) writer.digits(bytes(`x${text}x`), 1, text.length + 1);
+    writer.endRow();
+    expect(Buffer.from(writer.take()).toString()).toBe(csvRow(["0", "0", "42", "7574", "10", "9999999999"]));
+    for (const text of ["", "12a", "-1", " 1", "1.5"]) {
+      writer.integer(1);
+      expect(() => writer.digits(bytes(text), 0, bytes(text).length)).toThrow(RangeError);
+      writer.endRow();
+    }
+    // A refused field writes nothing.
+    expect(Buffer.from(writer.take()).toString()).toBe("1\r\n".repeat(5));
+  });
+
   test("integers are written as ASCII digits, beside fields", () => {
     const writer = new CsvWriter();
     writer.integer(0).integer(7).integer(1234567890).integer(Number.MAX_SAFE_INTEGER).endRow();

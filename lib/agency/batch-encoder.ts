@@ -33,8 +33,9 @@ export class BatchEncoder {
       const bets = blocks[b]!;
       const start = bets.offsetOf(from);
       const last = Math.min(bets.count, from + this.maxAmount - count);
-      let taken = 0;
-      while (from + taken < last && bets.offsetOf(from + taken + 1) - start <= room) taken++;
+      // Nearly always the whole run fits: one look at its end; otherwise bet by bet up to the byte limit.
+      let taken = bets.offsetOf(last) - start <= room ? last - from : 0;
+      if (taken === 0) while (from + taken < last && bets.offsetOf(from + taken + 1) - start <= room) taken++;
       if (taken > 0) writer.raw(bets.bytes(from, from + taken));
       room -= bets.offsetOf(from + taken) - start;
       count += taken;

@@ -84,7 +84,7 @@ export class AgencyClient {
       return await this.sendAll();
     } finally {
       // Read to its end the file is closed already; a run that failed leaves it open otherwise.
-      await this.file.close();
+      this.file.close();
     }
   }
 
@@ -142,7 +142,7 @@ export class AgencyClient {
     this.stopped.resolve();
     this.connection?.close();
     this.log.info("close_socket", "success");
-    await this.file.close();
+    this.file.close();
     this.log.info("close_file", "success", { file: this.config.dataFile });
   }
 

