@@ -145,8 +145,10 @@ export function serverEnvironment(agencies: number): string {
   return `      CENTRAL_CONFIG: /config/central.yaml
       LOTTERY_AGENCIES: "${agencies}"
       STORAGE_FILEPATH: ${STORAGE_FILEPATH}
-      # Long-lived: JavaScriptCore's last JIT tier pays here (the image leaves it off, for the agencies).
+      # Long-lived: JavaScriptCore's last JIT tier pays here, compiled off the thread that serves
+      # (the image leaves both off, for the agencies).
       BUN_JSC_useFTLJIT: "1"
+      BUN_JSC_useConcurrentJIT: "1"
 `;
 }
 

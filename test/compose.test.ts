@@ -65,6 +65,7 @@ describe("renderCompose", () => {
         LOTTERY_AGENCIES: String(n),
         STORAGE_FILEPATH,
         BUN_JSC_useFTLJIT: "1",
+        BUN_JSC_useConcurrentJIT: "1",
       });
       expect(server.volumes).toEqual(["./config/central.yaml:/config/central.yaml:ro", "storage:/storage"]);
       expect(server.networks).toEqual(["testing_net"]);
@@ -129,6 +130,7 @@ describe("renderCompose --tls", () => {
       LOTTERY_AGENCIES: "3",
       STORAGE_FILEPATH,
       BUN_JSC_useFTLJIT: "1",
+      BUN_JSC_useConcurrentJIT: "1",
       SERVER_TLS_CERT: "/certs/server.crt",
       SERVER_TLS_KEY: "/certs/server.key",
       SERVER_TLS_CA: "/certs/ca.crt",
