@@ -41,6 +41,12 @@ interface PendingBatch<B> {
   reject: (error: unknown) => void;
 }
 
+interface PendingEnd {
+  agency: number;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
 /**
  * A write or sync of the storage failed (EIO, ENOSPC...). The store stops for good: after a failed sync
  * the kernel may have dropped the data while marking its pages clean, so no later write can be trusted
@@ -77,7 +83,7 @@ function rowToBet(record: CsvRecord, path: string): Bet {
  * (agency,first_name,last_name,document,birthdate,number, as Python's csv module quotes them), built
  * from the bets' bytes as they are handed over, into the next group's buffer: the bytes need not
  * outlive the call (the central passes views of what it received). END notices go into a file of
- * their own beside it.
+ * their own beside it, grouped the same way, each group written after every batch queued before it.
  */
 export class BetStore<B extends StoredBatch = StoredBatch> {
   private readonly lock = new PromiseLock();
@@ -87,6 +93,12 @@ export class BetStore<B extends StoredBatch = StoredBatch> {
   /** Rows of the group being written: the two buffers swap at each group. */
   private writing = new CsvWriter();
   private flushQueued = false;
+  /**
+   * END notices that later ones may still join: one write and sync for all of them, queued behind the
+   * batches queued before the first. Closed once a batch is queued after it, so that no END is written
+   * ahead of a batch queued before it.
+   */
+  private openEnds: PendingEnd[] | undefined;
   private betsFd = -1;
   private betsSink: FileSink | undefined;
   private endsFd = -1;
@@ -169,6 +181,7 @@ export class BetStore<B extends StoredBatch = StoredBatch> {
       this.pending.push({ batch, resolve, reject });
       if (!this.flushQueued) {
         this.flushQueued = true;
+        this.openEnds = undefined;
         void this.lock.run(() => this.flushGroup());
       }
     });
@@ -176,15 +189,14 @@ export class BetStore<B extends StoredBatch = StoredBatch> {
 
   /** Records durably that an agency sent all its bets, after every batch queued before it. */
   recordEnd(agency: number): Promise<void> {
-    return this.lock.run(async () => {
-      if (this.failure) throw this.failure;
-      const sink = this.endsSink;
-      if (!sink) throw new Error("store is not open");
-      try {
-        await this.append(sink, this.endsFd, `${agency}\n`);
-      } catch (error) {
-        throw this.fail(error);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      let group = this.openEnds;
+      if (!group) {
+        const opened: PendingEnd[] = (group = this.openEnds = []);
+        void this.lock.run(() => this.flushEnds(opened));
       }
+      group.push({ agency, resolve, reject });
     });
   }
 
@@ -237,6 +249,24 @@ export class BetStore<B extends StoredBatch = StoredBatch> {
       this.onCommit(pending.batch);
       pending.resolve();
     }
+  }
+
+  private async flushEnds(group: PendingEnd[]): Promise<void> {
+    if (this.openEnds === group) this.openEnds = undefined;
+    try {
+      if (this.failure) throw this.failure;
+      const sink = this.endsSink;
+      if (!sink) throw new Error("store is not open");
+      try {
+        await this.append(sink, this.endsFd, group.map((end) => `${end.agency}\n`).join(""));
+      } catch (error) {
+        throw this.fail(error);
+      }
+    } catch (error) {
+      for (const end of group) end.reject(error);
+      return;
+    }
+    for (const end of group) end.resolve();
   }
 
   private formatRows(batch: B): void {

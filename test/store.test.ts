@@ -443,6 +443,52 @@ describe("durable acknowledgements", () => {
     expect(readFileSync(store.endsPath, "utf8")).toBe("1\n");
   });
 
+  test("ENDs arriving during a sync share the next write and sync, and none is acknowledged before it", async () => {
+    const syncs = holdSyncs();
+    const store = new BetStore(path, "always", undefined, syncs.sync);
+    opened.push(store);
+    await store.open();
+    const stored = storeAll(store, [bet()]);
+    const batchSync = await before(syncs.next(0), { "the batch was acknowledged without a sync": stored });
+    const ended: number[] = [];
+    const ends = [3, 1, 4, 5, 2].map((agency) => store.recordEnd(agency).then(() => ended.push(agency)));
+    batchSync.resolve();
+    const endSync = await before(syncs.next(1), { "an END was acknowledged without a sync": Promise.race(ends) });
+    await turns();
+    expect({ ends: readFileSync(store.endsPath, "utf8"), ended, syncs: syncs.calls.length }).toEqual({ ends: "3\n1\n4\n5\n2\n", ended: [], syncs: 2 });
+    endSync.resolve();
+    await Promise.all(ends);
+    expect({ ended, syncs: syncs.calls.length }).toEqual({ ended: [3, 1, 4, 5, 2], syncs: 2 });
+  });
+
+  test("an END never joins an END group queued ahead of a batch that was queued before it", async () => {
+    const syncs = holdSyncs();
+    const store = new BetStore(path, "always", undefined, syncs.sync);
+    opened.push(store);
+    await store.open();
+    // Agency 1's batch is being synced; its END queues behind it; then agency 2's batch and END.
+    const first = storeAll(store, [bet({ agency: 1 })]);
+    const firstSync = await before(syncs.next(0), { "a batch was acknowledged without a sync": first });
+    const end1 = store.recordEnd(1);
+    const second = storeAll(store, [bet({ agency: 2 })]);
+    const end2 = store.recordEnd(2);
+    firstSync.resolve();
+    // Agency 1's END is written and synced alone: agency 2's batch, queued before agency 2's END, is not on disk yet.
+    const end1Sync = await before(syncs.next(1), { "an END was acknowledged without a sync": end1 });
+    expect(readFileSync(store.endsPath, "utf8")).toBe("1\n");
+    end1Sync.resolve();
+    const secondSync = await before(syncs.next(2), { "a batch was acknowledged without a sync": second });
+    await turns();
+    expect({ ends: readFileSync(store.endsPath, "utf8"), bets: readFileSync(path, "utf8") }).toEqual({
+      ends: "1\n",
+      bets: betRow(bet({ agency: 1 })) + betRow(bet({ agency: 2 })),
+    });
+    secondSync.resolve();
+    (await before(syncs.next(3), { "an END was acknowledged without a sync": end2 })).resolve();
+    await Promise.all([end1, end2]);
+    expect(readFileSync(store.endsPath, "utf8")).toBe("1\n2\n");
+  });
+
   test("batches arriving during a sync share the next one, and nobody hears of a batch before its sync", async () => {
     const syncs = holdSyncs();
     const store = new BetStore(path, "always", undefined, syncs.sync);
