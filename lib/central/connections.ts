@@ -78,6 +78,17 @@ type ClientSocket = Socket<Connection>;
 /** A settled promise every connection with no reply queued shares. */
 const NOTHING_PENDING = Promise.resolve();
 
+/**
+ * Gives a received chunk's memory back at once: every frame in it has been handled, and whatever
+ * outlives the data callback was copied (a cut frame by the decoder, the rest by the sessions). Bun
+ * reads each chunk into a buffer of its own; left to the collector, read chunks piled up by tens of MB
+ * at 10,000 connections. Only a buffer that is this chunk alone is let go.
+ */
+function release(chunk: Buffer): void {
+  const buffer = chunk.buffer;
+  if (buffer instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === buffer.byteLength) buffer.transfer(0);
+}
+
 /** Resolves once the connection has closed. */
 function whenGone(connection: Connection): Promise<void> {
   if (connection.closed) return NOTHING_PENDING;
@@ -242,6 +253,7 @@ export class ConnectionServer {
     connection.lastActivity = performance.now();
     try {
       connection.decoder.push(chunk, (type, payload) => this.onFrame(socket, type, payload));
+      release(chunk);
     } catch (error) {
       if (error instanceof FrameTooLargeError) {
         // The stream cannot be resynchronised without reading the whole frame: refuse it and hang up.
