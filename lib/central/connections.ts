@@ -58,9 +58,13 @@ interface Connection {
   session: Session | undefined;
   /** Why the connection is refused, sent to the client as soon as it can be (on TLS, after the handshake). */
   refusal: string | undefined;
-  /** Replies leave in request order: each waits for the one before it (NOTHING_PENDING when none is queued). */
-  replies: Promise<void>;
-  outstanding: number;
+  /**
+   * Answers not yet written, in request order: each leaves once it and every one before it are settled.
+   * Their count is the requests in progress.
+   */
+  answers: QueuedAnswer[];
+  /** Called once every answer queued so far has been written (see allAnswered). */
+  answered: (() => void)[] | undefined;
   /** Too many requests in progress or reply bytes not taken: not read until both are down to half. */
   throttled: boolean;
   /** Reading is paused (throttled, or waiting for the backlog, see ConnectionServer.waiting). */
@@ -75,7 +79,13 @@ interface Connection {
 
 type ClientSocket = Socket<Connection>;
 
-/** A settled promise every connection with no reply queued shares. */
+/** One request's answer in its connection's queue; undefined for none (the connection is closing). */
+interface QueuedAnswer {
+  settled: boolean;
+  message: Message | undefined;
+}
+
+/** A settled promise, for a connection with nothing left to wait for. */
 const NOTHING_PENDING = Promise.resolve();
 
 /**
@@ -180,8 +190,8 @@ export class ConnectionServer {
       writer: new SocketWriter(socket),
       session: undefined,
       refusal: undefined,
-      replies: NOTHING_PENDING,
-      outstanding: 0,
+      answers: [],
+      answered: undefined,
       throttled: false,
       paused: false,
       lastActivity: performance.now(),
@@ -294,27 +304,57 @@ export class ConnectionServer {
   /** Queues the answer to one request behind the answers to the requests before it. */
   private reply(socket: ClientSocket, answer: ReturnType<Session["handle"]>): void {
     const connection = socket.data;
-    // An answer may fail before its turn comes: it must not count as an unhandled rejection, which ends
-    // the process. Its turn still sees the failure.
-    if (answer instanceof Promise) answer.catch(() => undefined);
-    connection.outstanding++;
+    if (!(answer instanceof Promise)) {
+      connection.answers.push({ settled: true, message: answer });
+      this.updateFlow(socket);
+      return this.writeAnswers(socket);
+    }
+    const queued: QueuedAnswer = { settled: false, message: undefined };
+    connection.answers.push(queued);
     this.updateFlow(socket);
-    connection.replies = connection.replies.then(async () => {
-      let message: Message | undefined;
-      try {
-        message = await answer;
-      } catch (error) {
+    // Handled at once: an answer that fails before its turn must not count as an unhandled rejection,
+    // which ends the process.
+    answer.then(
+      (message) => this.settle(socket, queued, message),
+      (error) => {
         // A fault of ours costs this request, not the connection or the central.
         this.log.error("request", "fail", { peer: connection.peer, error: String(error) });
-        message = { type: MessageType.Error, reason: "internal error in the central" };
-      }
+        this.settle(socket, queued, { type: MessageType.Error, reason: "internal error in the central" });
+      },
+    );
+  }
+
+  private settle(socket: ClientSocket, queued: QueuedAnswer, message: Message | undefined): void {
+    queued.settled = true;
+    queued.message = message;
+    this.writeAnswers(socket);
+  }
+
+  /** Writes the settled answers at the head of the connection's queue, in order. */
+  private writeAnswers(socket: ClientSocket): void {
+    const connection = socket.data;
+    const { answers } = connection;
+    let written = 0;
+    for (; written < answers.length && answers[written]!.settled; written++) {
+      const { message } = answers[written]!;
       // Gathered with the other replies of this turn (the OKs of one group commit) into one send.
       if (message) connection.writer.writeSoon(writeMessage(this.replyWriter, message).take());
-      // The last reply queued so far: the chain holds nothing more (one promise less per idle connection).
-      if (--connection.outstanding === 0) connection.replies = NOTHING_PENDING;
-      connection.lastActivity = performance.now();
-      this.updateFlow(socket);
-    });
+    }
+    if (written === 0) return;
+    answers.splice(0, written);
+    connection.lastActivity = performance.now();
+    if (answers.length === 0 && connection.answered) {
+      const waiters = connection.answered;
+      connection.answered = undefined;
+      for (const resolve of waiters) resolve();
+    }
+    this.updateFlow(socket);
+  }
+
+  /** Resolves once every answer queued on the connection so far has been written. */
+  private allAnswered(connection: Connection): Promise<void> {
+    if (connection.answers.length === 0) return NOTHING_PENDING;
+    return new Promise((resolve) => (connection.answered ??= []).push(resolve));
   }
 
   /**
@@ -333,8 +373,8 @@ export class ConnectionServer {
     }
     const queued = connection.writer.pending;
     connection.throttled = connection.throttled
-      ? connection.outstanding >= MAX_OUTSTANDING_REQUESTS / 2 || queued > MAX_QUEUED_REPLY_BYTES / 2
-      : connection.outstanding >= MAX_OUTSTANDING_REQUESTS || queued > MAX_QUEUED_REPLY_BYTES;
+      ? connection.answers.length >= MAX_OUTSTANDING_REQUESTS / 2 || queued > MAX_QUEUED_REPLY_BYTES / 2
+      : connection.answers.length >= MAX_OUTSTANDING_REQUESTS || queued > MAX_QUEUED_REPLY_BYTES;
     if (this.backlog.full) this.pauseReaders();
     if (connection.throttled) {
       this.waiting.delete(socket);
@@ -415,7 +455,7 @@ export class ConnectionServer {
   private hangUp(socket: ClientSocket): void {
     const connection = socket.data;
     connection.hungUp = true;
-    void connection.replies.then(async () => {
+    void this.allAnswered(connection).then(async () => {
       const inTime = (work: Promise<unknown>) =>
         Promise.race([work.then(() => true), Bun.sleep(HANG_UP_GRACE_MS).then(() => false)]);
       // FIN once the answers are out, then keep reading (and dropping) until the peer closes: closing
@@ -454,7 +494,7 @@ export class ConnectionServer {
     const limit = performance.now() - seconds * 1000;
     for (const socket of this.connections) {
       const connection = socket.data;
-      if (connection.outstanding === 0 && connection.lastActivity < limit && !connection.hungUp) {
+      if (connection.answers.length === 0 && connection.lastActivity < limit && !connection.hungUp) {
         this.log.warning("conexion_inactiva", "success", { peer: connection.peer, idle_seconds: seconds });
         this.hangUpWith(socket, `idle for ${seconds} s`);
       }
@@ -500,7 +540,7 @@ export class ConnectionServer {
     // away the answers still on their way to the client: so every socket is read (and what arrives
     // dropped) until its client has seen our FIN and closed too.
     for (const socket of sockets) this.updateFlow(socket);
-    await inTime(Promise.all(sockets.map((socket) => socket.data.replies.then(() => socket.data.writer.flushed()))));
+    await inTime(Promise.all(sockets.map((socket) => this.allAnswered(socket.data).then(() => socket.data.writer.flushed()))));
     for (const socket of sockets) {
       // FIN only (end() would close the descriptor): reading goes on until the client closes too.
       socket.shutdown();
