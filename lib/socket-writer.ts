@@ -1,6 +1,20 @@
 import { withCapacity } from "./bytes.ts";
 
 const NO_BYTES = new Uint8Array(0);
+
+/** Writers with gathered bytes, sent together after the current turn: one immediate for all of them. */
+let gathering: SocketWriter[] = [];
+
+function gatherSoon(writer: SocketWriter): void {
+  if (gathering.length === 0) setImmediate(sendAllGathered);
+  gathering.push(writer);
+}
+
+function sendAllGathered(): void {
+  const writers = gathering;
+  gathering = [];
+  for (const writer of writers) writer.sendGathered();
+}
 /** The gathering buffer's first size: a turn's few small replies fit. */
 const MIN_GATHER_BYTES = 256;
 
@@ -19,10 +33,9 @@ export interface WritableSocket {
 export class SocketWriter {
   private readonly queue: Uint8Array[] = [];
   private queuedBytes = 0;
-  /** Allocated by the first writeSoon: a central's thousands of idle connections need none. */
+  /** Allocated by a writeSoon and let go once sent: a central's thousands of idle connections hold none. */
   private gathered: Uint8Array = NO_BYTES;
   private gatheredBytes = 0;
-  private gatherScheduled = false;
   private waiters: (() => void)[] = [];
   private closed = false;
 
@@ -43,14 +56,8 @@ export class SocketWriter {
     if (this.closed || bytes.length === 0) return;
     this.gathered = withCapacity(this.gathered, Math.max(MIN_GATHER_BYTES, this.gatheredBytes + bytes.length), this.gatheredBytes);
     this.gathered.set(bytes, this.gatheredBytes);
+    if (this.gatheredBytes === 0) gatherSoon(this);
     this.gatheredBytes += bytes.length;
-    if (!this.gatherScheduled) {
-      this.gatherScheduled = true;
-      setImmediate(() => {
-        this.gatherScheduled = false;
-        if (this.gatheredBytes > 0) this.sendGathered();
-      });
-    }
   }
 
   /** Call from the socket's drain handler. */
@@ -98,8 +105,11 @@ export class SocketWriter {
     this.queuedBytes += bytes.length;
   }
 
-  private sendGathered(): void {
+  /** Sends what writeSoon gathered, if anything (a write or a close may have sent or dropped it). */
+  sendGathered(): void {
+    if (this.gatheredBytes === 0) return;
     const bytes = this.gathered.subarray(0, this.gatheredBytes);
+    this.gathered = NO_BYTES;
     this.gatheredBytes = 0;
     // Whatever the socket does not take is copied into the queue, so the gathering buffer is free again.
     this.send(bytes);

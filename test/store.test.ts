@@ -408,6 +408,21 @@ describe("PromiseLock", () => {
     await lock.idle();
     expect(done).toBe(3);
   });
+
+  test("idle after every task has settled is settled at once, and waits again once a task is queued", async () => {
+    const lock = new PromiseLock();
+    await lock.run(() => "done");
+    await lock.idle();
+    let queuedIdle = false;
+    const held = Promise.withResolvers<void>();
+    void lock.run(() => held.promise);
+    const waiting = lock.idle().then(() => (queuedIdle = true));
+    await Promise.resolve();
+    expect(queuedIdle).toBe(false);
+    held.resolve();
+    await waiting;
+    expect(queuedIdle).toBe(true);
+  });
 });
 
 describe("durable acknowledgements", () => {
