@@ -146,9 +146,10 @@ export function serverEnvironment(agencies: number): string {
       LOTTERY_AGENCIES: "${agencies}"
       STORAGE_FILEPATH: ${STORAGE_FILEPATH}
       # Long-lived: JavaScriptCore's last JIT tier pays here, compiled off the thread that serves
-      # (the image leaves both off, for the agencies).
+      # (the image leaves both off, for the agencies); a heap that grows slowly keeps bursts small.
       BUN_JSC_useFTLJIT: "1"
       BUN_JSC_useConcurrentJIT: "1"
+      BUN_JSC_heapGrowthMaxIncrease: "1.1"
 `;
 }
 

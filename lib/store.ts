@@ -1,6 +1,5 @@
 import { closeSync, fdatasync, fsyncSync, ftruncateSync, openSync } from "node:fs";
 import { dirname } from "node:path";
-import { promisify } from "node:util";
 import type { FileSink } from "bun";
 import { BET_RANGES, BetField, type Bet } from "./bet.ts";
 import type { BetBlock } from "./bet-block.ts";
@@ -8,7 +7,10 @@ import { CsvParser, CsvWriter, recordFields, type CsvRecord } from "./csv.ts";
 import { PromiseLock } from "./lock.ts";
 import { StorageLock } from "./storage-lock.ts";
 
-const syncData = promisify(fdatasync);
+/** fdatasync on the thread pool (node:util's promisify would cost the central 1.5 MB of RSS to load). */
+function syncData(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
+}
 
 export type SyncMode = "always" | "never";
 

@@ -66,6 +66,7 @@ describe("renderCompose", () => {
         STORAGE_FILEPATH,
         BUN_JSC_useFTLJIT: "1",
         BUN_JSC_useConcurrentJIT: "1",
+        BUN_JSC_heapGrowthMaxIncrease: "1.1",
       });
       expect(server.volumes).toEqual(["./config/central.yaml:/config/central.yaml:ro", "storage:/storage"]);
       expect(server.networks).toEqual(["testing_net"]);
@@ -131,6 +132,7 @@ describe("renderCompose --tls", () => {
       STORAGE_FILEPATH,
       BUN_JSC_useFTLJIT: "1",
       BUN_JSC_useConcurrentJIT: "1",
+      BUN_JSC_heapGrowthMaxIncrease: "1.1",
       SERVER_TLS_CERT: "/certs/server.crt",
       SERVER_TLS_KEY: "/certs/server.key",
       SERVER_TLS_CA: "/certs/ca.crt",

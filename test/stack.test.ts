@@ -85,7 +85,7 @@ describe("renderStack", () => {
 
       const server = doc.services.server!;
       expect(server.command).toEqual(["bun", "run", "central.ts"]);
-      expect(server.environment).toEqual({ CENTRAL_CONFIG: "/config/central.yaml", LOTTERY_AGENCIES: String(n), STORAGE_FILEPATH, BUN_JSC_useFTLJIT: "1", BUN_JSC_useConcurrentJIT: "1" });
+      expect(server.environment).toEqual({ CENTRAL_CONFIG: "/config/central.yaml", LOTTERY_AGENCIES: String(n), STORAGE_FILEPATH, BUN_JSC_useFTLJIT: "1", BUN_JSC_useConcurrentJIT: "1", BUN_JSC_heapGrowthMaxIncrease: "1.1" });
       expect(server.configs).toEqual([{ source: "central_config", target: "/config/central.yaml" }]);
       expect(server.volumes).toEqual(["storage:/storage"]);
       expect(server.healthcheck!.test[1]).toContain("nc ");
