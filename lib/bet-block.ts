@@ -2,6 +2,11 @@ import { BET_FIELD_COUNT, BET_RANGES, BetField, encodeFields, newFieldRanges, ty
 import { withCapacity } from "./bytes.ts";
 import { FIELD_LENGTH_BYTES, ProtocolError } from "./protocol/frame.ts";
 import { rangeText } from "./utf8.ts";
+// simdutf in native code: a whole frame's bytes in about the time the rules take for one bet.
+import { isUtf8 } from "node:buffer";
+
+/** Field lengths below this have only ASCII bytes in their u32 BE length (see fieldsAreUtf8). */
+const ASCII_LENGTH_LIMIT = 0x80;
 
 /**
  * Bets packed in one byte buffer: per bet, its five fields in BetField order, each a u32 BE byte
@@ -19,6 +24,8 @@ export class BetBlock {
    */
   private ranges: Int32Array<ArrayBuffer>;
   private bets = 0;
+  /** Every field's byte length ORed together: under ASCII_LENGTH_LIMIT when each one is (see fieldsAreUtf8). */
+  private lengthBits = 0;
   /** A block over a frame shares its ranges with the next one decoded (see over). */
   private sharesRanges = false;
 
@@ -54,12 +61,15 @@ export class BetBlock {
     let offset = 0;
     let at = 0;
     let count = 0;
+    let lengthBits = 0;
     while (offset < bytes.length) {
       if (at + BET_RANGES > ranges.length) ranges = grown(ranges, at + BET_RANGES);
       for (let field = 0; field < BET_FIELD_COUNT; field++) {
         if (bytes.length - offset < FIELD_LENGTH_BYTES) throw new ProtocolError("truncated field length");
         const start = offset + FIELD_LENGTH_BYTES;
-        offset = start + readLength(bytes, offset);
+        const length = readLength(bytes, offset);
+        lengthBits |= length;
+        offset = start + length;
         if (offset > bytes.length) throw new ProtocolError("field runs past the end of the frame");
         ranges[at++] = start;
         ranges[at++] = offset;
@@ -67,6 +77,7 @@ export class BetBlock {
       count++;
     }
     this.bets = count;
+    this.lengthBits = lengthBits;
     return ranges;
   }
 
@@ -109,6 +120,17 @@ export class BetBlock {
   /** Empties the block, keeping its buffer for reuse. */
   clear(): void {
     this.bets = 0;
+    this.lengthBits = 0;
+  }
+
+  /**
+   * Whether every field's bytes are well-formed UTF-8 each on its own, learnt from one native pass over
+   * the whole block: when every field is shorter than ASCII_LENGTH_LIMIT, the length bytes around each
+   * field are ASCII, so no character can straddle a field's edge. The rules then need not read each
+   * name for it. False only means "not known".
+   */
+  get fieldsAreUtf8(): boolean {
+    return this.lengthBits < ASCII_LENGTH_LIMIT && isUtf8(this.bytes());
   }
 
   /** Appends one bet whose five fields are byte ranges of `source`. */
@@ -128,6 +150,7 @@ export class BetBlock {
       const start = ranges[2 * field]!;
       const end = ranges[2 * field + 1]!;
       const length = end - start;
+      this.lengthBits |= length;
       buffer[offset] = length >>> 24;
       buffer[offset + 1] = (length >>> 16) & 0xff;
       buffer[offset + 2] = (length >>> 8) & 0xff;

@@ -72,12 +72,13 @@ export function isValidAgency(agency: number): boolean {
 /**
  * The rules, over one bet's five fields given as byte ranges (see FieldRanges), from ranges[base] on
  * (a block's ranges hold every bet's). Returns undefined for a valid bet, or the message of the first
- * broken rule.
+ * broken rule. `fieldsAreUtf8`: the caller knows every field to be well-formed UTF-8 on its own (see
+ * BetBlock.fieldsAreUtf8), so the names' bytes need not be read for that.
  */
-export function betFieldsError(bytes: Uint8Array, ranges: ArrayLike<number>, base = 0): string | undefined {
+export function betFieldsError(bytes: Uint8Array, ranges: ArrayLike<number>, base = 0, fieldsAreUtf8 = false): string | undefined {
   const nameError =
-    checkName("first_name", bytes, ranges[base + FIRST_NAME]!, ranges[base + FIRST_NAME + 1]!) ??
-    checkName("last_name", bytes, ranges[base + LAST_NAME]!, ranges[base + LAST_NAME + 1]!);
+    checkName("first_name", bytes, ranges[base + FIRST_NAME]!, ranges[base + FIRST_NAME + 1]!, fieldsAreUtf8) ??
+    checkName("last_name", bytes, ranges[base + LAST_NAME]!, ranges[base + LAST_NAME + 1]!, fieldsAreUtf8);
   if (nameError) return nameError;
   if (digitsValue(bytes, ranges[base + DOCUMENT]!, ranges[base + DOCUMENT + 1]!, MAX_DOCUMENT_DIGITS) < 0) {
     return `document must be 1 to ${MAX_DOCUMENT_DIGITS} digits, got ${quoted(bytes, ranges, base, BetField.Document)}`;
@@ -119,9 +120,9 @@ export function encodeFields(fields: BetFields): { bytes: Buffer; ranges: FieldR
   return { bytes: Buffer.concat(parts, offset), ranges };
 }
 
-function checkName(field: string, bytes: Uint8Array, start: number, end: number): string | undefined {
-  // Nearly every name starts with a visible ASCII byte: look for one, then only OR the rest together to
-  // learn whether any byte is past ASCII.
+function checkName(field: string, bytes: Uint8Array, start: number, end: number, knownUtf8: boolean): string | undefined {
+  // Nearly every name starts with a visible ASCII byte: look for one, then (unless the name is known
+  // to be well-formed UTF-8) only OR the rest together to learn whether any byte is past ASCII.
   let i = start;
   let high = 0;
   for (; i < end; i++) {
@@ -131,12 +132,13 @@ function checkName(field: string, bytes: Uint8Array, start: number, end: number)
     if (byte < 0x80 && byte !== 0x20 && (byte < 0x09 || byte > 0x0d)) break;
   }
   let visible = i < end;
-  for (; i < end; i++) high |= bytes[i]!;
-  if (high >= 0x80) {
-    if (!isUtf8(bytes, start, end)) return `${field} is not valid UTF-8`;
-    // Only a name without a visible ASCII character can be all Unicode spaces (U+00A0, U+3000...).
-    if (!visible) visible = NOT_BLANK.test(utf8Text(bytes, start, end));
+  if (!knownUtf8) {
+    for (; i < end; i++) high |= bytes[i]!;
+    if (high >= 0x80 && !isUtf8(bytes, start, end)) return `${field} is not valid UTF-8`;
   }
+  // Only a name without a visible ASCII character can be all Unicode spaces (U+00A0, U+3000...); the
+  // search for one read all its bytes, so `high` tells whether any is past ASCII.
+  if (!visible && high >= 0x80) visible = NOT_BLANK.test(utf8Text(bytes, start, end));
   if (!visible) return `${field} must not be empty`;
   // Characters are never more than bytes: only a long name needs its code points counted.
   if (end - start > MAX_NAME_LENGTH && codePoints(bytes, start, end) > MAX_NAME_LENGTH) {

@@ -11,6 +11,7 @@ import {
   recordFields,
   type CsvRecord,
 } from "../lib/csv.ts";
+import { isUtf8 } from "../lib/utf8.ts";
 
 /** A record as text: the parser's record object is reused, so the callbacks copy it out as this. */
 interface Row {
@@ -254,6 +255,58 @@ describe("CsvParser", () => {
     for (const size of [1, 3, 64, input.length]) {
       expect(parseChunks(chunked(input, size)).records.map((r) => r.fields)).toEqual([many, quoted, many]);
     }
+  });
+});
+
+describe("CsvParser says when a record's fields are known UTF-8", () => {
+  // Mostly ASCII and whole characters, sometimes a byte that breaks or splits one.
+  const PIECES = [..."aab, \"\r\n\n\n", "é", "€", "😀"].map((c) => [...Buffer.from(c)]);
+  const STRAY = [0x80, 0xbf, 0xc0, 0xc3, 0xe2, 0xed, 0xf0, 0xff];
+  const randomBytes = (pieces: number) =>
+    Uint8Array.from(
+      Array.from({ length: pieces }, () =>
+        Math.random() < 0.03 ? [STRAY[Math.floor(Math.random() * STRAY.length)]!] : PIECES[Math.floor(Math.random() * PIECES.length)]!,
+      ).flat(),
+    );
+  const known = (bytes: Uint8Array, cuts: number[]) => {
+    const parser = new CsvParser();
+    const seen: { fields: boolean[]; known: boolean }[] = [];
+    const onRecord = (record: CsvRecord) => {
+      const fields = Array.from({ length: record.fieldCount }, (_, i) => isUtf8(record.bytes, record.ranges[2 * i]!, record.ranges[2 * i + 1]!));
+      seen.push({ fields, known: record.fieldsAreUtf8 });
+    };
+    let from = 0;
+    for (const cut of [...cuts, bytes.length]) {
+      parser.push(bytes.subarray(from, cut), onRecord);
+      from = cut;
+    }
+    parser.finish(onRecord);
+    return seen;
+  };
+
+  test("lines valid as a whole are known; a broken line, a record cut between chunks or one with quotes is not", () => {
+    const text = Buffer.from("José,Peña\nAna,Zoë\n");
+    expect(known(text, []).map((r) => r.known)).toEqual([true, true]);
+    // Cut inside "é": the record cut between the chunks is not known (the rules read it), the next line is.
+    expect(known(text, [4]).map((r) => r.known)).toEqual([false, true]);
+    const broken = Buffer.concat([Buffer.from("Ana,Li\nB"), Buffer.from([0xc3]), Buffer.from(",x\n")]);
+    expect(known(broken, []).map((r) => r.known)).toEqual([false, false]);
+    expect(known(Buffer.from('"José",Peña\nAna,Li\n'), []).map((r) => r.known)).toEqual([false, true]);
+  });
+
+  test("a record said to be known has every field valid UTF-8 on its own, for random bytes cut at random", () => {
+    let knownRecords = 0;
+    for (let n = 0; n < 3000; n++) {
+      const bytes = randomBytes(1 + Math.floor(Math.random() * 60));
+      const cuts = Array.from({ length: Math.floor(Math.random() * 3) }, () => Math.floor(Math.random() * bytes.length)).sort((a, b) => a - b);
+      for (const record of known(bytes, cuts)) {
+        if (!record.known) continue;
+        knownRecords++;
+        expect(record.fields.every(Boolean)).toBe(true);
+      }
+    }
+    // The test means something only if many records were known.
+    expect(knownRecords).toBeGreaterThan(1000);
   });
 });
 

@@ -85,3 +85,36 @@ test("an END received but not yet durable refuses the agency's later bets, and d
   rules.completeEnd(1);
   expect(draws()).toBe(1);
 });
+
+/** A received bets payload built by hand, as over() reads it: per field a u32 BE byte length, then its bytes. */
+function frame(...bets: (string | Uint8Array)[][]): Buffer {
+  return Buffer.concat(
+    bets.flat().map((field) => {
+      const bytes = typeof field === "string" ? Buffer.from(field) : field;
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(bytes.length);
+      return Buffer.concat([length, bytes]);
+    }),
+  );
+}
+const fields = (firstName: string | Uint8Array, lastName: string | Uint8Array = "Peña") => [firstName, lastName, "1", "1990-01-01", "2"];
+
+test("names are checked as UTF-8 each on its own, also where the frame as a whole is valid UTF-8", () => {
+  const { lottery: rules } = lottery(1);
+  // No visible ASCII character in the second bet: its names are visible for their Unicode letters.
+  expect(rules.admit(1, BetBlock.over(frame(fields("José"), fields("李", "Ñúñé 😀")))).count).toBe(2);
+  // Valid UTF-8 as a whole, but all spaces: only Unicode ones (U+00A0, U+3000), so "empty".
+  expect(() => rules.admit(1, BetBlock.over(frame(fields("Ana"), fields("\u00a0\u3000"))))).toThrow(
+    new RefusedError('bet 2 of 2 (document "1"): first_name must not be empty'),
+  );
+  // A broken name makes the frame broken too.
+  expect(() => rules.admit(1, BetBlock.over(frame(fields("Ana"), fields("Ana", Buffer.from([0x41, 0xc3])))))).toThrow(
+    new RefusedError('bet 2 of 2 (document "1"): last_name is not valid UTF-8'),
+  );
+  // A 195-byte name starting with a continuation byte: its length's last byte, 0xC3, makes a valid
+  // "é" with it in the frame, yet the name alone is not UTF-8.
+  const straddling = Buffer.concat([Buffer.from([0xa9]), Buffer.alloc(194, "a")]);
+  expect(() => rules.admit(1, BetBlock.over(frame(fields(straddling))))).toThrow(
+    new RefusedError('bet 1 of 1 (document "1"): first_name is not valid UTF-8'),
+  );
+});

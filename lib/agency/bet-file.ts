@@ -104,6 +104,6 @@ export class BetFile {
 
   private rowError(record: CsvRecord): string | undefined {
     if (record.fieldCount !== BET_FIELD_COUNT) return `expected ${BET_FIELD_COUNT} fields, got ${record.fieldCount}`;
-    return betFieldsError(record.bytes, record.ranges);
+    return betFieldsError(record.bytes, record.ranges, 0, record.fieldsAreUtf8);
   }
 }

@@ -113,9 +113,11 @@ export class Lottery {
     // Found once by the block, read here and again by the store's rows.
     const ranges = bets.fieldRanges;
     const bytes = bets.bytesOfFields;
+    // One native pass over the frame instead of each name's bytes read for their UTF-8.
+    const fieldsAreUtf8 = bets.fieldsAreUtf8;
     const winners: string[] = [];
     for (let i = 0, base = 0; i < bets.count; i++, base += BET_RANGES) {
-      const error = betFieldsError(bytes, ranges, base);
+      const error = betFieldsError(bytes, ranges, base, fieldsAreUtf8);
       if (error) {
         const document = JSON.stringify(bets.text(i).document);
         throw new RefusedError(`bet ${i + 1} of ${bets.count} (document ${document}): ${error}`);
