@@ -82,21 +82,27 @@ class AgencySession implements Session {
     this.certified = identity === undefined ? undefined : (certifiedAgency(identity) ?? identity);
   }
 
-  async handle(message: Message): Promise<Message | undefined> {
+  handle(message: Message): Message | undefined | Promise<Message | undefined> {
     try {
       // Runs synchronously up to its first await: a bets frame is checked and its rows are formatted for
       // the store before this call returns, while its bytes (a view) are still valid.
-      return await this.dispatch(message);
+      const answer = this.dispatch(message);
+      return answer instanceof Promise ? answer.catch((error: unknown) => this.answerTo(error)) : answer;
     } catch (error) {
-      if (error instanceof RefusedError) return { type: MessageType.Error, reason: error.message };
-      // A held query of a central that stops before the draw gets no answer: its agency asks again.
-      if (error instanceof DrawCancelledError) return undefined;
-      if (error instanceof StorageFailedError) {
-        this.handlers.onStorageFailed(error);
-        return undefined;
-      }
-      throw error;
+      return this.answerTo(error);
     }
+  }
+
+  /** The answer to a request that failed: a refusal's E, none, or the fault itself, thrown again. */
+  private answerTo(error: unknown): Message | undefined {
+    if (error instanceof RefusedError) return { type: MessageType.Error, reason: error.message };
+    // A held query of a central that stops before the draw gets no answer: its agency asks again.
+    if (error instanceof DrawCancelledError) return undefined;
+    if (error instanceof StorageFailedError) {
+      this.handlers.onStorageFailed(error);
+      return undefined;
+    }
+    throw error;
   }
 
   /** A bets frame that did not decode is a refused batch: later ones of this session are refused too. */
