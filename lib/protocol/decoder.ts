@@ -80,11 +80,16 @@ export class FrameDecoder {
     return size;
   }
 
-  /** Appends bytes[start, end) to the cut frame, whose whole length is `frameBytes` when known. */
+  /**
+   * Appends bytes[start, end) to the cut frame, whose whole length is `frameBytes` when known: the buffer
+   * doubles as bytes arrive, up to that length, and never grows on a header's word alone (a peer that
+   * sends only headers makes it allocate no more than it sent).
+   */
   private gather(bytes: Buffer, start: number, end: number, frameBytes = 0): void {
     const needed = this.partialLength + end - start;
     if (needed > this.partial.length) {
-      const grown = Buffer.allocUnsafe(Math.max(needed, frameBytes, this.partial.length * 2));
+      const doubled = Math.max(needed, this.partial.length * 2);
+      const grown = Buffer.allocUnsafe(frameBytes > 0 ? Math.max(needed, Math.min(doubled, frameBytes)) : doubled);
       this.partial.copy(grown, 0, 0, this.partialLength);
       this.partial = grown;
     }
