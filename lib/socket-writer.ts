@@ -13,7 +13,13 @@ function gatherSoon(writer: SocketWriter): void {
 function sendAllGathered(): void {
   const writers = gathering;
   gathering = [];
-  for (const writer of writers) writer.sendGathered();
+  let next = 0;
+  try {
+    while (next < writers.length) writers[next++]!.sendGathered();
+  } finally {
+    // One that threw must not strand the others: they go in the next round.
+    for (const writer of writers.slice(next)) gatherSoon(writer);
+  }
 }
 /** The gathering buffer's first size: a turn's few small replies fit. */
 const MIN_GATHER_BYTES = 256;
@@ -44,6 +50,11 @@ export class SocketWriter {
   /** Bytes accepted but not yet taken by the socket. */
   get pending(): number {
     return this.queuedBytes + this.gatheredBytes;
+  }
+
+  /** Bytes the socket did not take, waiting for its drain (what a client that does not read piles up). */
+  get queued(): number {
+    return this.queuedBytes;
   }
 
   write(bytes: Uint8Array): void {

@@ -365,13 +365,16 @@ export class ConnectionServer {
    */
   private updateFlow(socket: ClientSocket): void {
     const connection = socket.data;
-    if (connection.closed) return;
-    if (this.stopping) {
-      // A stopping central reads (and drops) whatever comes, see close().
+    if (connection.closed || !connection.session) return;
+    if (this.stopping || connection.hungUp) {
+      // Read (and dropped) until the client closes, see close() and hangUp(): never paused, so that its
+      // close can be seen and nothing unread resets the connection.
       this.waiting.delete(socket);
-      return this.read(socket);
+      this.read(socket);
+      if (connection.hungUp) this.readers.delete(socket);
+      return;
     }
-    const queued = connection.writer.pending;
+    const queued = connection.writer.queued;
     connection.throttled = connection.throttled
       ? connection.answers.length >= MAX_OUTSTANDING_REQUESTS / 2 || queued > MAX_QUEUED_REPLY_BYTES / 2
       : connection.answers.length >= MAX_OUTSTANDING_REQUESTS || queued > MAX_QUEUED_REPLY_BYTES;
@@ -455,6 +458,7 @@ export class ConnectionServer {
   private hangUp(socket: ClientSocket): void {
     const connection = socket.data;
     connection.hungUp = true;
+    this.updateFlow(socket);
     void this.allAnswered(connection).then(async () => {
       const inTime = (work: Promise<unknown>) =>
         Promise.race([work.then(() => true), Bun.sleep(HANG_UP_GRACE_MS).then(() => false)]);
@@ -494,7 +498,8 @@ export class ConnectionServer {
     const limit = performance.now() - seconds * 1000;
     for (const socket of this.connections) {
       const connection = socket.data;
-      if (connection.answers.length === 0 && connection.lastActivity < limit && !connection.hungUp) {
+      // One waiting for the backlog was paused by the central, not idle.
+      if (connection.answers.length === 0 && connection.lastActivity < limit && !connection.hungUp && !this.waiting.has(socket)) {
         this.log.warning("conexion_inactiva", "success", { peer: connection.peer, idle_seconds: seconds });
         this.hangUpWith(socket, `idle for ${seconds} s`);
       }
@@ -517,6 +522,8 @@ export class ConnectionServer {
   private drop(socket: ClientSocket): void {
     this.handshaking.delete(socket);
     this.connections.delete(socket);
+    this.readers.delete(socket);
+    this.waiting.delete(socket);
     socket.data.closed = true;
     socket.terminate();
   }
