@@ -412,7 +412,12 @@ describe("PromiseLock", () => {
   test("idle after every task has settled is settled at once, and waits again once a task is queued", async () => {
     const lock = new PromiseLock();
     await lock.run(() => "done");
-    await lock.idle();
+    await Promise.resolve();
+    // At once: one turn of the microtask queue, where queueing a task on the lock takes several.
+    let freeIdle = false;
+    void lock.idle().then(() => (freeIdle = true));
+    await Promise.resolve();
+    expect(freeIdle).toBe(true);
     let queuedIdle = false;
     const held = Promise.withResolvers<void>();
     void lock.run(() => held.promise);
