@@ -37,12 +37,13 @@ export interface WritableSocket {
  * with `writeSoon` and go out in one send once the turn's work is done, instead of one send each.
  */
 export class SocketWriter {
-  private readonly queue: Uint8Array[] = [];
+  /** What the socket did not take yet (made on the first short write: most connections never have one). */
+  private queue: Uint8Array[] | undefined;
   private queuedBytes = 0;
   /** Allocated by a writeSoon and let go once sent: a central's thousands of idle connections hold none. */
   private gathered: Uint8Array = NO_BYTES;
   private gatheredBytes = 0;
-  private waiters: (() => void)[] = [];
+  private waiters: (() => void)[] | undefined;
   private closed = false;
 
   constructor(private readonly socket: WritableSocket) {}
@@ -73,30 +74,32 @@ export class SocketWriter {
 
   /** Call from the socket's drain handler. */
   drain(): void {
-    while (this.queue.length > 0) {
-      const head = this.queue[0]!;
+    const queue = this.queue;
+    while (queue && queue.length > 0) {
+      const head = queue[0]!;
       const written = this.socket.write(head);
       if (written < 0) return this.close();
       this.queuedBytes -= written;
       if (written < head.length) {
-        this.queue[0] = head.subarray(written);
+        queue[0] = head.subarray(written);
         return;
       }
-      this.queue.shift();
+      queue.shift();
     }
+    this.queue = undefined;
     this.release();
   }
 
   /** Resolves once everything written so far has been taken by the socket (or the socket closed). */
   flushed(): Promise<void> {
     if (this.pending === 0) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return new Promise((resolve) => (this.waiters ??= []).push(resolve));
   }
 
   /** The socket is gone: nothing queued can be sent any more. */
   close(): void {
     this.closed = true;
-    this.queue.length = 0;
+    this.queue = undefined;
     this.queuedBytes = 0;
     this.gatheredBytes = 0;
     this.release();
@@ -104,7 +107,7 @@ export class SocketWriter {
 
   private send(bytes: Uint8Array): void {
     if (this.closed || bytes.length === 0) return;
-    if (this.queue.length === 0) {
+    if (!this.queue?.length) {
       const written = this.socket.write(bytes);
       if (written < 0) return this.close();
       if (written === bytes.length) return this.release();
@@ -112,7 +115,7 @@ export class SocketWriter {
     }
     // A copy (a Buffer's slice() would be a view of the caller's bytes).
     bytes = new Uint8Array(bytes);
-    this.queue.push(bytes);
+    (this.queue ??= []).push(bytes);
     this.queuedBytes += bytes.length;
   }
 
@@ -127,9 +130,9 @@ export class SocketWriter {
   }
 
   private release(): void {
-    if (this.pending > 0 || this.waiters.length === 0) return;
+    if (this.pending > 0 || !this.waiters) return;
     const waiters = this.waiters;
-    this.waiters = [];
+    this.waiters = undefined;
     for (const resolve of waiters) resolve();
   }
 }

@@ -87,6 +87,25 @@ interface QueuedAnswer {
 
 /** A settled promise, for a connection with nothing left to wait for. */
 const NOTHING_PENDING = Promise.resolve();
+/** The queue of every connection with no answer pending (frozen: it is never pushed to). */
+const NO_ANSWERS: QueuedAnswer[] = Object.freeze([]) as unknown as QueuedAnswer[];
+
+/** What a session may do with its connection; the hang-up itself is the server's, shared by all. */
+class Link implements ConnectionLink {
+  constructor(
+    private readonly socket: ClientSocket,
+    readonly identity: string | undefined,
+    private readonly hangUpFor: (socket: ClientSocket, reason: string) => void,
+  ) {}
+
+  get peer(): string {
+    return this.socket.data.peer;
+  }
+
+  hangUp(reason: string): void {
+    this.hangUpFor(this.socket, reason);
+  }
+}
 
 /**
  * Gives a received chunk's memory back at once: every frame in it has been handled, and whatever
@@ -132,6 +151,10 @@ export class ConnectionServer {
   private stopping = false;
   /** Encodes every reply; each is handed to its socket writer (which copies what it keeps) at once. */
   private readonly replyWriter = new FrameWriter(256);
+  /** A session's hang-up (ConnectionLink.hangUp): one for every connection, told which. */
+  private readonly sessionHangUp = (socket: ClientSocket, reason: string): void => {
+    if (!socket.data.closed && !socket.data.hungUp) this.hangUpWith(socket, reason);
+  };
 
   constructor(
     private readonly limits: ConnectionLimits,
@@ -190,7 +213,7 @@ export class ConnectionServer {
       writer: new SocketWriter(socket),
       session: undefined,
       refusal: undefined,
-      answers: [],
+      answers: NO_ANSWERS,
       answered: undefined,
       throttled: false,
       paused: false,
@@ -234,7 +257,7 @@ export class ConnectionServer {
 
   private accept(socket: ClientSocket, identity: string | undefined): void {
     this.readers.add(socket);
-    socket.data.session = this.sessions.open(this.link(socket, identity));
+    socket.data.session = this.sessions.open(new Link(socket, identity, this.sessionHangUp));
     this.log.debug("conexion", "success", { peer: socket.data.peer, ...(identity !== undefined && { identity }) });
   }
 
@@ -245,16 +268,6 @@ export class ConnectionServer {
     socket.data.writer.write(encodeMessage({ type: MessageType.Error, reason: reason! }));
     socket.end();
     socket.data.closed = true;
-  }
-
-  private link(socket: ClientSocket, identity: string | undefined): ConnectionLink {
-    return {
-      peer: socket.data.peer,
-      identity,
-      hangUp: (reason) => {
-        if (!socket.data.closed && !socket.data.hungUp) this.hangUpWith(socket, reason);
-      },
-    };
   }
 
   private onData(socket: ClientSocket, chunk: Buffer): void {
@@ -304,6 +317,7 @@ export class ConnectionServer {
   /** Queues the answer to one request behind the answers to the requests before it. */
   private reply(socket: ClientSocket, answer: ReturnType<Session["handle"]>): void {
     const connection = socket.data;
+    if (connection.answers === NO_ANSWERS) connection.answers = [];
     if (!(answer instanceof Promise)) {
       connection.answers.push({ settled: true, message: answer });
       this.updateFlow(socket);
@@ -341,9 +355,10 @@ export class ConnectionServer {
       if (message) connection.writer.writeSoon(writeMessage(this.replyWriter, message).take());
     }
     if (written === 0) return;
-    answers.splice(0, written);
+    if (written === answers.length) connection.answers = NO_ANSWERS;
+    else answers.splice(0, written);
     connection.lastActivity = performance.now();
-    if (answers.length === 0 && connection.answered) {
+    if (connection.answers.length === 0 && connection.answered) {
       const waiters = connection.answered;
       connection.answered = undefined;
       for (const resolve of waiters) resolve();
