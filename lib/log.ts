@@ -75,6 +75,18 @@ function writeLine(line: string): void {
 
 process.on("exit", flushLines);
 
+/** The ISO time of the current millisecond, made once for every line logged within it. */
+let stampMs = -1;
+let stamp = "";
+function timestamp(): string {
+  const ms = Date.now();
+  if (ms !== stampMs) {
+    stampMs = ms;
+    stamp = new Date(ms).toISOString();
+  }
+  return stamp;
+}
+
 export class Logger {
   private readonly threshold: number;
 
@@ -91,7 +103,7 @@ export class Logger {
 
   log(level: LogLevel, action: string, result: LogResult, fields?: LogFields): void {
     if (!this.enabled(level)) return;
-    this.sink(`${new Date().toISOString()} ${level.padEnd(7)} ${formatLine(action, result, fields)}\n`);
+    this.sink(`${timestamp()} ${level.padEnd(7)} ${formatLine(action, result, fields)}\n`);
   }
 
   debug(action: string, result: LogResult, fields?: LogFields): void {
