@@ -12,10 +12,10 @@ interface ProfileNode {
 /** Function name @ file name: a sample goes to the first group whose pattern matches a frame, innermost first. */
 const GROUPS: [string, RegExp][] = [
   ["log lines", /^(log|formatLine|formatValue|writeLine|flushLines|writeOut|info|debug|writeSync|toISOString)@/],
-  ["replies (ordered chain, OK frames, their sends)", /^(reply|writeSoon|sendGathered|send|writeMessage|take|updateFlow|releaseThrottled|release|drain|finish|start|field|encodeMessage)@(server|socket-writer|writer|messages|central)\.(ts|js)$/],
-  ["row formatting (store)", /^(formatRows|field|integer|beginField|endRow|reserve|quotedField)@(store|csv|central)\.(ts|js)$/],
-  ["write and sync (store)", /^(flushGroup|append|fdatasync|fdatasyncCb|syncData)@/],
-  ["checks (Lottery.admit)", /^(admit|betFieldsError|checkName|isPastDate|isUtf8|betNumber|digitsValue|isWinningNumber|rangeText|checkAgency)@/],
+  ["replies (ordered chain, OK frames, their sends)", /^(reply|settle|writeAnswers|writeSoon|sendGathered|sendAllGathered|send|writeMessage|take|updateFlow|releaseThrottled|release|drain|finish|start|field|encodeMessage)@(server|socket-writer|writer|messages|central)\.(ts|js)$/],
+  ["row formatting (store)", /^(formatRows|field|fields|digits|integer|beginField|endRow|reserve|quotedField)@(store|csv|central)\.(ts|js)$/],
+  ["write and sync (store)", /^(flushGroup|flushEnds|append|fdatasync|fdatasyncCb|syncData)@/],
+  ["checks (Lottery.admit)", /^(admit|betFieldsError|checkName|isPastDate|isUtf8|get fieldsAreUtf8|fieldsAreUtf8|betNumber|digitsValue|isWinningNumber|rangeText|checkAgency)@/],
   ["decode (frames, BetBlock.over)", /^(over|parseBets|decodeMessage|completePartial|gather|payloadSize|readLength|integer|string|rest)@(bet-block|messages|decoder|central)\.(ts|js)$/],
   ["per connection (open, hello, close, idle sweep)", /^(onOpen|onClose|closeIdle|hello|hangUp)@/],
   ["event-loop turns (data callbacks, promises)", /^(onData|push|onFrame|data|storeBets|handle|guarded|asyncFunctionDrive|run|idle)@/],
