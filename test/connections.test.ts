@@ -20,12 +20,16 @@ afterEach(async () => {
 const echo = (text: string): Message => ({ type: MessageType.Echo, payload: new TextEncoder().encode(text) });
 
 /** A server whose sessions answer with `respond`; `links` collects each connection's link. */
-function serve(respond: (message: Message, index: number) => ReturnType<Session["handle"]>, backlog = new Backlog(1000)) {
+function serve(
+  respond: (message: Message, index: number) => ReturnType<Session["handle"]>,
+  backlog = new Backlog(1000),
+  idleTimeoutSeconds = limits.idleTimeoutSeconds,
+) {
   const links: ConnectionLink[] = [];
   const handled: Message[] = [];
   const lines: string[] = [];
   const server = new ConnectionServer(
-    limits,
+    { ...limits, idleTimeoutSeconds },
     {
       open: (link) => {
         links.push(link);
@@ -99,14 +103,18 @@ test("while the backlog is full no connection is read; once it is low, reading r
 });
 
 /** A server whose echoes of "b…" each stand for a batch of 128 bets: they fill its backlog until removed. */
-function serveBatches(backlog: Backlog) {
+function serveBatches(backlog: Backlog, idleTimeoutSeconds?: number) {
   const texts: string[] = [];
-  const served = serve((message) => {
-    const text = new TextDecoder().decode((message as { payload: Uint8Array }).payload);
-    texts.push(text);
-    if (text.startsWith("b")) backlog.add(128);
-    return message;
-  }, backlog);
+  const served = serve(
+    (message) => {
+      const text = new TextDecoder().decode((message as { payload: Uint8Array }).payload);
+      texts.push(text);
+      if (text.startsWith("b")) backlog.add(128);
+      return message;
+    },
+    backlog,
+    idleTimeoutSeconds,
+  );
   return { ...served, texts };
 }
 
@@ -165,6 +173,19 @@ test("a paused connection behind ones that send nothing more is still read once 
   expect(answered).toBe(true);
   expect(await answer).toEqual(echo("last"));
 });
+
+test("the idle sweep hangs up a connection that says nothing, not one the central paused for its backlog", async () => {
+  const backlog = new Backlog(128);
+  const { server } = serveBatches(backlog, 0.2);
+  const [paused] = await readers(server.port, 1);
+  // Its batch fills the backlog for good: from now on the central does not read it.
+  expect(await paused!.request(echo("b fill"))).toEqual(echo("b fill"));
+  const silent = await connect(server.port);
+  expect(await silent.next()).toEqual({ type: MessageType.Error, reason: "idle for 0.2 s" });
+  await silent.closed;
+  // The same sweep passed over the paused connection, silent for as long: it is neither told nor closed.
+  expect({ received: paused!.received.length, open: paused!.isOpen }).toEqual({ received: 2, open: true });
+}, 10_000);
 
 test("past max_connections a client gets the refusal and is closed", async () => {
   const { server } = serve((message) => message);
