@@ -24,6 +24,13 @@ function holdSyncs(): HeldSyncs {
   return syncs;
 }
 
+/** An open store whose syncs the test releases by hand. */
+async function openHeldStore(sync: SyncMode = "always") {
+  const syncs = holdSyncs();
+  const { store } = await openStore(sync, undefined, undefined, syncs.sync);
+  return { store, syncs };
+}
+
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "lottery-store-"));
   path = join(dir, "bets.csv");
@@ -36,8 +43,13 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function openStore(sync: SyncMode = "always", onCommit?: (batch: StoredBatch) => void, onBet?: (bet: Bet) => void) {
-  const store = new BetStore(path, sync, onCommit);
+async function openStore(
+  sync: SyncMode = "always",
+  onCommit?: (batch: StoredBatch) => void,
+  onBet?: (bet: Bet) => void,
+  syncFile?: (fd: number) => Promise<void>,
+) {
+  const store = new BetStore(path, sync, onCommit, syncFile);
   opened.push(store);
   const recovery = await store.open(onBet);
   return { store, recovery };
@@ -440,10 +452,7 @@ describe("durable acknowledgements", () => {
   };
 
   test("an END queued behind a batch is neither written nor acknowledged until that batch's sync is done", async () => {
-    const syncs = holdSyncs();
-    const store = new BetStore(path, "always", undefined, syncs.sync);
-    opened.push(store);
-    await store.open();
+    const { store, syncs } = await openHeldStore();
     const batch = [bet({ number: 11 }), bet({ number: 12 })];
     const stored = storeAll(store, batch);
     const batchSync = await before(syncs.next(0), { "the batch was acknowledged without a sync": stored });
@@ -464,10 +473,7 @@ describe("durable acknowledgements", () => {
   });
 
   test("ENDs arriving during a sync share the next write and sync, and none is acknowledged before it", async () => {
-    const syncs = holdSyncs();
-    const store = new BetStore(path, "always", undefined, syncs.sync);
-    opened.push(store);
-    await store.open();
+    const { store, syncs } = await openHeldStore();
     const stored = storeAll(store, [bet()]);
     const batchSync = await before(syncs.next(0), { "the batch was acknowledged without a sync": stored });
     const ended: number[] = [];
@@ -482,10 +488,7 @@ describe("durable acknowledgements", () => {
   });
 
   test("an END never joins an END group queued ahead of a batch that was queued before it", async () => {
-    const syncs = holdSyncs();
-    const store = new BetStore(path, "always", undefined, syncs.sync);
-    opened.push(store);
-    await store.open();
+    const { store, syncs } = await openHeldStore();
     // Agency 1's batch is being synced; its END queues behind it; then agency 2's batch and END.
     const first = storeAll(store, [bet({ agency: 1 })]);
     const firstSync = await before(syncs.next(0), { "a batch was acknowledged without a sync": first });
@@ -510,10 +513,7 @@ describe("durable acknowledgements", () => {
   });
 
   test("batches arriving during a sync share the next one, and nobody hears of a batch before its sync", async () => {
-    const syncs = holdSyncs();
-    const store = new BetStore(path, "always", undefined, syncs.sync);
-    opened.push(store);
-    await store.open();
+    const { store, syncs } = await openHeldStore();
 
     const settled: number[] = [];
     const first = storeAll(store, [bet({ document: "1" })]).then(() => settled.push(0));
@@ -541,10 +541,7 @@ describe("durable acknowledgements", () => {
   });
 
   test("with sync never, no sync is made at all", async () => {
-    const syncs = holdSyncs();
-    const store = new BetStore(path, "never", undefined, syncs.sync);
-    opened.push(store);
-    await store.open();
+    const { store, syncs } = await openHeldStore("never");
     await Promise.all(Array.from({ length: 10 }, (_, i) => storeAll(store, [bet({ document: String(i) })])));
     expect(syncs.calls).toHaveLength(0);
   });
@@ -555,9 +552,7 @@ test("a failed sync stops the store for good and cuts the file back to the last 
   const failing = async (_fd: number) => {
     if (++syncs === 2) throw Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" });
   };
-  const store = new BetStore(path, "always", undefined, failing);
-  opened.push(store);
-  await store.open();
+  const { store } = await openStore("always", undefined, undefined, failing);
   await storeAll(store, [bet({ document: "1" })]);
   const committed = readFileSync(path);
 
