@@ -98,11 +98,20 @@ function secretRefs(refs: [key: string, target: string][]): string {
 
 const SECRETS = "/run/secrets";
 
+/**
+ * A service's TLS in the stack: its certificate and key (secrets `ROLE_crt`, `ROLE_key`) and the CA, mounted
+ * in /run/secrets, and the variables that point at them. Nothing without TLS.
+ */
+function secretTls(tls: boolean, prefix: "SERVER" | "CLI", role: "server" | "agency"): { env: string; secrets: string } {
+  if (!tls) return { env: "", secrets: "" };
+  return {
+    env: tlsEnvironment(prefix, { cert: `${SECRETS}/${role}.crt`, key: `${SECRETS}/${role}.key`, ca: `${SECRETS}/ca.crt` }),
+    secrets: secretRefs([[`${role}_crt`, `${role}.crt`], [`${role}_key`, `${role}.key`], ["ca_crt", "ca.crt"]]),
+  };
+}
+
 function serverService(agencies: number, tls: boolean): string {
-  const env = tls
-    ? tlsEnvironment("SERVER", { cert: `${SECRETS}/server.crt`, key: `${SECRETS}/server.key`, ca: `${SECRETS}/ca.crt` })
-    : "";
-  const secrets = tls ? secretRefs([["server_crt", "server.crt"], ["server_key", "server.key"], ["ca_crt", "ca.crt"]]) : "";
+  const { env, secrets } = secretTls(tls, "SERVER", "server");
   return `  server:
     image: ${IMAGE}
     command: ["bun", "run", "central.ts"]
@@ -132,10 +141,7 @@ ${healthcheckBlock(tls)}    networks:
 }
 
 function agencyService(agencies: number, tls: boolean): string {
-  const env = tls
-    ? tlsEnvironment("CLI", { cert: `${SECRETS}/agency.crt`, key: `${SECRETS}/agency.key`, ca: `${SECRETS}/ca.crt` })
-    : "";
-  const secrets = tls ? secretRefs([["agency_crt", "agency.crt"], ["agency_key", "agency.key"], ["ca_crt", "ca.crt"]]) : "";
+  const { env, secrets } = secretTls(tls, "CLI", "agency");
   return `  agency:
     image: ${IMAGE}
     command: ["bun", "run", "agency.ts"]
