@@ -6,6 +6,7 @@
  * (`docker compose`) and compose 1.29 (`docker-compose`), so it uses no top-level `name:` and no v2-only keys.
  */
 
+import { CENTRAL_ENV } from "./runtime-env.ts";
 import { certificateFiles } from "./tls/certs.ts";
 import { tlsSettings } from "./tls/config.ts";
 
@@ -147,10 +148,9 @@ export function serverEnvironment(agencies: number): string {
       STORAGE_FILEPATH: ${STORAGE_FILEPATH}
       # Long-lived: JavaScriptCore's last JIT tier pays here, compiled off the thread that serves
       # (the image leaves both off, for the agencies); a heap that grows slowly keeps bursts small.
-      BUN_JSC_useFTLJIT: "1"
-      BUN_JSC_useConcurrentJIT: "1"
-      BUN_JSC_heapGrowthMaxIncrease: "1.1"
-`;
+${Object.entries(CENTRAL_ENV)
+  .map(([name, value]) => `      ${name}: "${value}"\n`)
+  .join("")}`;
 }
 
 function serverService(agencies: number, tls: boolean): string {

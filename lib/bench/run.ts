@@ -7,8 +7,8 @@ import { parseArgs } from "node:util";
 import { COURSE_SIZES, generateDataset } from "../data/generate.ts";
 import { buildBundle, type Bundle } from "../local/bundle.ts";
 import { generateCertificates } from "../tls/certs.ts";
+import { AGENCY_ENV } from "../runtime-env.ts";
 import {
-  AGENCY_ENV,
   agencyTlsEnv,
   awaitAgencies,
   centralTlsEnv,
