@@ -13,13 +13,7 @@ function gatherSoon(writer: SocketWriter): void {
 function sendAllGathered(): void {
   const writers = gathering;
   gathering = [];
-  let next = 0;
-  try {
-    while (next < writers.length) writers[next++]!.sendGathered();
-  } finally {
-    // One that threw must not strand the others: they go in the next round.
-    for (const writer of writers.slice(next)) gatherSoon(writer);
-  }
+  for (const writer of writers) writer.sendGathered();
 }
 /** The gathering buffer's first size: a turn's few small replies fit. */
 const MIN_GATHER_BYTES = 256;
