@@ -1,3 +1,4 @@
+import { withCapacity } from "../bytes.ts";
 import { FrameTooLargeError, HEADER_BYTES, SIZE_BYTES } from "./frame.ts";
 
 const NO_BYTES = Buffer.alloc(0);
@@ -48,6 +49,7 @@ export class FrameDecoder {
   }
 
   reset(): void {
+    this.partial = NO_BYTES;
     this.partialLength = 0;
   }
 
@@ -87,13 +89,9 @@ export class FrameDecoder {
    */
   private gather(bytes: Buffer, start: number, end: number, frameBytes = 0): void {
     const needed = this.partialLength + end - start;
-    if (needed > this.partial.length) {
-      const doubled = Math.max(needed, this.partial.length * 2);
-      const grown = Buffer.allocUnsafe(frameBytes > 0 ? Math.max(needed, Math.min(doubled, frameBytes)) : doubled);
-      this.partial.copy(grown, 0, 0, this.partialLength);
-      this.partial = grown;
-    }
+    this.partial = withCapacity(this.partial, needed, this.partialLength, Buffer.allocUnsafe, frameBytes > 0 ? frameBytes : Infinity);
     bytes.copy(this.partial, this.partialLength, start, end);
     this.partialLength = needed;
   }
+
 }
