@@ -232,17 +232,10 @@ export class BetStore<B extends StoredBatch = StoredBatch> {
     const rows = this.filling.take();
     [this.filling, this.writing] = [this.writing, this.filling];
     try {
-      if (this.failure) throw this.failure;
-      const sink = this.betsSink;
-      if (!sink) throw new Error("store is not open");
-      try {
-        const started = performance.now();
-        await this.append(sink, this.betsFd, rows);
-        this.groupTimes?.observe((performance.now() - started) / 1000);
-        this.committedBytes += rows.length;
-      } catch (error) {
-        throw this.fail(error);
-      }
+      const started = performance.now();
+      await this.append(this.betsSink, this.betsFd, rows);
+      this.groupTimes?.observe((performance.now() - started) / 1000);
+      this.committedBytes += rows.length;
     } catch (error) {
       for (const batch of group) batch.reject(error);
       return;
@@ -256,14 +249,7 @@ export class BetStore<B extends StoredBatch = StoredBatch> {
   private async flushEnds(group: PendingEnd[]): Promise<void> {
     if (this.openEnds === group) this.openEnds = undefined;
     try {
-      if (this.failure) throw this.failure;
-      const sink = this.endsSink;
-      if (!sink) throw new Error("store is not open");
-      try {
-        await this.append(sink, this.endsFd, group.map((end) => `${end.agency}\n`).join(""));
-      } catch (error) {
-        throw this.fail(error);
-      }
+      await this.append(this.endsSink, this.endsFd, group.map((end) => `${end.agency}\n`).join(""));
     } catch (error) {
       for (const end of group) end.reject(error);
       return;
@@ -281,12 +267,21 @@ export class BetStore<B extends StoredBatch = StoredBatch> {
     }
   }
 
-  /** Writes text at the end of a file and, unless sync is "never", waits until it is on disk. */
-  private async append(sink: FileSink, fd: number, data: string | Uint8Array): Promise<void> {
-    const written = sink.write(data);
-    if (typeof written !== "number") await written;
-    await sink.flush();
-    if (this.sync === "always") await this.syncFile(fd);
+  /**
+   * Writes at the end of a file and, unless sync is "never", waits until it is on disk. Refused once the
+   * store has failed or before it is open; a failure here stops the store for good (see fail).
+   */
+  private async append(sink: FileSink | undefined, fd: number, data: string | Uint8Array): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (!sink) throw new Error("store is not open");
+    try {
+      const written = sink.write(data);
+      if (typeof written !== "number") await written;
+      await sink.flush();
+      if (this.sync === "always") await this.syncFile(fd);
+    } catch (error) {
+      throw this.fail(error);
+    }
   }
 
   /** Stops the store for good and cuts the bets file back to its last whole group. */
