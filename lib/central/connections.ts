@@ -493,10 +493,7 @@ export class ConnectionServer {
     connection.closed = true;
     connection.gone?.resolve();
     connection.writer.close();
-    this.connections.delete(socket);
-    this.readers.delete(socket);
-    this.waiting.delete(socket);
-    this.handshaking.delete(socket);
+    this.forget(socket);
     connection.session?.closed();
     if (connection.decoder.buffered > 0) {
       this.log.warning("frame", "fail", {
@@ -535,12 +532,17 @@ export class ConnectionServer {
 
   /** Closes a connection that never reached the protocol, at once. */
   private drop(socket: ClientSocket): void {
-    this.handshaking.delete(socket);
-    this.connections.delete(socket);
-    this.readers.delete(socket);
-    this.waiting.delete(socket);
+    this.forget(socket);
     socket.data.closed = true;
     socket.terminate();
+  }
+
+  /** The connection is no longer counted, read, waited on or timed. */
+  private forget(socket: ClientSocket): void {
+    this.connections.delete(socket);
+    this.handshaking.delete(socket);
+    this.readers.delete(socket);
+    this.waiting.delete(socket);
   }
 
   /** No new connections, and requests from now on go unanswered: the first step of a graceful stop. */
