@@ -209,5 +209,5 @@ function today(): number {
 
 /** A field's text in quotes, for an error message. */
 function quoted(bytes: Uint8Array, ranges: ArrayLike<number>, base: number, field: number): string {
-  return JSON.stringify(utf8Text(bytes, ranges[base + 2 * field]!, ranges[base + 2 * field + 1]!));
+  return JSON.stringify(rangeText(bytes, ranges, field, base));
 }

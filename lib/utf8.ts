@@ -5,9 +5,12 @@ export function utf8Text(bytes: Uint8Array, start: number, end: number): string 
   return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString("utf8");
 }
 
-/** Field i of a list of ranges (field i is bytes[ranges[2i] .. ranges[2i + 1])) as text. */
-export function rangeText(bytes: Uint8Array, ranges: ArrayLike<number>, i: number): string {
-  return utf8Text(bytes, ranges[2 * i]!, ranges[2 * i + 1]!);
+/**
+ * Field i of a list of ranges as text: field i is bytes[ranges[base + 2i] .. ranges[base + 2i + 1]) (a
+ * block's ranges hold every bet's, each from its own base).
+ */
+export function rangeText(bytes: Uint8Array, ranges: ArrayLike<number>, i: number, base = 0): string {
+  return utf8Text(bytes, ranges[base + 2 * i]!, ranges[base + 2 * i + 1]!);
 }
 
 /**

@@ -2,10 +2,7 @@ import { BET_RANGES, BetField, betFieldsError, betNumber, hasWon, isWinningNumbe
 import type { BetBlock } from "../bet-block.ts";
 import type { Logger } from "../log.ts";
 import type { StoredBatch } from "../store.ts";
-import { utf8Text } from "../utf8.ts";
-
-/** Where the document's range starts among a bet's field ranges. */
-const DOCUMENT = 2 * BetField.Document;
+import { rangeText } from "../utf8.ts";
 
 /** A batch that passed every rule, with its winners found as it was checked. */
 export interface AdmittedBatch extends StoredBatch {
@@ -123,7 +120,7 @@ export class Lottery {
         throw new RefusedError(`bet ${i + 1} of ${bets.count} (document ${document}): ${error}`);
       }
       if (isWinningNumber(betNumber(bytes, ranges, base))) {
-        winners.push(utf8Text(bytes, ranges[base + DOCUMENT]!, ranges[base + DOCUMENT + 1]!));
+        winners.push(rangeText(bytes, ranges, BetField.Document, base));
       }
     }
     return { agency, bets, count: bets.count, winners };
