@@ -2,9 +2,9 @@
 // agency (subject CN `agency-N`, the identity the central acts on). Made with the `openssl` command
 // (README, Security: why not a library), one process per certificate, several at once.
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
+import { isIpAddress } from "../config.ts";
 
 export interface CertificateOptions {
   /** The directory to write into; made (mode 0700) if missing. */
@@ -46,7 +46,7 @@ const DNS_NAME = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-
  */
 export function serverAltNames(hosts: readonly string[]): string[] {
   return [...new Set([...SERVER_NAMES, ...hosts])].map((host) => {
-    if (isIP(host)) return `IP:${host}`;
+    if (isIpAddress(host)) return `IP:${host}`;
     if (host.length <= 253 && DNS_NAME.test(host)) return `DNS:${host}`;
     throw new Error(`not a host name or IP address: ${JSON.stringify(host)}`);
   });
