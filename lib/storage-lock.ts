@@ -28,17 +28,15 @@ export class StorageLockedError extends Error {
 
 /** The lock on a storage file, held until `release()` or the end of the process. */
 export class StorageLock {
-  private constructor(
-    readonly path: string,
-    private fd: number,
-  ) {}
+  private constructor(private fd: number) {}
 
   /** Takes the lock on `${storage}.lock` without waiting; StorageLockedError names the holder if it is taken. */
   static acquire(storage: string): StorageLock {
     const path = `${storage}.lock`;
     // Opened for appending, so that this open never truncates what the holder wrote.
-    const fd = openSync(path, "a+", 0o644);
+    // The library first: a failure to load it leaves no descriptor open.
     libc ??= loadLibc();
+    const fd = openSync(path, "a+", 0o644);
     if (libc.flock(fd, LOCK_EX | LOCK_NB) !== 0) {
       const errno = read.i32(libc.__errno_location()!);
       closeSync(fd);
@@ -47,7 +45,7 @@ export class StorageLock {
     }
     ftruncateSync(fd, 0);
     writeSync(fd, `pid ${process.pid} on host ${hostname()}\n`);
-    return new StorageLock(path, fd);
+    return new StorageLock(fd);
   }
 
   /** Lets the next central in. The file stays: removing it could let two centrals lock two different files. */
