@@ -8,6 +8,9 @@ import { isUtf8 } from "node:buffer";
 /** Field lengths below this have only ASCII bytes in their u32 BE length (see fieldsAreUtf8). */
 const ASCII_LENGTH_LIMIT = 0x80;
 
+/** The ranges of a block made empty, until it grows them (see the constructor). */
+const NO_RANGES = new Int32Array(0);
+
 /**
  * Bets packed in one byte buffer: per bet, its five fields in BetField order, each a u32 BE byte
  * length then UTF-8 bytes. The bets travel and are checked in this form from the agency's file to the
@@ -35,7 +38,9 @@ export class BetBlock {
 
   constructor(initialBytes: number) {
     this.buffer = new Uint8Array(initialBytes);
-    this.ranges = initialBytes > 0 ? new Int32Array(BET_RANGES * 16) : BetBlock.shared;
+    // A block over a frame gets the shared ranges from over(); an empty array is never written to
+    // (append grows it first), where the shared one would be another block's.
+    this.ranges = initialBytes > 0 ? new Int32Array(BET_RANGES * 16) : NO_RANGES;
   }
 
   /**
