@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { buildBundle, type Bundle } from "../local/bundle.ts";
-import { centralTlsEnv, ROOT, startBun, startCentral, waitForLine, type RunningProcess } from "../local/processes.ts";
+import { centralTlsEnv, httpPort, ROOT, startBun, startCentral, waitForLine, type RunningProcess } from "../local/processes.ts";
 import { generateCertificates } from "../tls/certs.ts";
 import type { LoadConfig, LoadResult, PhaseResult } from "./central-load.ts";
 import { BENCH_DIR, median, usage, type Usage } from "./measure.ts";
@@ -48,6 +48,8 @@ const SPARE_FILES = 256;
 interface Sample {
   central: LoadResult;
   centralUsage: Usage;
+  /** Group commits (a write and a sync each) over the whole run, from the central's /metrics. */
+  centralGroups: number;
   floor: LoadResult;
   floorUsage: Usage;
 }
@@ -85,6 +87,14 @@ async function stop(server: RunningProcess): Promise<Usage> {
   const code = await server.done;
   if (code !== 0) throw new Error(`${server.name} exited with ${code}:\n${server.lines.slice(-10).join("\n")}`);
   return usage(server);
+}
+
+/** The central's group commits so far: the count of its group-commit histogram on /metrics. */
+async function groupCommits(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const match = /^lottery_group_commit_seconds_count (\d+)$/m.exec(text);
+  if (!match) throw new Error("the central's /metrics has no lottery_group_commit_seconds_count");
+  return Number(match[1]);
 }
 
 /** Rows of the central's bets file per agency (index 0 is agency 1): each row starts with its agency. */
@@ -138,7 +148,7 @@ async function runCentral(
   work: string,
   certs: string | undefined,
   profile: string | undefined,
-): Promise<{ result: LoadResult; usage: Usage }> {
+): Promise<{ result: LoadResult; usage: Usage; groups: number }> {
   const storage = join(work, "bets.csv");
   const central = await startCentral(
     storage,
@@ -164,11 +174,12 @@ async function runCentral(
     await central.done;
     throw error;
   }
+  const groups = await groupCommits(await httpPort(central));
   const centralUsage = await stop(central);
   const rows = await storedRows(storage, size.connections);
   const wrong = rows.findIndex((count, i) => count !== result.acknowledged[i]);
   if (wrong >= 0) throw new Error(`agency ${wrong + 1}: ${rows[wrong]} rows stored, ${result.acknowledged[wrong]} bets acknowledged`);
-  return { result, usage: centralUsage };
+  return { result, usage: centralUsage, groups };
 }
 
 async function runFloor(size: Required<Size>, openRate: number, work: string, certs: string | undefined): Promise<{ result: LoadResult; usage: Usage }> {
@@ -186,7 +197,7 @@ async function runFloor(size: Required<Size>, openRate: number, work: string, ce
   return { result, usage: await stop(floor) };
 }
 
-const perMillion = (seconds: number, bets: number) => (seconds / bets) * 1e6;
+const perMillion = (amount: number, bets: number) => (amount / bets) * 1e6;
 
 function summarize(size: Required<Size>, tls: boolean, samples: Sample[]) {
   const m = (pick: (s: Sample) => number) => median(samples.map(pick));
@@ -213,6 +224,9 @@ function summarize(size: Required<Size>, tls: boolean, samples: Sample[]) {
     // The whole process, start-up, warm-up, open loop and draw included (its resource usage at exit).
     centralProcessCpuPerMillion: m((s) => perMillion(s.centralUsage.cpuSeconds, s.central.totalBets)),
     centralPeakRssMb: m((s) => s.central.serverPeakRssMb),
+    // The whole run's bets over its group commits (ENDs' own groups included): how durability is paid.
+    betsPerGroup: m((s) => s.central.totalBets / s.centralGroups),
+    syncsPerMillion: m((s) => perMillion(s.centralGroups, s.central.totalBets)),
     floorPeakRssMb: m((s) => s.floor.serverPeakRssMb),
     generatorPeakRssMb: m((s) => s.central.generatorPeakRssMb),
     closedLatencyMs: latency((s) => s.central.closed),
@@ -254,7 +268,7 @@ export async function capacityBench(options: CapacityOptions): Promise<void> {
       const central = await runCentral(bundle, size, work, certs, options.profile);
       // The floor gets the open-loop rate the central got, so that their latencies are at the same load.
       const floor = await runFloor(size, central.result.open.offeredRate, work, certs);
-      samples.push({ central: central.result, centralUsage: central.usage, floor: floor.result, floorUsage: floor.usage });
+      samples.push({ central: central.result, centralUsage: central.usage, centralGroups: central.groups, floor: floor.result, floorUsage: floor.usage });
       process.stderr.write(
         `C=${size.connections} run ${run + 1}/${options.runs}: central ${count(central.result.closed.betsPerSecond)} bets/s, ` +
           `floor ${count(floor.result.closed.betsPerSecond)} bets/s, open-loop p99 ${central.result.open.latency.p99Ms.toFixed(1)} ms\n`,
@@ -265,14 +279,14 @@ export async function capacityBench(options: CapacityOptions): Promise<void> {
   for (const dir of ["run", "build", "certs"]) rmSync(join(BENCH_DIR, dir), { recursive: true, force: true });
 
   console.log(
-    `| connections | transport | window | measured bets | central bets/s | floor bets/s | central / floor | central CPU s per M bets (kernel share) | floor CPU s per M bets | central peak RSS (MB) | floor peak RSS (MB) |`,
+    `| connections | transport | window | measured bets | central bets/s | floor bets/s | central / floor | central CPU s per M bets (kernel share) | floor CPU s per M bets | central peak RSS (MB) | floor peak RSS (MB) | syncs per M bets (bets per group) |`,
   );
-  console.log(`| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
+  console.log(`| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
   for (const r of results) {
     console.log(
       `| ${count(r.connections)} | ${r.transport} | ${r.window} | ${count(r.measuredBets)} | ${count(r.centralBetsPerSecond)} | ${count(r.floorBetsPerSecond)} | ` +
         `${r.centralToFloor.toFixed(2)} | ${r.centralCpuPerMillion.toFixed(2)} (${(100 * r.centralSystemShare).toFixed(0)}%) | ${r.floorCpuPerMillion.toFixed(2)} | ` +
-        `${r.centralPeakRssMb.toFixed(0)} | ${r.floorPeakRssMb.toFixed(0)} |`,
+        `${r.centralPeakRssMb.toFixed(0)} | ${r.floorPeakRssMb.toFixed(0)} | ${count(r.syncsPerMillion)} (${count(r.betsPerGroup)}) |`,
     );
   }
   console.log(
