@@ -111,6 +111,13 @@ export async function startCentral(
     ROOT,
   );
   const match = await waitForLine(running, /action: listen \| result: success \| port: (\d+)/);
+  // A central that ignored its TLS settings would make a TLS run a plain one under a TLS heading.
+  if (env.SERVER_TLS_CERT && !saidTlsOn(running)) {
+    const configLine = running.lines.find((line) => line.includes("action: config |"));
+    running.process.kill("SIGTERM");
+    await running.done;
+    throw new Error(`the central did not turn TLS on (its config line: ${configLine ?? "none"})`);
+  }
   return Object.assign(running, { port: Number(match[1]), storage });
 }
 
@@ -119,8 +126,8 @@ export async function httpPort(central: RunningProcess): Promise<number> {
   return Number((await waitForLine(central, /action: http_listen \| result: success \| port: (\d+)/))[1]);
 }
 
-/** Whether a central said `tls: on` on its config line: a run over TLS checks it did not ignore its settings. */
-export function saidTlsOn(central: RunningProcess): boolean {
+/** Whether a central said `tls: on` on its config line. */
+function saidTlsOn(central: RunningProcess): boolean {
   return central.lines.some((line) => line.includes("action: config |") && line.endsWith("| tls: on"));
 }
 
