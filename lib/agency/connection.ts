@@ -49,7 +49,6 @@ export interface ConnectOptions {
   resolve?: Resolver;
   /** Which of the host's addresses to use: attempts go round them, so that a dead one is not tried for ever. */
   attempt?: number;
-  timeoutMs?: number;
 }
 
 /**
@@ -75,9 +74,9 @@ export class CentralConnection {
    * reason it could not connect within the time allowed.
    */
   static async open(address: Address, options: ConnectOptions = {}): Promise<CentralConnection> {
-    const { tls, resolve = systemResolver, attempt = 1, timeoutMs = CONNECT_TIMEOUT_MS } = options;
+    const { tls, resolve = systemResolver, attempt = 1 } = options;
     const connection = new CentralConnection();
-    const timer = setTimeout(() => connection.fail(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(() => connection.fail(new Error(`no connection within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
     try {
       // The lookup counts against the same time: the race ends with the timer's failure of `ready`.
       const addresses = await Promise.race([resolve(address.host), connection.ready.promise.then(() => [])]);

@@ -241,7 +241,7 @@ function summarize(size: Required<Size>, tls: boolean, samples: Sample[]) {
 const count = (value: number) => Math.round(value).toLocaleString("en-US");
 const ms = (l: { p50: number; p99: number; max: number }) => `${l.p50.toFixed(1)} / ${l.p99.toFixed(1)} / ${l.max.toFixed(0)}`;
 
-export async function capacityBench(options: CapacityOptions): Promise<void> {
+async function capacityBench(options: CapacityOptions): Promise<void> {
   for (const key of options.sizes) if (!SIZES[key]) throw new Error(`unknown size ${key}; known: ${Object.keys(SIZES).join(", ")}`);
   const sizes = options.sizes.flatMap((key) =>
     SIZES[key]!.map((size) => ({

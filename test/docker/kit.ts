@@ -136,7 +136,7 @@ export async function makeCerts(dir: string, agencies: number, { forContainers }
 }
 
 /** RFC 4180 rows (quoted fields with commas, quotes, line breaks), UTF-8 BOM, CRLF or LF; blank lines skipped. */
-export function parseCsv(text: string): string[][] {
+function parseCsv(text: string): string[][] {
   const rows: string[][] = [];
   let row: string[] = [];
   let field = "";
