@@ -178,6 +178,20 @@ test("an attempt to an address that never answers is given up, and the next atte
   );
 });
 
+test("attempts go round a name's addresses: a dead first address is not tried for ever", async () => {
+  const [file] = await makeDataset(scope.dir("lottery-dns-"), [500]);
+  const memory = new MemoryCentral();
+  const central = listen({ request: (message, session) => memory.answer(message, session) });
+  holes.push(await blackhole("127.0.0.3", central.port));
+  // The same answer every time, the black hole first: only going round the addresses reaches the central.
+  const agency = await agencyOf(file!, `lotterycentral:${central.port}`, async () => ["127.0.0.3", "127.0.0.1"]);
+  await agency.run();
+  expect(memory.documents).toEqual(documentsOf(file!));
+  expect(agency.lines.join("\n")).toContain(
+    `action: connect | result: in_progress | server: lotterycentral:${central.port} | attempt: 1 | error: no connection within ${CONNECT_TIMEOUT_MS} ms`,
+  );
+});
+
 /** Runs `command`, keeping its output lines as startBun does for bun processes. */
 function spawnCommand(name: string, command: string[], env: Record<string, string | undefined>): RunningProcess {
   const process = Bun.spawn(command, { env, cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
