@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { genCompose } from "./support/system.ts";
 import {
   DEFAULT_OUTPUT,
   DEFAULT_STACK_OUTPUT,
@@ -41,11 +42,6 @@ function compose(n: number, tls = false): Compose {
 }
 
 /** Runs `bun gen-compose.ts ARGS` in `cwd` and returns its exit code and output. */
-function genCompose(args: string[], cwd: string) {
-  const proc = Bun.spawnSync(["bun", join(ROOT, "gen-compose.ts"), ...args], { cwd, stdout: "pipe", stderr: "pipe" });
-  return { code: proc.exitCode, stdout: proc.stdout.toString(), stderr: proc.stderr.toString() };
-}
-
 describe("renderCompose", () => {
   for (const n of [0, 1, 5, 100]) {
     test(`N=${n}: services, names, env, mounts, network, volume`, () => {

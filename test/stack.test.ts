@@ -6,6 +6,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { genCompose } from "./support/system.ts";
 import { IMAGE, MAX_AGENCIES, STORAGE_FILEPATH, tlsFiles } from "../lib/compose.ts";
 import {
   agencyTemplate,
@@ -191,11 +192,6 @@ describe("gen-compose.ts --stack", () => {
     return dir;
   }
 
-  function gen(args: string[], cwd: string) {
-    const proc = Bun.spawnSync(["bun", join(ROOT, "gen-compose.ts"), ...args], { cwd, stdout: "pipe", stderr: "pipe" });
-    return { code: proc.exitCode, stderr: proc.stderr.toString() };
-  }
-
   /** Runs `body` in a fresh project folder, removed afterwards whatever happens. */
   function withProject(agencies: number, certs: boolean, body: (dir: string) => void): void {
     const dir = project(agencies, certs);
@@ -212,12 +208,12 @@ describe("gen-compose.ts --stack", () => {
   test("names the configs by the content of the files next to OUTPUT; a changed file gets a new name", () => {
     withProject(3, false, (dir) => {
         const out = join(dir, "stack.yaml");
-        expect(gen(["--stack", out, "3"], dir).code).toBe(0);
+        expect(genCompose(["--stack", out, "3"], dir).code).toBe(0);
         const first = readFileSync(out, "utf8");
         expect(first).toBe(renderStack(3, { versions: versionsOf(dir, false) }));
 
         writeFileSync(join(dir, "config", "agency.yaml"), readFileSync(join(dir, "config", "agency.yaml"), "utf8") + "# changed\n");
-        expect(gen(["--stack", out, "3"], dir).code).toBe(0);
+        expect(genCompose(["--stack", out, "3"], dir).code).toBe(0);
         const second = parse(readFileSync(out, "utf8")) as Stack;
         const before = parse(first) as Stack;
         expect(second.configs.agency_config!.name).not.toBe(before.configs.agency_config!.name);
@@ -229,7 +225,7 @@ describe("gen-compose.ts --stack", () => {
     for (const tls of [false, true]) {
       withProject(1, tls, (dir) => {
         rmSync(join(dir, "config", "central.yaml"));
-        const res = gen(["--stack", ...(tls ? ["--tls"] : []), join(dir, "stack.yaml"), "1"], dir);
+        const res = genCompose(["--stack", ...(tls ? ["--tls"] : []), join(dir, "stack.yaml"), "1"], dir);
         expect(res.code).toBe(1);
         expect(res.stderr).toContain("config/central.yaml");
         expect(() => statSync(join(dir, "stack.yaml"))).toThrow();
@@ -242,12 +238,12 @@ describe("gen-compose.ts --stack", () => {
     withProject(4, true, (dir) => {
         const out = join(dir, "stack.yaml");
         rmSync(join(dir, ".certs", "agency-4.key"));
-        const missing = gen(["--stack", "--tls", out, "4"], dir);
+        const missing = genCompose(["--stack", "--tls", out, "4"], dir);
         expect(missing.code).toBe(1);
         expect(missing.stderr).toContain("agency-4.key");
         expect(missing.stderr).toContain("gen-certs");
 
-        expect(gen(["--stack", "--tls", out, "3"], dir).code).toBe(0);
+        expect(genCompose(["--stack", "--tls", out, "3"], dir).code).toBe(0);
         expect(readFileSync(out, "utf8")).toBe(renderStack(3, { tls: true, versions: versionsOf(dir, true) }));
         const keys = join(dir, ".certs", "agency.key.tmpl");
         expect(statSync(keys).mode & 0o777).toBe(0o600);

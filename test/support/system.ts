@@ -6,6 +6,7 @@ import { CsvParser, recordFields, type CsvRecord } from "../../lib/csv.ts";
 import { generateDataset } from "../../lib/data/generate.ts";
 import { RawClient } from "./raw-client.ts";
 import {
+  ROOT,
   startAgency,
   startCentral as startCentralProcess,
   waitForLine,
@@ -72,6 +73,12 @@ export async function expectedWinners(file: string): Promise<number> {
 }
 
 /** The records of a CSV file (storage or agency file), as the product's own parser reads them. */
+/** Runs `bun gen-compose.ts ARGS` in `cwd`; its exit code and output. */
+export function genCompose(args: string[], cwd: string): { code: number | null; stdout: string; stderr: string } {
+  const proc = Bun.spawnSync(["bun", join(ROOT, "gen-compose.ts"), ...args], { cwd, stdout: "pipe", stderr: "pipe" });
+  return { code: proc.exitCode, stdout: proc.stdout.toString(), stderr: proc.stderr.toString() };
+}
+
 export function readCsv(path: string): string[][] {
   const rows: string[][] = [];
   const parser = new CsvParser();
