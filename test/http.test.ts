@@ -291,11 +291,7 @@ test("lottery_access_denied_total counts the access rule's refusals and TLS clie
   // At DEBUG the central logs each connection it lets in: a client it wrongly took would show there.
   const central = await scope.central(join(dir, "bets.csv"), { LOTTERY_AGENCIES: "2", LOGGING_LEVEL: "DEBUG", ...centralTlsEnv(ours) });
   const port = await httpPort(central);
-  const pem = (from: string, name: string) => Bun.file(join(from, name)).text();
-  const connect = async (from: string | undefined, id: number) => {
-    const identity = from === undefined ? {} : { cert: await pem(from, `agency-${id}.crt`), key: await pem(from, `agency-${id}.key`) };
-    return RawClient.connect(central.port, "127.0.0.1", { ...identity, ca: await pem(ours, "ca.crt") });
-  };
+  const connect = (from: string | undefined, id: number) => RawClient.connectTls(central.port, ours, from === undefined ? undefined : id, from);
   expect((await fetchMetrics(port)).get("lottery_access_denied_total")).toBe(0);
   // No certificate, and one of another CA: closed unanswered, refused at the handshake.
   for (const from of [undefined, foreign]) {

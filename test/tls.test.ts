@@ -23,7 +23,6 @@ beforeAll(async () => {
 });
 afterAll(() => certs.cleanup());
 
-const pem = (dir: string, name: string) => Bun.file(join(dir, name)).text();
 const clients: RawClient[] = [];
 afterEach(() => {
   for (const client of clients.splice(0)) if (client.isOpen) client.close();
@@ -31,8 +30,7 @@ afterEach(() => {
 
 /** A client over TLS presenting agency `id`'s certificate from `dir` (or none), checking the central by our CA. */
 async function tlsClient(port: number, id: number | undefined, dir = ours): Promise<RawClient> {
-  const identity = id === undefined ? {} : { cert: await pem(dir, `agency-${id}.crt`), key: await pem(dir, `agency-${id}.key`) };
-  const client = await RawClient.connect(port, "127.0.0.1", { ...identity, ca: await pem(ours, "ca.crt") });
+  const client = await RawClient.connectTls(port, ours, id, dir);
   clients.push(client);
   return client;
 }

@@ -2,6 +2,7 @@
 // requests or garbage) and hands back the central's frames as they arrive, so a test can await a reply,
 // await the central closing the connection, or check that nothing came.
 import type { Socket } from "bun";
+import { join } from "node:path";
 import {
   decodeMessage,
   encodeMessage,
@@ -45,6 +46,16 @@ export class RawClient {
    * by) over TLS: then it resolves once the handshake is done, since nothing can be written before it.
    * A failed handshake rejects, with the TLS library's reason.
    */
+  /**
+   * Over TLS (gen-certs' layout): checks the central by the CA in `caDir` and presents agency `id`'s
+   * certificate from `certDir`, or none when `id` is undefined.
+   */
+  static async connectTls(port: number, caDir: string, id?: number, certDir = caDir): Promise<RawClient> {
+    const pem = (dir: string, name: string) => Bun.file(join(dir, name)).text();
+    const identity = id === undefined ? {} : { cert: await pem(certDir, `agency-${id}.crt`), key: await pem(certDir, `agency-${id}.key`) };
+    return RawClient.connect(port, "127.0.0.1", { ...identity, ca: await pem(caDir, "ca.crt") });
+  }
+
   static async connect(port: number, host = "127.0.0.1", tls?: { cert?: string; key?: string; ca: string; serverName?: string }): Promise<RawClient> {
     const client = new RawClient();
     const handshake = Promise.withResolvers<void>();
