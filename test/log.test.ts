@@ -95,6 +95,56 @@ describe("Logger", () => {
   });
 });
 
+describe("Logger.rangeLines", () => {
+  /** Items given as text fields, packed the way rangeLines reads them: bytes, and per item a start and an end per field. */
+  function pack(items: string[][]) {
+    const encoder = new TextEncoder();
+    const parts: number[] = [];
+    const ranges: number[] = [];
+    for (const fields of items) {
+      for (const field of fields) {
+        ranges.push(parts.length);
+        parts.push(...encoder.encode(field));
+        ranges.push(parts.length);
+      }
+    }
+    return { bytes: new Uint8Array(parts), ranges, stride: 2 * items[0]!.length };
+  }
+
+  test("each item's line is what log() writes for the same values, in order, and only for items from..to", () => {
+    const items = [
+      ["x", "30904465", "7574"],
+      ["y", "00000001", "0042"],
+      ["z", "José Ñúñez", "a|b"],
+      ["w", " lead", ""],
+      ["v", "tab\tinside", "line\nbreak"],
+    ];
+    const { bytes, ranges, stride } = pack(items);
+    const { logger, lines } = (() => {
+      const lines: string[] = [];
+      return { logger: new Logger("INFO", (line) => lines.push(line)), lines };
+    })();
+    // Fields 1 and 2 of each item, as dni and numero.
+    logger.rangeLines("INFO", "apuesta_enviada", "success", ["dni", "numero"], bytes, ranges, stride, [2, 4], 1, 5);
+    expect(lines.map((line) => line.slice(line.indexOf("action: ")))).toEqual(
+      items.slice(1).map(([, dni, numero]) => `${formatLine("apuesta_enviada", "success", { dni: dni!, numero: numero! })}\n`),
+    );
+    expect(lines.every((line) => /^\S+ INFO    action: /.test(line))).toBe(true);
+    // Plain values only: the lines are made from the bytes themselves, still exactly as log() writes them.
+    const plain = pack([["a", "30904465", "7574"], ["b", "00000001", "0042"], ["c", "9", "0"]]);
+    lines.length = 0;
+    logger.rangeLines("INFO", "apuesta_enviada", "success", ["dni", "numero"], plain.bytes, plain.ranges, plain.stride, [2, 4], 0, 3);
+    expect(lines.map((line) => line.slice(line.indexOf("action: ")))).toEqual([
+      "action: apuesta_enviada | result: success | dni: 30904465 | numero: 7574\n",
+      "action: apuesta_enviada | result: success | dni: 00000001 | numero: 0042\n",
+      "action: apuesta_enviada | result: success | dni: 9 | numero: 0\n",
+    ]);
+    logger.rangeLines("DEBUG", "apuesta_enviada", "success", ["dni"], bytes, ranges, stride, [2], 0, 5);
+    logger.rangeLines("INFO", "apuesta_enviada", "success", ["dni"], bytes, ranges, stride, [2], 3, 3);
+    expect(lines).toHaveLength(3);
+  });
+});
+
 describe("parseLogLevel", () => {
   test("names in any case, and WARN for WARNING", () => {
     expect(parseLogLevel("debug")).toBe("DEBUG");
@@ -115,9 +165,19 @@ describe("the default sink, stdout", () => {
   const script = (exit: string) => `
     import { Logger } from ${JSON.stringify(new URL("../lib/log.ts", import.meta.url).pathname)};
     const log = new Logger("INFO");
-    for (let i = 0; i < 5000; i++) log.info("linea", "success", { n: i });
+    // Lines of text and lines of bytes (rangeLines) alternate in one turn's write.
+    const digits = (n) => new TextEncoder().encode(String(n));
+    for (let i = 0; i < 5000; i++) {
+      if (i % 2 === 0) log.info("linea", "success", { n: i });
+      else log.rangeLines("INFO", "linea", "success", ["n"], digits(i), [0, String(i).length], 2, [0], 0, 1);
+    }
+    // And one call of many lines, past the turn's bound by itself.
+    const many = new TextEncoder().encode(Array.from({ length: 5000 }, (_, i) => String(5000 + i)).join(""));
+    const ranges = [];
+    for (let i = 0, at = 0; i < 5000; i++) ranges.push(at, (at += String(5000 + i).length));
+    log.rangeLines("INFO", "linea", "success", ["n"], many, ranges, 2, [0], 0, 5000);
     setImmediate(() => {
-      log.info("linea", "success", { n: 5000 });
+      log.info("linea", "success", { n: 10000 });
       ${exit}
     });`;
 
@@ -125,7 +185,7 @@ describe("the default sink, stdout", () => {
     ["process.exit() right after the last line", "process.exit(0);"],
     ["an uncaught error right after the last line", "throw new Error('boom');"],
   ] as const) {
-    test(`every line of a turn past 64 KiB and of the next reaches stdout, in order, on ${name}`, async () => {
+    test(`every line of a turn past its bound and of the next reaches stdout, in order, on ${name}`, async () => {
       const child = Bun.spawn([process.execPath, "-e", script(exit)], { stdout: "pipe", stderr: "ignore" });
       const out = await new Response(child.stdout).text();
       await child.exited;
@@ -133,7 +193,7 @@ describe("the default sink, stdout", () => {
         .split("\n")
         .filter((line) => line.includes("action: linea"))
         .map((line) => Number(/n: (\d+)$/.exec(line)![1]));
-      expect(numbers).toEqual(Array.from({ length: 5001 }, (_, i) => i));
+      expect(numbers).toEqual(Array.from({ length: 10001 }, (_, i) => i));
     });
   }
 });
