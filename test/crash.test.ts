@@ -337,12 +337,13 @@ test("an agency that waited for the draw longer than its reconnect budget still 
 // 6. Hardening: idle timeout, connection cap, bounded memory
 
 
-test("the idle timeout closes silent clients with a log line, but not one waiting for the draw", async () => {
+test("the idle timeout closes silent clients with a log line, but not one waiting for the draw at its END", async () => {
   const dir = scope.dir();
   const central = await scope.central(join(dir, "bets.csv"), { SERVER_IDLE_TIMEOUT_SECONDS: "1", LOTTERY_AGENCIES: "2" });
   const waiter = await scope.client(central.port);
   expect(await waiter.request({ type: MessageType.Hello, agency: 1 })).toEqual({ type: MessageType.Welcome, stored: 0 });
-  expect(await waiter.request({ type: MessageType.End, agency: 1 })).toEqual({ type: MessageType.Ok, count: 0 });
+  // Its END is held until the draw (the barrier), and its winners query behind it.
+  await waiter.send({ type: MessageType.End, agency: 1 });
   await waiter.send({ type: MessageType.WinnersQuery, agency: 1 });
 
   // Two silent clients one after the other: when the second is closed, the waiter has been quiet for
@@ -359,13 +360,14 @@ test("the idle timeout closes silent clients with a log line, but not one waitin
   expect(halfFrame.received).toEqual([{ type: MessageType.Error, reason: "idle for 1 s" }]);
 
   expect(waiter.isOpen).toBe(true);
-  expect(waiter.received).toHaveLength(2);
+  expect(waiter.received).toHaveLength(1);
   expect(actionLines(central, "conexion_inactiva").filter((line) => line.includes(waiter.peer))).toEqual([]);
 
   // The draw answers the held query on the connection that waited.
   const ender = await scope.client(central.port);
   expect(await ender.request({ type: MessageType.Hello, agency: 2 })).toEqual({ type: MessageType.Welcome, stored: 0 });
   expect(await ender.request({ type: MessageType.End, agency: 2 })).toEqual({ type: MessageType.Ok, count: 0 });
+  expect(await waiter.next()).toEqual({ type: MessageType.Ok, count: 0 });
   expect(await waiter.next()).toEqual({ type: MessageType.Winners, documents: [] });
   expect(await kill(central, "SIGTERM")).toBe(0);
 }, PROCESS_TEST_MS);

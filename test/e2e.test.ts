@@ -511,9 +511,11 @@ test("unknown agencies are refused, a repeated END counts once, bets after END o
     type: MessageType.Ok,
     count: 1,
   });
-  expect(await client.request({ type: MessageType.End, agency: 1 })).toEqual({ type: MessageType.Ok, count: 1 });
-  expect(await client.request({ type: MessageType.End, agency: 1 })).toEqual({ type: MessageType.Ok, count: 1 });
-  await refused({ type: MessageType.Bets, agency: 1, bets: BetBlock.of([bet("112", "1")]) }, /agency 1 has already sent END/);
+  // END is the draw's barrier: agency 1's two ENDs, and the batch it sends after them, are answered (in
+  // order) only at the draw; the batch was refused as it came.
+  await client.send({ type: MessageType.End, agency: 1 });
+  await client.send({ type: MessageType.End, agency: 1 });
+  await client.send({ type: MessageType.Bets, agency: 1, bets: BetBlock.of([bet("112", "1")]) });
   // Two ENDs from agency 1 did not make two agencies: agency 2 may still bet, so there was no draw.
   const second = await raw(central.port);
   expect(await second.request({ type: MessageType.Hello, agency: 2 })).toEqual({ type: MessageType.Welcome, stored: 0 });
@@ -522,9 +524,13 @@ test("unknown agencies are refused, a repeated END counts once, bets after END o
     count: 1,
   });
   expect(actionLines(central, "sorteo")).toEqual([]);
+  expect(client.received.length).toBe(7);
 
   expect(await second.request({ type: MessageType.End, agency: 2 })).toEqual({ type: MessageType.Ok, count: 1 });
   await waitForLine(central, SORTEO);
+  expect(await client.next()).toEqual({ type: MessageType.Ok, count: 1 });
+  expect(await client.next()).toEqual({ type: MessageType.Ok, count: 1 });
+  expect(reasonOf(await client.next())).toMatch(/agency 1 has already sent END/);
   expect(reasonOf(await second.request({ type: MessageType.Bets, agency: 2, bets: BetBlock.of([bet("223", "1")]) }))).toMatch(
     /draw has already taken place/,
   );

@@ -6,7 +6,7 @@ import { BetBlock } from "../lib/bet-block.ts";
 import { RequestHandlers } from "../lib/central/handlers.ts";
 import { Lottery, type AdmittedBatch } from "../lib/central/lottery.ts";
 import { Backlog, type ConnectionLink } from "../lib/central/session.ts";
-import { Logger } from "../lib/log.ts";
+import { Logger, type LogLevel } from "../lib/log.ts";
 import { MessageType, type Message } from "../lib/protocol/index.ts";
 import { BetStore, StorageFailedError } from "../lib/store.ts";
 import { readCsv, scratchDir } from "./support/system.ts";
@@ -21,15 +21,15 @@ afterEach(() => {
 /** A connection the handlers can only hang up: it records why. */
 function fakeLink(peer: string, identity?: string): ConnectionLink & { hungUp: string[] } {
   const hungUp: string[] = [];
-  return { peer, identity, hungUp, hangUp: (reason) => hungUp.push(reason) };
+  return { peer, ip: peer.split(":")[0]!, identity, hungUp, hangUp: (reason) => hungUp.push(reason) };
 }
 
-async function handlers(agencies: number, syncFile?: (fd: number) => Promise<void>, backlogLimit = 1000) {
+async function handlers(agencies: number, syncFile?: (fd: number) => Promise<void>, backlogLimit = 1000, level: LogLevel = "INFO") {
   const dir = scratchDir("lottery-handlers-");
   cleanups.push(dir.cleanup);
   const storage = join(dir.path, "bets.csv");
   const lines: string[] = [];
-  const log = new Logger("INFO", (line) => lines.push(line));
+  const log = new Logger(level, (line) => lines.push(line));
   const lottery = new Lottery(agencies, log);
   const store = new BetStore<AdmittedBatch>(storage, "always", (batch) => lottery.recordCommitted(batch), syncFile);
   await store.open((stored) => lottery.recordStored(stored));
@@ -141,4 +141,60 @@ test("a bets frame that did not decode refuses the session's later batches, so w
   expect(await session.handle(bets(1, "11"))).toEqual({ type: MessageType.Error, reason: "an earlier batch of this session was refused" });
   expect(readCsv(storage).map((row) => row[3])).toEqual(["10"]);
   expect(h.stats.batchesRefused).toBe(2);
+});
+
+/** One turn of the event loop: every promise that was going to settle by itself has. */
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+test("an echo goes back unchanged to anyone, hello or not, and is logged as the course's receive_message line", async () => {
+  const { handlers: h, lines } = await handlers(1);
+  const session = h.open(fakeLink("172.25.125.3:40000"));
+  const echo = (text: string): Message => ({ type: MessageType.Echo, payload: new TextEncoder().encode(text) });
+  expect(await session.handle(echo("[CLIENT 1] Message N°1"))).toEqual(echo("[CLIENT 1] Message N°1"));
+  // The IP alone: the course's parser takes a key up to a value's last colon.
+  expect(lines.at(-1)).toEndWith(" INFO    action: receive_message | result: success | ip: 172.25.125.3 | msg: [CLIENT 1] Message N°1\n");
+  // A "|" cannot cut the line; a long payload is shown in part.
+  await session.handle(echo("a|b"));
+  expect(lines.at(-1)).toEndWith('| msg: "a\\u007cb"\n');
+  await session.handle(echo("x".repeat(5000)));
+  expect(lines.at(-1)).toEndWith(`| msg: ${"x".repeat(200)}… (5000 bytes)\n`);
+});
+
+test("a batch's stored bets are logged last bet first, at DEBUG; a batch of one at INFO", async () => {
+  const { handlers: h, lines } = await handlers(1, undefined, 1000, "DEBUG");
+  const session = h.open(fakeLink("a:1"));
+  await session.handle(hello(1));
+  await session.handle(bets(1, "10", "11", "12"));
+  await session.handle(bets(1, "13"));
+  const stored = lines.filter((line) => line.includes("action: apuesta_almacenada |"));
+  expect(stored.map((line) => line.match(/ (DEBUG|INFO) .*dni: (\d+) \| numero: 1\n$/)?.slice(1))).toEqual([
+    ["DEBUG", "12"],
+    ["DEBUG", "11"],
+    ["DEBUG", "10"],
+    ["INFO", "13"],
+  ]);
+  // Each batch's lines come after its apuesta_recibida.
+  expect(lines.findIndex((line) => line.includes("cantidad: 3"))).toBeLessThan(lines.indexOf(stored[0]!));
+});
+
+test("END is the draw's barrier: a durable END is answered only once every agency's END is, then all at once", async () => {
+  const { handlers: h, lines } = await handlers(2);
+  const first = h.open(fakeLink("a:1"));
+  await first.handle(hello(1));
+  await first.handle(bets(1, "10"));
+  let firstAnswered = false;
+  const firstEnd = Promise.resolve(first.handle({ type: MessageType.End, agency: 1 })).then((answer) => {
+    firstAnswered = true;
+    return answer;
+  });
+  while (!lines.some((line) => line.includes("action: fin_apuestas | result: success | agency: 1 |"))) await turn();
+  await turn();
+  expect(firstAnswered).toBe(false);
+  const second = h.open(fakeLink("b:2"));
+  await second.handle(hello(2));
+  expect(await second.handle({ type: MessageType.End, agency: 2 })).toEqual({ type: MessageType.Ok, count: 0 });
+  expect(await firstEnd).toEqual({ type: MessageType.Ok, count: 1 });
+  expect(lines.filter((line) => line.includes("action: sorteo |"))).toHaveLength(1);
+  // A repeated END after the draw is answered at once.
+  expect(await first.handle({ type: MessageType.End, agency: 1 })).toEqual({ type: MessageType.Ok, count: 1 });
 });

@@ -90,38 +90,42 @@ async function lastEndHeld() {
   expect(await waiting.request({ type: MessageType.Hello, agency: 1 })).toEqual({ type: MessageType.Welcome, stored: 0 });
   waiting.send({ type: MessageType.End, agency: 1 });
   (await before(syncs.next(0), { "agency 1's END was answered without a sync": waiting.arrival(2) })).resolve();
-  expect(await waiting.next()).toEqual({ type: MessageType.Ok, count: 0 });
+  // Behind its END, which is the barrier: neither is answered before the draw.
   waiting.send({ type: MessageType.WinnersQuery, agency: 1 });
   const agencies = await scope.client(port);
   expect(await agencies.request({ type: MessageType.Hello, agency: 2 })).toEqual({ type: MessageType.Welcome, stored: 0 });
   agencies.send({ type: MessageType.End, agency: 2 });
   const endSync = await before(syncs.next(1), {
     "agency 2's END was answered without a sync": agencies.arrival(2),
-    "the winners query was answered": waiting.arrival(3),
+    "agency 1's END was answered before the draw": waiting.arrival(2),
   });
   // Agency 2's END is written and not yet durable: no draw yet, nobody answered.
   await roundTrips(port);
   expect(central.count(SORTEO)).toBe(0);
-  expect({ waiting: waiting.received.length, agencies: agencies.received.length }).toEqual({ waiting: 2, agencies: 1 });
+  expect({ waiting: waiting.received.length, agencies: agencies.received.length }).toEqual({ waiting: 1, agencies: 1 });
   expect(readFileSync(`${central.storage}.ends`, "utf8")).toBe("1\n2\n");
   return { central, agencies, waiting, endSync };
 }
 
-test("the last END counts toward the draw only once it is durable: no draw and no winners answer before its sync", async () => {
+test("the last END counts toward the draw only once it is durable: no draw, no END answered and no winners before its sync", async () => {
   const { central, agencies, waiting, endSync } = await lastEndHeld();
   endSync.resolve();
+  expect(await waiting.next()).toEqual({ type: MessageType.Ok, count: 0 });
   expect(await waiting.next()).toEqual({ type: MessageType.Winners, documents: [] });
   expect(await agencies.next()).toEqual({ type: MessageType.Ok, count: 0 });
   expect(central.count(SORTEO)).toBe(1);
+  // The draw is logged before any END is answered: the agencies' winners lines come after it.
+  const lines = central.lines.join("\n");
+  expect(lines.indexOf("action: sorteo")).toBeLessThan(lines.indexOf("action: ganadores_enviados"));
 });
 
-test("if the last END's sync fails there is no draw: the held winners query is dropped unanswered", async () => {
+test("if the last END's sync fails there is no draw: the ENDs and the winners query waiting for it are dropped unanswered", async () => {
   const { central, agencies, waiting, endSync } = await lastEndHeld();
   endSync.reject(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" }));
   expect(await central.fatal).toBeInstanceOf(StorageFailedError);
   await Promise.all([waiting.closed, agencies.closed]);
-  // Nothing after what each had before the failed sync: no winners, and no OK for agency 2's END.
-  expect(waiting.received).toHaveLength(2);
+  // Nothing after each welcome: no OK for either END, no winners.
+  expect(waiting.received).toHaveLength(1);
   expect(agencies.received).toHaveLength(1);
   expect(central.count(SORTEO)).toBe(0);
 });

@@ -102,6 +102,10 @@ class Link implements ConnectionLink {
     return this.socket.data.peer;
   }
 
+  get ip(): string {
+    return this.socket.remoteAddress;
+  }
+
   hangUp(reason: string): void {
     this.hangUpFor(this.socket, reason);
   }

@@ -49,6 +49,9 @@ export class RequestHandlers implements SessionFactory {
   }
 }
 
+/** How much of an echo's text its log line shows: the course's messages are some 25 characters. */
+const MAX_ECHO_LOG_CHARS = 200;
+
 /** An agency's certificate is issued to `agency-N` (see lib/tls/certs.ts). */
 const AGENCY_CN = /^agency-([1-9]\d{0,9})$/;
 
@@ -129,7 +132,7 @@ class AgencySession implements Session {
       case MessageType.WinnersQuery:
         return this.winners(message.agency);
       case MessageType.Echo:
-        return message;
+        return this.echo(message);
       default:
         throw new RefusedError(`unexpected ${messageName(message.type)} message from an agency`);
     }
@@ -185,8 +188,10 @@ class AgencySession implements Session {
     stats.batchesStored++;
     stats.batchAck.observe((performance.now() - received) / 1000);
     log.info("apuesta_recibida", "success", { cantidad: batch.count });
-    for (const bet of logged) {
-      log.log(level, "apuesta_almacenada", "success", { dni: bet.document, numero: Number(bet.number) });
+    // Last bet first: the agency confirms a batch first bet first, so the last stored line of a batch and
+    // the first confirmation of it name the same bet (README, The exercises: exercise 5).
+    for (let i = logged.length - 1; i >= 0; i--) {
+      log.log(level, "apuesta_almacenada", "success", { dni: logged[i]!.document, numero: Number(logged[i]!.number) });
     }
     return { type: MessageType.Ok, count: batch.count };
   }
@@ -221,7 +226,18 @@ class AgencySession implements Session {
       // A repeated END counts once; it is answered once the first one is durable.
       await store.idle();
     }
+    // The barrier: END is answered at the draw, when every agency has sent its own; the agency asks for
+    // its winners after that answer, so no winners line can come before the draw's (README, Synchronization).
+    await lottery.drawTaken();
     return { type: MessageType.Ok, count: lottery.storedCount(agency) };
+  }
+
+  /** The course's echo server: the payload goes back unchanged, and its text is logged. */
+  private echo(message: Extract<Message, { type: MessageType.Echo }>): Message {
+    const text = Buffer.from(message.payload).toString("utf8");
+    const msg = text.length > MAX_ECHO_LOG_CHARS ? `${text.slice(0, MAX_ECHO_LOG_CHARS)}… (${message.payload.length} bytes)` : text;
+    this.handlers.log.info("receive_message", "success", { ip: this.link.ip, msg });
+    return message;
   }
 
   private async winners(agency: number): Promise<Message> {

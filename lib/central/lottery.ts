@@ -140,6 +140,11 @@ export class Lottery {
     this.drawIfComplete();
   }
 
+  /** Settles once the draw has taken place (rejects with DrawCancelledError if the central stops first). */
+  drawTaken(): Promise<void> {
+    return this.draw.promise;
+  }
+
   /** The documents of the agency's winning bets, once the draw has taken place. */
   async winners(agency: number): Promise<string[]> {
     this.checkAgency(agency);

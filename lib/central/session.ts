@@ -6,8 +6,10 @@ import type { Message } from "../protocol/index.ts";
 
 /** What the mechanics let the handlers do with one connection. */
 export interface ConnectionLink {
-  /** The client's address, for the log. */
+  /** The client's address and port, for the log. */
   readonly peer: string;
+  /** The client's IP address alone (the course's echo line names it so). */
+  readonly ip: string;
   /**
    * Who the transport proved the client to be: the subject CN of its TLS certificate, verified against
    * the central's CA. Undefined on plain TCP, where nothing is proved.
