@@ -9,10 +9,14 @@ const EXIT_INVALID_ROWS = 3;
 
 const config = await loadAgencyConfig().catch(exitOnStartupError);
 const log = new Logger(config.logLevel);
+// The course's keys first, as written in client/config.yaml (or its variables): "150ms" stays "150ms".
+const { written } = config;
 log.info("config", "success", {
-  id: config.id,
-  server_address: `${config.serverAddress.host}:${config.serverAddress.port}`,
-  log_level: config.logLevel,
+  client_id: config.id,
+  server_address: written.serverAddress ?? `${config.serverAddress.host}:${config.serverAddress.port}`,
+  loop_amount: written.loopAmount ?? config.loopAmount,
+  loop_period: written.loopPeriodMs ?? `${config.loopPeriodMs}ms`,
+  log_level: written.logLevel ?? config.logLevel,
   batch_max_amount: config.batchMaxAmount,
   batch_window: config.batchWindow,
   data_file: config.singleBet ? "none (single bet)" : config.dataFile,

@@ -7,10 +7,13 @@ import { exitOnStartupError } from "./lib/startup.ts";
 
 const config = await loadCentralConfig().catch(exitOnStartupError);
 const log = new Logger(config.loggingLevel);
+// The course's keys first, as written in server/config.ini (or its variables); then the rest.
+const { written } = config;
 log.info("config", "success", {
-  port: config.port,
-  listen_backlog: config.listenBacklog,
-  logging_level: config.loggingLevel,
+  port: written.port ?? config.port,
+  listen_backlog: written.listenBacklog ?? config.listenBacklog,
+  logging_level: written.loggingLevel ?? config.loggingLevel,
+  ip: written.host ?? config.host,
   agencies: config.agencies,
   storage: config.storagePath,
   tls: config.tls ? "on" : "off",

@@ -1,13 +1,14 @@
 /**
  * Writes the Docker Compose file for a central and N agencies, or with --stack the Docker Swarm stack file.
  *
- *   bun gen-compose.ts [--stack] [--tls] [OUTPUT] N
+ *   bun gen-compose.ts [--stack] [--tls] [--keep-bets] [OUTPUT] N
  *     OUTPUT defaults to docker-compose-dev.yaml (docker-stack.yaml with --stack); one argument is N.
  *     --tls: mutual TLS with the certificates of `bun run gen-certs` in .certs/ next to OUTPUT.
+ *     --keep-bets: the central's bets on a named volume, kept across `docker compose down`.
  *
  * A bad argument prints the usage on stderr and exits 2 without touching OUTPUT. The text comes from
  * lib/compose.ts and lib/stack/stack-file.ts. The stack file names its configs and secrets by their content,
- * so it reads config/*.yaml (and with --tls .certs/) next to OUTPUT, and with --tls writes the per-agency
+ * so it reads server/config.ini and client/config.yaml (and with --tls .certs/) next to OUTPUT, and with --tls writes the per-agency
  * templates into that .certs/ (see lib/stack/stack-file.ts).
  */
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
@@ -29,7 +30,7 @@ if ("error" in args) {
   process.exit(2);
 }
 
-const { output, agencies, stack, tls } = args;
+const { output, agencies, stack, tls, keepBets } = args;
 const base = dirname(output);
 const fail = (message: string): never => {
   console.error(`gen-compose: ${message}`);
@@ -73,8 +74,10 @@ function stackText(): string {
   return renderStack(agencies, { tls, versions });
 }
 
-writeAtomically(output, stack ? stackText() : renderCompose(agencies, { tls }));
-console.log(`gen-compose: wrote ${output} (${stack ? "stack: " : ""}server + ${agencies} agencies${tls ? ", mutual TLS" : ""})`);
+writeAtomically(output, stack ? stackText() : renderCompose(agencies, { tls, keepBets }));
+console.log(
+  `gen-compose: wrote ${output} (${stack ? "stack: " : ""}server + ${agencies} agencies${tls ? ", mutual TLS" : ""}${keepBets ? ", bets kept on a volume" : ""})`,
+);
 
 // Compose resolves bind-mount paths against the compose file's folder, and Docker creates a missing source as
 // an empty directory, which the agency would then fail to read: warn early (the file is still written).

@@ -2,11 +2,12 @@
  * Pure logic of `gen-compose.ts`: argument parsing and the compose file text for N agencies.
  *
  * The YAML is written as a template rather than through a serializer so that the output is byte-for-byte
- * deterministic, reads like a hand-written file, and can carry comments. The file must work with compose v2
- * (`docker compose`) and compose 1.29 (`docker-compose`), so it uses no top-level `name:` and no v2-only keys.
+ * deterministic, reads like a hand-written file, and can carry comments. It is a Compose v2 file
+ * (`docker compose`): its top-level `name:` makes the project the course's `tp0` wherever it is run from.
  */
 
-import { CENTRAL_ENV } from "./runtime-env.ts";
+import { CENTRAL_CONFIG_FILE } from "./central/config.ts";
+import { AGENCY_CONFIG_FILE } from "./agency/config.ts";
 import { certificateFiles } from "./tls/certs.ts";
 import { tlsSettings } from "./tls/config.ts";
 
@@ -15,21 +16,36 @@ export const MAX_AGENCIES = 1000;
 
 export const DEFAULT_OUTPUT = "docker-compose-dev.yaml";
 
-/** The one image both roles run; the role is the command. */
-export const IMAGE = "lottery:latest";
+/** The course's compose project: its network is `tp0_testing_net`, where its harness starts its own echo servers. */
+export const PROJECT = "tp0";
 
-/** Port the central listens on inside the network (config/central.yaml `server.port`, agency `server:12345`). */
+/** The images the course's commands build: `docker build -f ./server/Dockerfile -t server:latest .`, and the client's. */
+export const SERVER_IMAGE = "server:latest";
+export const CLIENT_IMAGE = "client:latest";
+
+/** `docker build` for each image, as the course's Makefile runs it (from the repository's root). */
+export const IMAGE_BUILDS = [
+  ["docker", "build", "-f", "./server/Dockerfile", "-t", SERVER_IMAGE, "."],
+  ["docker", "build", "-f", "./client/Dockerfile", "-t", CLIENT_IMAGE, "."],
+] as const;
+
+/** The images' working directory (server/Dockerfile, client/Dockerfile): the roles find their config files under it. */
+export const APP_DIR = "/app";
+
+/** Port the central listens on inside the network (server/config.ini SERVER_PORT, the agencies' `server:12345`). */
 export const SERVER_PORT = 12345;
 
-/** The central's HTTP side (config/central.yaml `http.port`): published on the host's loopback only. */
-const HTTP_PORT = 9464;
+/** The central's HTTP side (SERVER_HTTP_PORT): its health check, published on the host's loopback only. */
+export const HTTP_PORT = 9464;
 
 export const NETWORK = "testing_net";
 export const SUBNET = "172.25.125.0/24";
 
-/** Named volume holding the central's bets file, so that bets survive `docker compose down` (without -v). */
+/** Where the central keeps its bets in the container: in the container's own file system unless a volume is asked for. */
+export const STORAGE_DIR = "/storage";
+export const STORAGE_FILEPATH = `${STORAGE_DIR}/bets.csv`;
+/** The named volume of `--keep-bets` (and of the stack file), which outlives `docker compose down`. */
 export const STORAGE_VOLUME = "storage";
-export const STORAGE_FILEPATH = "/storage/bets.csv";
 
 /** Folder of `bun run gen-certs` (lib/tls/certs.ts), next to the generated file. */
 const CERTS_DIR = ".certs";
@@ -37,20 +53,22 @@ const CERTS_DIR = ".certs";
 /** Stack file written by `--stack` without OUTPUT (not docker-compose-dev.yaml, which is committed). */
 export const DEFAULT_STACK_OUTPUT = "docker-stack.yaml";
 
-export const USAGE = `usage: bun gen-compose.ts [--stack] [--tls] [OUTPUT] N
-  OUTPUT   file to write (default: ${DEFAULT_OUTPUT}, or ${DEFAULT_STACK_OUTPUT} with --stack)
-  N        number of agencies, an integer from 0 to ${MAX_AGENCIES}
-  --stack  a Docker Swarm stack file (docker stack deploy) instead of a compose file
-  --tls    mutual TLS with the certificates \`bun run gen-certs\` wrote in ./${CERTS_DIR}/`;
+export const USAGE = `usage: bun gen-compose.ts [--stack] [--tls] [--keep-bets] [OUTPUT] N
+  OUTPUT       file to write (default: ${DEFAULT_OUTPUT}, or ${DEFAULT_STACK_OUTPUT} with --stack)
+  N            number of agencies, an integer from 0 to ${MAX_AGENCIES}
+  --stack      a Docker Swarm stack file (docker stack deploy) instead of a compose file
+  --tls        mutual TLS with the certificates \`bun run gen-certs\` wrote in ./${CERTS_DIR}/
+  --keep-bets  the central's bets on a named volume, kept across \`docker compose down\` (a lottery
+               then goes on over several ups); without it each \`up\` after a \`down\` is a new lottery`;
 
-export type ComposeArgs = { output: string; agencies: number; stack: boolean; tls: boolean };
+export type ComposeArgs = { output: string; agencies: number; stack: boolean; tls: boolean; keepBets: boolean };
 
-const FLAGS = ["--stack", "--tls"] as const;
+const FLAGS = ["--stack", "--tls", "--keep-bets"] as const;
 
 /**
- * Parses `[--stack] [--tls] [OUTPUT] N` (flags anywhere). Returns an error message (without the usage text) for
- * anything else: an unknown flag, a wrong number of arguments, or an N that is not a plain decimal integer in
- * 0..MAX_AGENCIES ("5.0", "-1", "1e3", " 5" refused).
+ * Parses `[--stack] [--tls] [--keep-bets] [OUTPUT] N` (flags anywhere). Returns an error message (without the
+ * usage text) for anything else: an unknown flag, a wrong number of arguments, or an N that is not a plain
+ * decimal integer in 0..MAX_AGENCIES ("5.0", "-1", "1e3", " 5" refused).
  */
 export function parseComposeArgs(argv: readonly string[]): ComposeArgs | { error: string } {
   const flags = new Set<string>();
@@ -64,13 +82,15 @@ export function parseComposeArgs(argv: readonly string[]): ComposeArgs | { error
   if (positional.length < 1 || positional.length > 2) {
     return { error: `expected 1 or 2 arguments besides the options, got ${positional.length}` };
   }
+  // The stack always keeps its bets on a volume (on the node labelled for it).
+  if (stack && flags.has("--keep-bets")) return { error: "--keep-bets is for compose files: a stack always keeps its bets on a volume" };
   const output = positional.length === 2 ? positional[0]! : stack ? DEFAULT_STACK_OUTPUT : DEFAULT_OUTPUT;
   const raw = positional[positional.length - 1]!;
   if (output === "") return { error: "OUTPUT must not be empty" };
   if (!/^[0-9]+$/.test(raw)) return { error: `N must be a non-negative integer, got '${raw}'` };
   const agencies = Number(raw);
   if (agencies > MAX_AGENCIES) return { error: `N must be at most ${MAX_AGENCIES}, got ${raw}` };
-  return { output, agencies, stack, tls: flags.has("--tls") };
+  return { output, agencies, stack, tls: flags.has("--tls"), keepBets: flags.has("--keep-bets") };
 }
 
 /** Throws unless `agencies` is a count the generators accept. */
@@ -95,86 +115,73 @@ export function tlsFiles(agencies: number): string[] {
   return certificateFiles(agencies).filter((file) => file !== "ca.key");
 }
 
-/**
- * The health check's command, run by busybox sh inside the server container: it sends an echo frame
- * (size u32 BE = 4 | type 'P' | "ping") and passes only if the very same 9 bytes come back. busybox printf
- * understands octal escapes; `timeout` bounds it because Debian's small busybox nc has no idle timeout
- * (its -w only bounds the connect) and would wait for the server to close. Kept free of `$` so compose
- * interpolation never touches it.
- */
-export const HEALTHCHECK_COMMAND =
-  `printf '\\000\\000\\000\\004Pping' | timeout 3 nc -w 2 127.0.0.1 ${SERVER_PORT}` +
-  ` | od -An -tx1 | tr -d ' \\n' | grep -qx 000000045070696e67`;
+/** The config files as mounted: where the roles look for them by default, under the images' working directory. */
+export const CENTRAL_CONFIG_MOUNT = `${APP_DIR}/${CENTRAL_CONFIG_FILE}`;
+export const AGENCY_CONFIG_MOUNT = `${APP_DIR}/${AGENCY_CONFIG_FILE}`;
 
 /**
- * In TLS mode netcat cannot speak to the central's port: the check asks its HTTP side instead, whose
- * /healthz answers 200 only while the central serves (503 once it stops or its storage failed). busybox
- * wget exits non-zero on anything but a 2xx.
+ * The central's health check: its HTTP side's /healthz answers 200 only while it serves (503 once it stops
+ * or its storage failed); busybox wget exits non-zero on anything else. It asks 127.0.0.1, so it holds
+ * whatever SERVER_IP the central listens on, and over TLS too, which a netcat echo could not speak.
  */
-const TLS_HEALTHCHECK = ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${HTTP_PORT}/healthz`] as const;
+export const HEALTHCHECK = ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${HTTP_PORT}/healthz`] as const;
 
 /** The `healthcheck:` block of the server service, indented for a service body (4 spaces). */
-export function healthcheckBlock(tls: boolean): string {
-  const test = tls
-    ? `      # The HTTP side's /healthz: the bets port speaks only mutual TLS, which netcat cannot.
-      test: [${TLS_HEALTHCHECK.map((part) => JSON.stringify(part)).join(", ")}]`
-    : `      # Echo frame through netcat: healthy only when the central answers its protocol, not merely listens.
-      test:
-        - CMD-SHELL
-        - >-
-          ${HEALTHCHECK_COMMAND}`;
+export function healthcheckBlock(): string {
   return `    healthcheck:
-${test}
-      interval: 2s
+      test: [${HEALTHCHECK.map((part) => JSON.stringify(part)).join(", ")}]
+      interval: 1s
       timeout: 5s
-      retries: 30
+      retries: 60
 `;
 }
 
 /** Environment lines (6-space indented) that turn TLS on for a role, with the paths its files are mounted at. */
 export function tlsEnvironment(prefix: "SERVER" | "CLI", paths: { cert: string; key: string; ca: string }): string {
   // The variables' names are the settings' own (lib/tls/config.ts), so the two cannot drift apart.
-  const { tlsCert, tlsKey, tlsCa } = tlsSettings(prefix);
+  const { tlsCert, tlsKey, tlsCa } = tlsSettings(prefix, prefix === "SERVER" ? "ini" : "yaml");
   return `      ${tlsCert.env}: ${paths.cert}\n      ${tlsKey.env}: ${paths.key}\n      ${tlsCa.env}: ${paths.ca}\n`;
 }
 
 /** Where the certificates are mounted inside the containers of the compose file. */
 const CERTS_MOUNT = "/certs";
 
-/** The server's own variables, indented for a service's `environment:`; the stack file's server has them too. */
+/**
+ * The server's own variables, indented for a service's `environment:`; the stack file's server has them
+ * too. They win over server/config.ini: the draw waits for the agencies this file starts, and the health
+ * check asks the HTTP side's port.
+ */
 export function serverEnvironment(agencies: number): string {
-  return `      CENTRAL_CONFIG: /config/central.yaml
-      LOTTERY_AGENCIES: "${agencies}"
+  return `      LOTTERY_AGENCIES: "${agencies}"
       STORAGE_FILEPATH: ${STORAGE_FILEPATH}
-      # Long-lived: JavaScriptCore's last JIT tier pays here, compiled off the thread that serves
-      # (the image leaves both off, for the agencies); a heap that grows slowly keeps bursts small.
-${Object.entries(CENTRAL_ENV)
-  .map(([name, value]) => `      ${name}: "${value}"\n`)
-  .join("")}`;
+      SERVER_HTTP_PORT: "${HTTP_PORT}"
+`;
 }
 
-function serverService(agencies: number, tls: boolean): string {
+function composeServer(agencies: number, tls: boolean, keepBets: boolean): string {
   const certs = tls ? ["ca.crt", "server.crt", "server.key"].map((f) => `      - ${certPath(f)}:${CERTS_MOUNT}/${f}:ro\n`) : [];
   const env = tls
     ? tlsEnvironment("SERVER", { cert: `${CERTS_MOUNT}/server.crt`, key: `${CERTS_MOUNT}/server.key`, ca: `${CERTS_MOUNT}/ca.crt` })
     : "";
+  const storage = keepBets
+    ? `      # --keep-bets: the bets outlive \`docker compose down\`; \`down -v\` removes them.\n      - ${STORAGE_VOLUME}:${STORAGE_DIR}\n`
+    : "";
   return `  server:
     container_name: server
-    image: ${IMAGE}
-    build: .
-    command: ["bun", "run", "central.ts"]
+    image: ${SERVER_IMAGE}
+    # Built by \`make docker-image\` (the course's two \`docker build\` commands): never looked for in a registry.
+    pull_policy: never
     environment:
 ${serverEnvironment(agencies)}${env}    volumes:
-      - ./config/central.yaml:/config/central.yaml:ro
-      - ${STORAGE_VOLUME}:/storage
-${certs.join("")}    ports:
+      - ./${CENTRAL_CONFIG_FILE}:${CENTRAL_CONFIG_MOUNT}:ro
+${storage}${certs.join("")}    ports:
       - "127.0.0.1:${HTTP_PORT}:${HTTP_PORT}"
-${healthcheckBlock(tls)}    networks:
+${healthcheckBlock()}    networks:
       - ${NETWORK}
 `;
 }
 
-function clientService(id: number, tls: boolean): string {
+function composeClient(id: number, tls: boolean): string {
   // Each agency gets the CA, its own certificate and only its own key, under fixed names.
   const certs = tls
     ? [
@@ -188,14 +195,13 @@ function clientService(id: number, tls: boolean): string {
     : "";
   return `  client${id}:
     container_name: client${id}
-    image: ${IMAGE}
-    command: ["bun", "run", "agency.ts"]
+    image: ${CLIENT_IMAGE}
+    pull_policy: never
     environment:
-      AGENCY_CONFIG: /config/agency.yaml
       CLI_ID: "${id}"
       CLI_DATA_FILE: /data/agency.csv
 ${env}    volumes:
-      - ./config/agency.yaml:/config/agency.yaml:ro
+      - ./${AGENCY_CONFIG_FILE}:${AGENCY_CONFIG_MOUNT}:ro
       - ${agencyDataPath(id)}:/data/agency.csv:ro
 ${certs.join("")}    depends_on:
       server:
@@ -207,20 +213,26 @@ ${certs.join("")}    depends_on:
 
 /**
  * The compose file for `agencies` agencies (0 gives the server alone); with `tls`, over mutual TLS with the
- * certificates of ./.certs/. Same input, same bytes.
+ * certificates of ./.certs/; with `keepBets`, the central's bets on a named volume. Same input, same bytes.
  */
-export function renderCompose(agencies: number, { tls = false }: { tls?: boolean } = {}): string {
+export function renderCompose(agencies: number, { tls = false, keepBets = false }: { tls?: boolean; keepBets?: boolean } = {}): string {
   checkAgencies(agencies);
-  const command = `bun gen-compose.ts${tls ? " --tls" : ""} OUTPUT ${agencies}`;
+  const command = `./generar-compose.sh${tls ? " --tls" : ""}${keepBets ? " --keep-bets" : ""} OUTPUT ${agencies}`;
   const parts = [
     `# Generated by \`${command}\` (lib/compose.ts): do not edit by hand, regenerate.
-# Works with compose v2 (\`docker compose\`) and compose 1.29 (\`docker-compose\`), hence no top-level \`name:\`.
-# Configuration (config/*.yaml) and bets (.data/agency-N.csv) are mounted read-only, never baked in the image.
-${tls ? "# Certificates (.certs/, from `bun run gen-certs`) too: each agency sees the CA, its certificate and its key.\n" : ""}services:
+# Docker Compose v2. Configuration (${CENTRAL_CONFIG_FILE}, ${AGENCY_CONFIG_FILE}) and bets (.data/agency-N.csv) are
+# mounted read-only, never baked in the images. ${
+      keepBets
+        ? "The bets are kept on the volume `storage` across `down`."
+        : "The bets live in the server's container: `restart` and\n# `stop`/`start` keep them, `down` ends the lottery and the next `up` starts a new one."
+    }
+${tls ? "# Certificates (.certs/, from `bun run gen-certs`) too: each agency sees the CA, its certificate and its key.\n" : ""}name: ${PROJECT}
+
+services:
 `,
-    serverService(agencies, tls),
+    composeServer(agencies, tls, keepBets),
   ];
-  for (let id = 1; id <= agencies; id++) parts.push("\n", clientService(id, tls));
+  for (let id = 1; id <= agencies; id++) parts.push("\n", composeClient(id, tls));
   parts.push(`
 networks:
   ${NETWORK}:
@@ -228,10 +240,7 @@ networks:
       driver: default
       config:
         - subnet: ${SUBNET}
-
-volumes:
-  # Outlives \`docker compose down\`; \`down -v\` removes it.
-  ${STORAGE_VOLUME}: {}
 `);
+  if (keepBets) parts.push(`\nvolumes:\n  ${STORAGE_VOLUME}: {}\n`);
   return parts.join("");
 }

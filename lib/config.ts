@@ -1,5 +1,7 @@
-// Settings come from a YAML file and are overridden by environment variables; every value is checked
-// at start-up and a bad one stops it with a message that names the key and its variable.
+// Settings come from a file (the central's INI, the agency's YAML: the course's formats) and are
+// overridden by environment variables; every value is checked at start-up and a bad one stops it with a
+// message that names the key and its variable.
+import { parse as parseIni } from "ini";
 import { parseLogLevel, type LogLevel } from "./log.ts";
 
 export class ConfigError extends Error {
@@ -15,6 +17,9 @@ export interface Setting<T> {
 }
 
 type Values<S> = { [K in keyof S]: S[K] extends Setting<infer T> ? T : never };
+
+/** What each setting was given as, before it was read: the text of its variable or its file key; absent for a default. */
+type Written<S> = { [K in keyof S]?: string };
 
 export function integer(min: number, max: number): (text: string) => number {
   return (text) => {
@@ -42,6 +47,23 @@ export function logLevel(text: string): LogLevel {
   const level = parseLogLevel(text);
   if (!level) throw new Error("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL");
   return level;
+}
+
+/** Milliseconds in one of each unit of a Go duration (the course's client is in Go: "150ms", "5s", "1m30s"). */
+const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, "\u00b5s": 1e-3, "\u03bcs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION = /^(?:(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$/;
+const DURATION_PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/g;
+
+/** A Go duration ("150ms", "0m20s", "1.5s"; "0" alone needs no unit) as milliseconds, at most `maxMs`. */
+export function duration(maxMs: number): (text: string) => number {
+  return (text) => {
+    const trimmed = text.trim();
+    if (trimmed !== "0" && !DURATION.test(trimmed)) throw new Error('must be a duration such as "150ms", "5s" or "1m30s"');
+    let ms = 0;
+    for (const [, amount, unit] of trimmed.matchAll(DURATION_PART)) ms += Number(amount) * DURATION_UNITS[unit!]!;
+    if (ms > maxMs) throw new Error(`must be at most ${maxMs / 1000} s`);
+    return ms;
+  };
 }
 
 export interface Address {
@@ -86,27 +108,37 @@ function isIpv6(host: string): boolean {
   return halves.length === 2 ? count < IPV6_GROUPS : count === IPV6_GROUPS;
 }
 
-/** Reads a YAML mapping; a missing default file means "defaults only", a missing named file is an error. */
-async function readFile(path: string, named: boolean): Promise<Record<string, unknown>> {
+/**
+ * Reads a settings file into key -> value: a missing default file means "defaults only", a missing named
+ * file is an error. `.ini` files are INI (the course's server/config.ini, whose keys are the variables'
+ * names), anything else YAML (keys are dotted paths: server.address).
+ */
+async function readFile(path: string, named: boolean): Promise<Map<string, unknown>> {
   const file = Bun.file(path);
   if (!(await file.exists())) {
     if (named) throw new ConfigError(`config file ${path} does not exist`);
-    return {};
+    return new Map();
   }
+  const text = await file.text();
+  return path.endsWith(".ini") ? iniSettings(path, text) : yamlSettings(path, text);
+}
+
+function yamlSettings(path: string, text: string): Map<string, unknown> {
   let document: unknown;
   try {
     // Bun's own YAML parser: loading a YAML package cost each process about 0.04 s of CPU at start-up.
-    document = Bun.YAML.parse(await file.text());
+    document = Bun.YAML.parse(text);
   } catch (error) {
     throw new ConfigError(`config file ${path} is not valid YAML: ${(error as Error).message}`);
   }
-  if (document == null) return {};
+  if (document == null) return new Map();
   if (typeof document !== "object" || Array.isArray(document)) {
     throw new ConfigError(`config file ${path} must hold a mapping of sections`);
   }
-  return document as Record<string, unknown>;
+  return flatten(document as Record<string, unknown>);
 }
 
+/** A YAML mapping's leaves by their dotted paths: {server: {address: …}} gives server.address. */
 function flatten(node: Record<string, unknown>, prefix = "", into = new Map<string, unknown>()): Map<string, unknown> {
   for (const [name, value] of Object.entries(node)) {
     const key = prefix + name;
@@ -119,6 +151,17 @@ function flatten(node: Record<string, unknown>, prefix = "", into = new Map<stri
   return into;
 }
 
+/** The course's INI: settings in `[DEFAULT]` (or before any section); no other section means anything here. */
+function iniSettings(path: string, text: string): Map<string, unknown> {
+  const settings = new Map<string, unknown>();
+  for (const [name, value] of Object.entries(parseIni(text))) {
+    if (value === null || typeof value !== "object") settings.set(name, value);
+    else if (name === "DEFAULT") for (const [key, inner] of Object.entries(value)) settings.set(key, inner);
+    else throw new ConfigError(`unknown section [${name}] in ${path}: every setting goes in [DEFAULT]`);
+  }
+  return settings;
+}
+
 /**
  * Loads the settings: the file (`path`, or `fallbackPath` when none is named) gives values, the
  * environment overrides them, defaults fill the rest. Unknown keys in the file are errors (typos).
@@ -126,16 +169,17 @@ function flatten(node: Record<string, unknown>, prefix = "", into = new Map<stri
 export async function loadConfig<S extends Record<string, Setting<unknown>>>(
   settings: S,
   options: { path?: string; fallbackPath: string; env?: Record<string, string | undefined> },
-): Promise<Values<S> & { source: string }> {
+): Promise<Values<S> & { source: string; written: Written<S> }> {
   const env = options.env ?? process.env;
   const source = options.path || options.fallbackPath;
-  const fromFile = flatten(await readFile(source, Boolean(options.path)));
+  const fromFile = await readFile(source, Boolean(options.path));
   const known = new Set(Object.values(settings).map((setting) => setting.key));
   for (const key of fromFile.keys()) {
     if (!known.has(key)) throw new ConfigError(`unknown config key ${key} in ${source}`);
   }
 
-  const values: Record<string, unknown> = { source };
+  const written: Record<string, string> = {};
+  const values: Record<string, unknown> = { source, written };
   for (const [name, setting] of Object.entries(settings)) {
     const fromEnv = env[setting.env];
     const raw = fromEnv !== undefined && fromEnv !== "" ? fromEnv : fromFile.get(setting.key);
@@ -144,11 +188,12 @@ export async function loadConfig<S extends Record<string, Setting<unknown>>>(
       continue;
     }
     const origin = fromEnv !== undefined && fromEnv !== "" ? `env ${setting.env}` : `key ${setting.key} in ${source}, env ${setting.env} unset`;
+    written[name] = String(raw);
     try {
       values[name] = setting.read(String(raw));
     } catch (error) {
       throw new ConfigError(`invalid ${setting.key} (${origin}): ${(error as Error).message}, got ${JSON.stringify(String(raw))}`);
     }
   }
-  return values as Values<S> & { source: string };
+  return values as Values<S> & { source: string; written: Written<S> };
 }

@@ -1,9 +1,9 @@
 // The runtime settings of the two roles, as environment variables (Bun reads JavaScriptCore's options only
-// from there): the processes this project starts (lib/local/processes.ts), the generated compose and
-// stack files (lib/compose.ts), and, written out, the Dockerfile and the package scripts.
+// from there): the processes this project starts (lib/local/processes.ts), and, written out, the two
+// images (server/Dockerfile, client/Dockerfile) and the package scripts.
 
 /**
- * JavaScriptCore settings for every process (the Dockerfile and the package scripts set the same;
+ * JavaScriptCore settings for every process (the images and the package scripts set the same;
  * test/runtime-env.test.ts holds them to it), for few cores shared by many processes (README,
  * Performance). FTL, the last of its JIT tiers, costs more CPU to compile with than it saves in a
  * short-lived process: without it the course's size runs about 30% faster. Compiling on the thread that

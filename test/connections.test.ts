@@ -9,7 +9,7 @@ import { generateCertificates } from "../lib/tls/certs.ts";
 import { RawClient } from "./support/raw-client.ts";
 import { scratchDir } from "./support/system.ts";
 
-const limits = { port: 0, tls: undefined, maxConnections: 10, maxFrameBytes: 1024, idleTimeoutSeconds: 0 };
+const limits = { host: "127.0.0.1", port: 0, tls: undefined, maxConnections: 10, maxFrameBytes: 1024, idleTimeoutSeconds: 0 };
 const servers: ConnectionServer[] = [];
 const clients: RawClient[] = [];
 afterEach(async () => {

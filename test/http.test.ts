@@ -24,17 +24,18 @@ const TIMEOUT = 60_000;
 const bet = (document: string, number = "1") => ({ firstName: "Ana", lastName: "Peña", document, birthdate: "1990-01-01", number });
 const rowsOf = (file: string) => readCsv(file).length;
 
-describe("http.port", () => {
-  test("a port, 0 for a free one, or off; anything else is refused naming the key and its variable", async () => {
-    const load = (value: string) => loadCentralConfig({ CENTRAL_CONFIG: join(import.meta.dir, "..", "config", "central.yaml"), SERVER_HTTP_PORT: value });
-    expect((await loadCentralConfig({ CENTRAL_CONFIG: join(import.meta.dir, "..", "config", "central.yaml") })).httpPort).toBe(9464);
+describe("SERVER_HTTP_PORT", () => {
+  test("a port, 0 for a free one, or off; anything else is refused naming the setting", async () => {
+    const committed = join(import.meta.dir, "..", "server", "config.ini");
+    const load = (value: string) => loadCentralConfig({ CENTRAL_CONFIG: committed, SERVER_HTTP_PORT: value });
+    expect((await loadCentralConfig({ CENTRAL_CONFIG: committed })).httpPort).toBe(9464);
     expect((await load("0")).httpPort).toBe(0);
     expect((await load("8080")).httpPort).toBe(8080);
     expect((await load("off")).httpPort).toBe("off");
     for (const bad of ["on", "-1", "65536", "80x"]) {
       const error = await load(bad).then(() => undefined, (e: Error) => e.message);
-      expect(error).toContain("http.port");
       expect(error).toContain("SERVER_HTTP_PORT");
+      expect(error).toContain(JSON.stringify(bad));
     }
   });
 

@@ -1,6 +1,6 @@
-// The two roles' runtime settings are set in four places: the processes the project starts and the
-// generated compose and stack files read lib/runtime-env.ts; the package scripts and the image must say
-// the same, or `bun run central` and the containers run otherwise than what was measured.
+// The two roles' runtime settings are set in three places: the processes the project starts read
+// lib/runtime-env.ts; the package scripts and the two images must say the same, or `bun run central` and
+// the containers run otherwise than what was measured.
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -19,7 +19,19 @@ test("the agency's package script sets the agencies' settings", () => {
   expect(assignments(scripts.agency!)).toEqual({ ...RUNTIME_ENV, ...AGENCY_ENV });
 });
 
-test("the image's defaults are the settings every process starts from", () => {
-  const line = readFileSync(join(ROOT, "Dockerfile"), "utf8").split("\n").find((l) => l.startsWith("ENV BUN_JSC_"));
-  expect(assignments(line ?? "")).toEqual(RUNTIME_ENV);
+/** The NAME=value pairs of a Dockerfile's ENV line. */
+const imageEnv = (dockerfile: string) => assignments(readFileSync(join(ROOT, dockerfile), "utf8").split("\n").find((l) => l.startsWith("ENV ")) ?? "");
+
+test("the central's image sets the central's settings", () => {
+  expect(imageEnv("server/Dockerfile")).toEqual({ ...RUNTIME_ENV, ...CENTRAL_ENV });
+});
+
+test("the agency's image sets the agencies' settings", () => {
+  expect(imageEnv("client/Dockerfile")).toEqual({ ...RUNTIME_ENV, ...AGENCY_ENV });
+});
+
+test("both images are built from the same base, as the CI's Bun", () => {
+  const from = (dockerfile: string) => readFileSync(join(ROOT, dockerfile), "utf8").match(/^FROM (\S+)$/m)?.[1];
+  expect(from("client/Dockerfile")).toBe(from("server/Dockerfile")!);
+  expect(from("server/Dockerfile")).toBe(`oven/bun:${Bun.version}-alpine`);
 });

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { genCompose } from "./support/system.ts";
-import { IMAGE, MAX_AGENCIES, STORAGE_FILEPATH, tlsFiles } from "../lib/compose.ts";
+import { MAX_AGENCIES, STORAGE_FILEPATH, tlsFiles } from "../lib/compose.ts";
 import {
   agencyTemplate,
   contentVersion,
@@ -23,7 +23,7 @@ const ROOT = join(import.meta.dir, "..");
 type SecretRef = { source: string; target: string; uid: string; gid: string; mode: number };
 type Service = {
   image: string;
-  command: string[];
+  command?: string[];
   environment: Record<string, string>;
   configs: { source: string; target: string }[];
   secrets?: SecretRef[];
@@ -78,18 +78,20 @@ describe("renderStack", () => {
       expect(Object.keys(doc.services)).toEqual(["server", "agency"]);
       for (const service of Object.values(doc.services)) {
         for (const key of NOT_FOR_SWARM) expect(service).not.toHaveProperty(key);
-        expect(service.image).toBe(IMAGE);
+        expect(service.command).toBeUndefined(); // each image's own
         expect(service.networks).toEqual(["lottery_net"]);
       }
+      // The course's two images, as `make docker-image` builds them.
+      expect([doc.services.server!.image, doc.services.agency!.image]).toEqual(["server:latest", "client:latest"]);
       expect(doc.networks).toEqual({ lottery_net: { driver: "overlay" } });
       expect(Object.keys(doc.volumes)).toEqual(["storage"]);
 
       const server = doc.services.server!;
-      expect(server.command).toEqual(["bun", "run", "central.ts"]);
-      expect(server.environment).toEqual({ CENTRAL_CONFIG: "/config/central.yaml", LOTTERY_AGENCIES: String(n), STORAGE_FILEPATH, BUN_JSC_useFTLJIT: "1", BUN_JSC_useConcurrentJIT: "1", BUN_JSC_heapGrowthMaxIncrease: "1.1" });
-      expect(server.configs).toEqual([{ source: "central_config", target: "/config/central.yaml" }]);
+      expect(server.environment).toEqual({ LOTTERY_AGENCIES: String(n), STORAGE_FILEPATH, SERVER_HTTP_PORT: "9464", SERVER_IP: "0.0.0.0" });
+      expect(server.configs).toEqual([{ source: "central_config", target: "/app/server/config.ini" }]);
+      // The stack keeps its bets on a volume, on the node labelled for it.
       expect(server.volumes).toEqual(["storage:/storage"]);
-      expect(server.healthcheck!.test[1]).toContain("nc ");
+      expect(server.healthcheck!.test).toEqual(["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:9464/healthz"]);
       expect(server.deploy).toEqual({
         replicas: 1,
         endpoint_mode: "dnsrr", // no IPVS on this kernel: the virtual IP would not route
@@ -99,14 +101,12 @@ describe("renderStack", () => {
       });
 
       const agency = doc.services.agency!;
-      expect(agency.command).toEqual(["bun", "run", "agency.ts"]);
       expect(agency.environment).toEqual({
-        AGENCY_CONFIG: "/config/agency.yaml",
         CLI_ID: "{{.Task.Slot}}",
         CLI_DATA_FILE: "/data/agency-{{.Task.Slot}}.csv",
         CLI_RECONNECT_TIMEOUTSECONDS: String(STACK_RECONNECT_SECONDS),
       });
-      expect(agency.configs).toEqual([{ source: "agency_config", target: "/config/agency.yaml" }]);
+      expect(agency.configs).toEqual([{ source: "agency_config", target: "/app/client/config.yaml" }]);
       expect(agency.volumes).toEqual(["./.data:/data:ro"]);
       expect(agency.deploy.replicas).toBe(n);
       expect(agency.deploy.restart_policy.condition).toBe("on-failure"); // a finished agency (exit 0) stays done
@@ -114,12 +114,12 @@ describe("renderStack", () => {
     });
   }
 
-  test("configs are named by their content version, from the config folder", () => {
+  test("configs are named by their content version, from the course's config files", () => {
     const doc = stack(3);
     const v = fakeVersions(false);
     expect(doc.configs).toEqual({
-      central_config: { name: objectName("central_config", v.central_config!), file: "./config/central.yaml" },
-      agency_config: { name: objectName("agency_config", v.agency_config!), file: "./config/agency.yaml" },
+      central_config: { name: objectName("central_config", v.central_config!), file: "./server/config.ini" },
+      agency_config: { name: objectName("agency_config", v.agency_config!), file: "./client/config.yaml" },
     });
     expect(objectName("central_config", "0123456789ab")).toBe("lottery-central-config-0123456789ab");
     expect(contentVersion("a")).not.toBe(contentVersion("b"));
@@ -181,10 +181,10 @@ describe("renderStack --tls", () => {
 });
 
 describe("gen-compose.ts --stack", () => {
-  /** A folder laid out like the repo: config/, and with `certs` a .certs/ of fake PEMs for N agencies. */
+  /** A folder laid out like the repo: the two config files, and with `certs` a .certs/ of fake PEMs for N agencies. */
   function project(agencies: number, certs: boolean): string {
     const dir = mkdtempSync(join(tmpdir(), "gen-stack-"));
-    cpSync(join(ROOT, "config"), join(dir, "config"), { recursive: true });
+    for (const file of ["server/config.ini", "client/config.yaml"]) cpSync(join(ROOT, file), join(dir, file), { recursive: true });
     if (certs) {
       mkdirSync(join(dir, ".certs"));
       for (const name of tlsFiles(agencies)) writeFileSync(join(dir, ".certs", name), `-----BEGIN FAKE-----\n${name}\n-----END FAKE-----\n`, { mode: 0o600 });
@@ -212,7 +212,7 @@ describe("gen-compose.ts --stack", () => {
         const first = readFileSync(out, "utf8");
         expect(first).toBe(renderStack(3, { versions: versionsOf(dir, false) }));
 
-        writeFileSync(join(dir, "config", "agency.yaml"), readFileSync(join(dir, "config", "agency.yaml"), "utf8") + "# changed\n");
+        writeFileSync(join(dir, "client", "config.yaml"), readFileSync(join(dir, "client", "config.yaml"), "utf8") + "# changed\n");
         expect(genCompose(["--stack", out, "3"], dir).code).toBe(0);
         const second = parse(readFileSync(out, "utf8")) as Stack;
         const before = parse(first) as Stack;
@@ -224,10 +224,10 @@ describe("gen-compose.ts --stack", () => {
   test("a missing config file is an error that writes nothing, with --tls its templates neither", () => {
     for (const tls of [false, true]) {
       withProject(1, tls, (dir) => {
-        rmSync(join(dir, "config", "central.yaml"));
+        rmSync(join(dir, "server", "config.ini"));
         const res = genCompose(["--stack", ...(tls ? ["--tls"] : []), join(dir, "stack.yaml"), "1"], dir);
         expect(res.code).toBe(1);
-        expect(res.stderr).toContain("config/central.yaml");
+        expect(res.stderr).toContain("server/config.ini");
         expect(() => statSync(join(dir, "stack.yaml"))).toThrow();
         expect(() => statSync(join(dir, ".certs", "agency.key.tmpl"))).toThrow();
       });

@@ -1,8 +1,11 @@
 import type { BetFields } from "../bet.ts";
-import { integer, loadConfig, logLevel, nonEmpty, address, ConfigError } from "../config.ts";
+import { integer, loadConfig, logLevel, nonEmpty, address, ConfigError, duration } from "../config.ts";
 import { loadTls, tlsSettings } from "../tls/config.ts";
 
-const TLS_SETTINGS = tlsSettings("CLI");
+const TLS_SETTINGS = tlsSettings("CLI", "yaml");
+
+/** The agency's settings file (the course's), relative to the working directory; AGENCY_CONFIG names another. */
+export const AGENCY_CONFIG_FILE = "client/config.yaml";
 
 // Exercise 5: a single bet given by these variables instead of a file.
 const SINGLE_BET_ENV = { firstName: "NOMBRE", lastName: "APELLIDO", document: "DOCUMENTO", birthdate: "NACIMIENTO", number: "NUMERO" } as const;
@@ -11,6 +14,11 @@ const SINGLE_BET_ENV = { firstName: "NOMBRE", lastName: "APELLIDO", document: "D
 export const agencySettings = {
   id: { key: "id", env: "CLI_ID", fallback: 0, read: integer(1, 1_000_000) },
   serverAddress: { key: "server.address", env: "CLI_SERVER_ADDRESS", fallback: address("server:12345"), read: address },
+  // The course's echo loop: this many messages before the bets (0: none).
+  loopAmount: { key: "loop.amount", env: "CLI_LOOP_AMOUNT", fallback: 0, read: integer(0, 1_000_000) },
+  // The pause between an answer and the agency's next message, a Go duration ("150ms"); 0: none, and the
+  // batches are pipelined (README, The exercises: paced mode).
+  loopPeriodMs: { key: "loop.period", env: "CLI_LOOP_PERIOD", fallback: 0, read: duration(3_600_000) },
   logLevel: { key: "log.level", env: "CLI_LOG_LEVEL", fallback: "INFO" as const, read: logLevel },
   // About 60 bytes a bet on the wire: 128 typical bets fill an 8 KiB frame.
   batchMaxAmount: { key: "batch.maxAmount", env: "CLI_BATCH_MAXAMOUNT", fallback: 128, read: integer(1, 100_000) },
@@ -29,7 +37,7 @@ export const agencySettings = {
 export type AgencyConfig = Awaited<ReturnType<typeof loadAgencyConfig>>;
 
 export async function loadAgencyConfig(env: Record<string, string | undefined> = process.env) {
-  const config = await loadConfig(agencySettings, { path: env.AGENCY_CONFIG, fallbackPath: "config/agency.yaml", env });
+  const config = await loadConfig(agencySettings, { path: env.AGENCY_CONFIG, fallbackPath: AGENCY_CONFIG_FILE, env });
   if (config.id === 0) throw new ConfigError("agency id is not set (env CLI_ID or key id)");
   return {
     ...config,

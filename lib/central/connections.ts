@@ -39,6 +39,8 @@ const IDLE_SWEEP_MS = 1000;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export interface ConnectionLimits {
+  /** The host or address to listen on (0.0.0.0: every interface). */
+  host: string;
   port: number;
   /** With a certificate, key and CA (PEM): TLS only, and every client must present a certificate of that CA. */
   tls: TlsMaterial | undefined;
@@ -182,7 +184,7 @@ export class ConnectionServer {
   listen(): void {
     const { tls } = this.limits;
     this.listener = Bun.listen<Connection>({
-      hostname: "0.0.0.0",
+      hostname: this.limits.host,
       port: this.limits.port,
       // rejectUnauthorized makes the TLS library refuse a client without a certificate; one signed by
       // another CA still completes the handshake, unauthorized, and onHandshake turns it away.
@@ -199,7 +201,7 @@ export class ConnectionServer {
         error: (socket, error) => this.log.warning("connection", "fail", { peer: socket.data?.peer ?? "?", error: error.message }),
       },
     });
-    this.log.info("listen", "success", { port: this.listener.port });
+    this.log.info("listen", "success", { port: this.listener.port, host: this.limits.host });
     if (this.limits.idleTimeoutSeconds > 0) {
       this.idleSweep = setInterval(() => this.closeIdle(), IDLE_SWEEP_MS);
     }

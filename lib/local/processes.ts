@@ -106,7 +106,8 @@ export async function startCentral(
   const running = startBun(
     "server",
     ["run", script],
-    { ...CENTRAL_ENV, ...process.env, SERVER_PORT: "0", SERVER_HTTP_PORT: "0", STORAGE_FILEPATH: storage, ...env },
+    // On this machine only, whatever server/config.ini says (the course writes SERVER_IP = server there).
+    { ...CENTRAL_ENV, ...process.env, SERVER_IP: "127.0.0.1", SERVER_PORT: "0", SERVER_HTTP_PORT: "0", STORAGE_FILEPATH: storage, ...env },
     onLine,
     ROOT,
   );

@@ -1,12 +1,12 @@
 /**
  * The package scripts of the Swarm stack, run from the repo on a swarm manager:
  *
- *   bun run stack:deploy [--tls]  build the image, write docker-stack.yaml for LOTTERY_AGENCIES (default 5) and
+ *   bun run stack:deploy [--tls]  build the images, write docker-stack.yaml for LOTTERY_AGENCIES (default 5) and
  *                                 deploy it as stack `lottery` (pinning the central to this node if no node is)
  *   bun run stack:status          the services and every task with its state
  *   bun run stack:rm              remove the stack (the bets volume stays: `docker volume rm lottery_storage`)
  */
-import { DEFAULT_STACK_OUTPUT, IMAGE } from "../compose.ts";
+import { DEFAULT_STACK_OUTPUT, IMAGE_BUILDS } from "../compose.ts";
 import { STORAGE_LABEL } from "./stack-file.ts";
 
 const STACK = "lottery";
@@ -31,7 +31,7 @@ function deploy(args: string[]): void {
     process.exit(1);
   }
   const agencies = process.env.LOTTERY_AGENCIES ?? "5";
-  sh(["docker", "build", "-t", IMAGE, "."], "docker build");
+  for (const build of IMAGE_BUILDS) sh([...build], "docker build");
   sh(["bun", "gen-compose.ts", "--stack", ...args, DEFAULT_STACK_OUTPUT, agencies], "gen-compose");
   // The central's volume lives on one node: the first deploy pins it to this one; later ones keep the pin.
   if (output(["docker", "node", "ls", "-q", "--filter", `node.label=${STORAGE_LABEL}=true`]) === "") {

@@ -12,14 +12,20 @@
  * `serverService`.
  */
 import {
+  AGENCY_CONFIG_MOUNT,
+  CENTRAL_CONFIG_MOUNT,
   certPath,
   checkAgencies,
+  CLIENT_IMAGE,
   healthcheckBlock,
-  IMAGE,
+  SERVER_IMAGE,
   serverEnvironment,
+  STORAGE_DIR,
   STORAGE_VOLUME,
   tlsEnvironment,
 } from "../compose.ts";
+import { AGENCY_CONFIG_FILE } from "../agency/config.ts";
+import { CENTRAL_CONFIG_FILE } from "../central/config.ts";
 
 const STACK_NETWORK = "lottery_net";
 
@@ -32,7 +38,7 @@ export const STORAGE_LABEL = "lottery.storage";
  */
 export const STACK_RECONNECT_SECONDS = 300;
 
-/** Owner of the secret files inside the containers: the image's `bun` user (Dockerfile `USER bun`). */
+/** Owner of the secret files inside the containers: the images' `bun` user (`USER bun` in their Dockerfiles). */
 export const RUNTIME_UID = "1000";
 
 /** The per-agency certificate and key are Swarm golang templates over every agency's PEM, chosen by task slot. */
@@ -44,8 +50,8 @@ type StackObject = { key: string; kind: "config" | "secret"; file: string; templ
 /** Every config and secret of the stack, with the file (relative to the stack file) it is made from. */
 export function stackObjects({ tls }: { tls: boolean }): StackObject[] {
   const objects: StackObject[] = [
-    { key: "central_config", kind: "config", file: "./config/central.yaml" },
-    { key: "agency_config", kind: "config", file: "./config/agency.yaml" },
+    { key: "central_config", kind: "config", file: `./${CENTRAL_CONFIG_FILE}` },
+    { key: "agency_config", kind: "config", file: `./${AGENCY_CONFIG_FILE}` },
   ];
   if (tls) {
     objects.push(
@@ -113,15 +119,16 @@ function secretTls(tls: boolean, prefix: "SERVER" | "CLI", role: "server" | "age
 function serverService(agencies: number, tls: boolean): string {
   const { env, secrets } = secretTls(tls, "SERVER", "server");
   return `  server:
-    image: ${IMAGE}
-    command: ["bun", "run", "central.ts"]
+    image: ${SERVER_IMAGE}
     environment:
-${serverEnvironment(agencies)}${env}    configs:
+${serverEnvironment(agencies)}      # Every interface: with DNS round robin, \`server\` may also name a replaced task's address.
+      SERVER_IP: 0.0.0.0
+${env}    configs:
       - source: central_config
-        target: /config/central.yaml
+        target: ${CENTRAL_CONFIG_MOUNT}
 ${secrets}    volumes:
-      - ${STORAGE_VOLUME}:/storage
-${healthcheckBlock(tls)}    networks:
+      - ${STORAGE_VOLUME}:${STORAGE_DIR}
+${healthcheckBlock()}    networks:
       - ${STACK_NETWORK}
     deploy:
       replicas: 1
@@ -143,10 +150,8 @@ ${healthcheckBlock(tls)}    networks:
 function agencyService(agencies: number, tls: boolean): string {
   const { env, secrets } = secretTls(tls, "CLI", "agency");
   return `  agency:
-    image: ${IMAGE}
-    command: ["bun", "run", "agency.ts"]
+    image: ${CLIENT_IMAGE}
     environment:
-      AGENCY_CONFIG: /config/agency.yaml
       # The task slot (1..N) is the agency id: one service of N replicas instead of N services.
       CLI_ID: "{{.Task.Slot}}"
       CLI_DATA_FILE: /data/agency-{{.Task.Slot}}.csv
@@ -154,7 +159,7 @@ function agencyService(agencies: number, tls: boolean): string {
       CLI_RECONNECT_TIMEOUTSECONDS: "${STACK_RECONNECT_SECONDS}"
 ${env}    configs:
       - source: agency_config
-        target: /config/agency.yaml
+        target: ${AGENCY_CONFIG_MOUNT}
 ${secrets}    volumes:
       # The data folder, at the same path on every node that may run an agency.
       - ./.data:/data:ro

@@ -9,10 +9,13 @@ export interface TlsMaterial {
   ca: string;
 }
 
-/** The three settings, keys `tls.cert`, `tls.key`, `tls.ca`, variables `${prefix}_TLS_CERT` and so on. */
-export function tlsSettings(prefix: "SERVER" | "CLI") {
+/**
+ * The three settings, variables `${prefix}_TLS_CERT` and so on; their keys are the variables' names in an
+ * INI file (the central's) and `tls.cert`, `tls.key`, `tls.ca` in a YAML one (the agency's).
+ */
+export function tlsSettings(prefix: "SERVER" | "CLI", format: "ini" | "yaml") {
   const path = (name: keyof TlsMaterial): Setting<string> => ({
-    key: `tls.${name}`,
+    key: format === "ini" ? `${prefix}_TLS_${name.toUpperCase()}` : `tls.${name}`,
     env: `${prefix}_TLS_${name.toUpperCase()}`,
     fallback: "",
     read: nonEmpty,
@@ -25,14 +28,20 @@ export type TlsPaths = Record<keyof TlsSettings, string>;
 
 const FIELDS: Record<keyof TlsSettings, keyof TlsMaterial> = { tlsCert: "cert", tlsKey: "key", tlsCa: "ca" };
 
+/** A setting as a message names it: its key, and the variable that overrides it when that is another name. */
+function named({ key, env }: Setting<string>): string {
+  return key === env ? key : `${key} (env ${env})`;
+}
+
 /** Whether TLS is asked for: true with all three paths, false with none; one or two is a ConfigError naming the rest. */
 export function tlsChosen(settings: TlsSettings, paths: TlsPaths): boolean {
   const names = Object.keys(FIELDS) as (keyof TlsSettings)[];
   const missing = names.filter((name) => paths[name] === "");
   if (missing.length === names.length) return false;
   if (missing.length > 0) {
-    const named = missing.map((name) => `${settings[name].key} (env ${settings[name].env})`).join(" and ");
-    throw new ConfigError(`TLS needs tls.cert, tls.key and tls.ca together: ${named} not set`);
+    const all = names.map((name) => settings[name].key);
+    const unset = missing.map((name) => named(settings[name])).join(" and ");
+    throw new ConfigError(`TLS needs ${all.slice(0, -1).join(", ")} and ${all.at(-1)} together: ${unset} not set`);
   }
   return true;
 }
@@ -42,13 +51,13 @@ export async function loadTls(settings: TlsSettings, paths: TlsPaths): Promise<T
   if (!tlsChosen(settings, paths)) return undefined;
   const material: Partial<TlsMaterial> = {};
   for (const [name, field] of Object.entries(FIELDS) as [keyof TlsSettings, keyof TlsMaterial][]) {
-    const { key, env } = settings[name];
+    const setting = named(settings[name]);
     // Bun.file rather than node:fs/promises, whose loading costs every agency's start-up about 3 ms of CPU.
     const text = await Bun.file(paths[name]).text().catch((error: Error) => {
-      throw new ConfigError(`cannot read ${key} (env ${env}) file ${paths[name]}: ${error.message}`);
+      throw new ConfigError(`cannot read ${setting} file ${paths[name]}: ${error.message}`);
     });
     // Caught here, a wrong file is named; left to the TLS library, it fails later with a bare "no start line".
-    if (!text.includes("-----BEGIN ")) throw new ConfigError(`${key} (env ${env}) file ${paths[name]} is not PEM`);
+    if (!text.includes("-----BEGIN ")) throw new ConfigError(`${setting} file ${paths[name]} is not PEM`);
     material[field] = text;
   }
   return material as TlsMaterial;

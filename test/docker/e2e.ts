@@ -1,31 +1,36 @@
 /**
- * Docker end to end (`bun run test:docker`): the real image, a generated compose file for 5 agencies with the
- * repo's data (.data/agency-{1..5}.csv) and the netcat check, on a real engine. Needs a working `docker` and
- * `docker compose` (v2) or `docker-compose` (1.29); it starts no engine itself.
+ * Docker end to end (`bun run test:docker`): the real images, a generated compose file for 5 agencies with the
+ * repo's data (.data/agency-{1..5}.csv), streamed at full speed, and the netcat check, on a real engine. Needs a
+ * working `docker` and `docker compose` (v2); it starts no engine itself. (test/course/run.ts drives the same
+ * files the way the course's harness does.)
  *
- *   1. build lottery:latest; the image runs as non-root and holds no configuration and no data;
+ *   1. build server:latest and client:latest; each runs as non-root and holds no configuration and no data;
  *   2. full run: every agency exits 0 and reports the winners its file holds, one draw, every bet stored once
- *      on the storage volume, the health check and the netcat check pass; a stop with -t 10 exits 0 with
- *      closing logs, the netcat check then fails, and the bets survive `down`;
+ *      in the server's container, the health check and the netcat check pass; a stop with -t 10 exits 0 with
+ *      closing logs and the netcat check then fails; `start` finds every bet again; after `down` the next `up`
+ *      is a new, empty lottery;
  *   3. stop with -t 10 while agencies are sending (agencies slowed down through a mounted config file, which
  *      also shows a config change needs no rebuild): every container exits 0 with closing logs and no bet the
  *      central acknowledged is missing;
- *   4. up again on the same volume: the agencies resume and the run completes with every bet stored once;
- *   5. the `--tls` compose file on the same course-sized data, in a project folder of its own with certificates
- *      from `bun run gen-certs`: the health check (over TLS) passes, the central logs `tls: on`, and the run
- *      completes as in 2.
+ *   4. up again: the stopped central keeps its bets, the agencies resume and the run completes with every bet
+ *      stored once;
+ *   5. `--keep-bets`: the bets are on a named volume and outlive `down`;
+ *   6. the `--tls` compose file on the same course-sized data, in a project folder of its own with certificates
+ *      from `bun run gen-certs`: the health check passes, the central logs `tls: on`, and the run completes as
+ *      in 2.
  *
  * Containers are named server, client1..5 (as the statement wants), so leftovers of those names are removed
- * before and after; the compose project is private (`lottery-e2e`), so a developer's own volume is untouched.
- * Ends with `N passed, N failed` and a non-zero exit code on any failure.
+ * before and after; the compose project is private (`lottery-e2e`, over the file's own `tp0`). Ends with
+ * `N passed, N failed` and a non-zero exit code on any failure.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
+import { SERVER_IMAGE, CLIENT_IMAGE, AGENCY_CONFIG_MOUNT } from "../../lib/compose.ts";
 import {
   acknowledged,
-  buildImage as build,
+  buildImages,
   check,
   checkStoredRows,
   count,
@@ -35,7 +40,6 @@ import {
   expectedFromData,
   finish,
   followUntil,
-  IMAGE,
   logs,
   makeCerts,
   makeProject,
@@ -45,6 +49,7 @@ import {
   run,
   step,
   storedRows as rowsOn,
+  storedRowsIn,
   tail,
 } from "./kit.ts";
 
@@ -58,18 +63,18 @@ const VOLUME = `${PROJECT}_storage`;
 // ---------------------------------------------------------------------------------------------------------------
 // Compose and containers
 
-let composeCmd: string[] = [];
 let composeFiles: string[] = [];
-/** Where ./config, ./.data (and ./.certs) of the compose file resolve: the repo, or the TLS run's own folder. */
+/** Where ./server, ./client, ./.data (and ./.certs) of the compose file resolve: the repo, or a run's own folder. */
 let projectDir = ROOT;
 
-/** `docker compose` (or docker-compose) on the generated file(s), with `projectDir` as project directory. */
+/** `docker compose` on the generated file(s), with `projectDir` as project directory. */
 function compose(args: string[], timeoutMs = 120_000): Promise<Result> {
   const files = composeFiles.flatMap((f) => ["-f", f]);
-  return run([...composeCmd, ...files, "--project-directory", projectDir, "-p", PROJECT, ...args], { timeoutMs });
+  return run(["docker", "compose", ...files, "--project-directory", projectDir, "-p", PROJECT, ...args], { timeoutMs });
 }
 
-const storedRows = () => rowsOn(VOLUME);
+/** The bets the central holds: in its container, or (--keep-bets) on the project's volume. */
+let storedRows = () => storedRowsIn("server");
 
 type State = { status: string; exitCode: number; health: string };
 
@@ -102,17 +107,17 @@ async function removeLeftovers(): Promise<void> {
 // ---------------------------------------------------------------------------------------------------------------
 // Phases
 
-async function buildImage(): Promise<boolean> {
-  step("image");
-  const built = await build();
-  if (!check("docker build -t lottery:latest .", built.code === 0, built.code === 0 ? "" : tail(built.out + built.err))) return false;
-
-  const id = await run(["docker", "run", "--rm", IMAGE, "id", "-u"]);
-  check("image runs as a non-root user", id.code === 0 && id.out.trim() !== "0", `uid ${id.out.trim()}`);
-  const ls = await run(["docker", "run", "--rm", IMAGE, "sh", "-c", "ls -A /app; ls /app/node_modules"]);
-  const entries = ls.out.split(/\s+/).filter(Boolean);
-  const baked = entries.filter((e) => ["config", ".data", "test", ".git", "bets.csv", "typescript", ".bench"].includes(e));
-  check("no configuration, data, tests or dev dependencies baked in", ls.code === 0 && baked.length === 0, baked.join(", ") || entries.join(" "));
+async function images(): Promise<boolean> {
+  step("images");
+  if (!(await buildImages())) return false;
+  for (const image of [SERVER_IMAGE, CLIENT_IMAGE]) {
+    const id = await run(["docker", "run", "--rm", image, "id", "-u"]);
+    check(`${image} runs as a non-root user`, id.code === 0 && id.out.trim() !== "0", `uid ${id.out.trim()}`);
+    const ls = await run(["docker", "run", "--rm", image, "sh", "-c", "ls -A /app; ls /app/node_modules"]);
+    const entries = ls.out.split(/\s+/).filter(Boolean);
+    const baked = entries.filter((e) => ["server", "client", "config", ".data", "test", ".git", "bets.csv", "typescript", ".bench"].includes(e));
+    check(`${image}: no configuration, data, tests or dev dependencies baked in`, ls.code === 0 && baked.length === 0, baked.join(", ") || entries.join(" "));
+  }
   return true;
 }
 
@@ -155,8 +160,14 @@ function closingSteps(text: string): { clean: boolean; steps: string[] } {
   return { clean: steps.includes("shutdown") && steps.some((a) => a.startsWith("close_")), steps };
 }
 
+/** The count the central's recovery found at its start-up (`recuperacion | result: success | bets: N`), the last one. */
+async function recovered(): Promise<number | undefined> {
+  const found = [...(await logs("server")).matchAll(/action: recuperacion \| result: success \| bets: (\d+)/g)];
+  return found.length > 0 ? Number(found.at(-1)![1]) : undefined;
+}
+
 async function fullRun(expected: Map<number, Expected>): Promise<void> {
-  step("full run: 5 agencies, draw, winners, storage, netcat check");
+  step("full run: 5 agencies, draw, winners, storage, netcat check; stop/start keeps the bets, down ends the lottery");
   const up = await compose(["up", "-d"], 300_000);
   if (!check("compose up -d (server healthy, agencies started)", up.code === 0, up.code === 0 ? "" : tail(up.out + up.err))) return;
   const rows = await verifyCompletedRun(expected, { ackedEqualsStored: true });
@@ -175,19 +186,22 @@ async function fullRun(expected: Map<number, Expected>): Promise<void> {
   const echoDown = await echoCheck();
   check("netcat check fails when the server is stopped", echoDown === "action: test_echo_server | result: fail", echoDown);
 
+  // The same container again: its bets are still there, and it finds them.
+  const start = await compose(["start", "server"], 120_000);
+  const again = await recovered();
+  check("start after stop: the central recovers every bet", start.code === 0 && rows !== undefined && again === rows.length, `${again} recovered`);
+
+  // down removes the container and its bets with it: the next up is a new lottery.
   const down = await compose(["down", "-t", "10"]);
-  const after = await storedRows();
-  check(
-    "bets survive compose down (volume kept)",
-    down.code === 0 && rows !== undefined && typeof after !== "string" && after.length === rows.length,
-    typeof after === "string" ? after : `${after.length} rows`,
-  );
+  const fresh = await compose(["up", "-d", "server"], 120_000);
+  const anew = await recovered();
+  check("after down, the next up starts an empty lottery", down.code === 0 && fresh.code === 0 && anew === 0, `${anew} bets recovered`);
 }
 
 async function stopWhileSending(agencyConfig: string): Promise<void> {
   step("stop -t 10 while the agencies are sending");
-  // Slow agencies (one bet per frame) through a mounted copy of config/agency.yaml: no rebuild needed.
-  const config = (parse(readFileSync(join(ROOT, "config", "agency.yaml"), "utf8")) ?? {}) as Record<string, unknown>;
+  // Slow agencies (one bet per frame) through a mounted copy of client/config.yaml: no rebuild needed.
+  const config = (parse(readFileSync(join(ROOT, "client", "config.yaml"), "utf8")) ?? {}) as Record<string, unknown>;
   config.batch = { ...((config.batch as object | undefined) ?? {}), maxAmount: 1 };
   writeFileSync(agencyConfig, stringify(config));
 
@@ -229,12 +243,33 @@ async function stopWhileSending(agencyConfig: string): Promise<void> {
 }
 
 async function resumeAfterStop(expected: Map<number, Expected>): Promise<void> {
-  step("up again after the stop: the run completes on the same volume");
+  step("up again after the stop: the stopped central kept its bets, and the run completes");
   const up = await compose(["up", "-d"], 300_000);
   if (!check("compose up -d (default agency config)", up.code === 0, up.code === 0 ? "" : tail(up.out + up.err))) return;
-  // The server container may be reused (its logs then span both runs) or recreated: acknowledged counts are
-  // not comparable here; the per-agency row counts are the proof that nothing was lost or stored twice.
+  // The server container is the stopped one (its logs span both runs): acknowledged counts are not comparable
+  // here; the per-agency row counts are the proof that nothing was lost or stored twice.
   await verifyCompletedRun(expected, { ackedEqualsStored: false });
+}
+
+/** --keep-bets: the same file with the bets on the project's named volume, which `down` keeps (and `down -v` removes). */
+async function keepBets(tmp: string): Promise<void> {
+  step("--keep-bets: the bets outlive down");
+  const dir = join(tmp, "keep");
+  await makeProject(dir, AGENCIES, { bets: 300 });
+  const expected = expectedFromData(join(dir, ".data"), AGENCIES) as Map<number, Expected>;
+  const file = join(dir, "docker-compose.yaml");
+  const gen = await run(["bun", join(ROOT, "gen-compose.ts"), "--keep-bets", file, String(AGENCIES)]);
+  if (!check("gen-compose.ts --keep-bets OUTPUT 5", gen.code === 0 && gen.err.trim() === "", tail(gen.out + gen.err, 3))) return;
+  [projectDir, composeFiles, storedRows] = [dir, [file], () => rowsOn(VOLUME)];
+  const up = await compose(["up", "-d"], 300_000);
+  if (!check("compose up -d --keep-bets", up.code === 0, up.code === 0 ? "" : tail(up.out + up.err))) return;
+  const rows = await verifyCompletedRun(expected, { ackedEqualsStored: true });
+  const down = await compose(["down", "-t", "10"]);
+  const kept = await storedRows();
+  check("the bets are on the volume after down", down.code === 0 && rows !== undefined && typeof kept !== "string" && kept.length === rows.length, typeof kept === "string" ? kept : `${kept.length} rows`);
+  const fresh = await compose(["up", "-d", "server"], 120_000);
+  const found = await recovered();
+  check("the next up's central recovers them", fresh.code === 0 && found === rows?.length, `${found} recovered`);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -254,7 +289,7 @@ async function tlsRun(expected: Map<number, Expected>, tmp: string): Promise<voi
   if (!check("gen-compose.ts OUTPUT 5 --tls", gen.code === 0 && existsSync(file), tail(gen.out + gen.err, 3))) return;
   check("gen-compose warns of nothing (certificates and data in place)", gen.err.trim() === "", gen.err.trim());
 
-  [projectDir, composeFiles] = [dir, [file]];
+  [projectDir, composeFiles, storedRows] = [dir, [file], () => storedRowsIn("server")];
   // `up -d` returns once the server is healthy: the agencies depend on it, so this proves the TLS health check.
   const up = await compose(["up", "-d"], 300_000);
   if (!check("compose up -d --tls (server healthy over TLS, agencies started)", up.code === 0, up.code === 0 ? "" : tail(up.out + up.err))) return;
@@ -269,10 +304,8 @@ async function main(): Promise<void> {
   step("engine");
   const info = await run(["docker", "info", "--format", "{{.ServerVersion}}"], { timeoutMs: 30_000 });
   if (!check("docker engine answers", info.code === 0, info.code === 0 ? `docker ${info.out.trim()}` : tail(info.err, 3))) return;
-  const v2 = await run(["docker", "compose", "version"]);
-  composeCmd = v2.code === 0 ? ["docker", "compose"] : ["docker-compose"];
-  const version = v2.code === 0 ? v2 : await run(["docker-compose", "version", "--short"]);
-  if (!check("compose available", version.code === 0, `${composeCmd.join(" ")}: ${version.out.trim().split("\n")[0]}`)) return;
+  const version = await run(["docker", "compose", "version", "--short"]);
+  if (!check("docker compose (v2) available", version.code === 0 && /^v?2\./.test(version.out.trim()), version.out.trim() || tail(version.err, 2))) return;
 
   const expected = expectedFromData(join(ROOT, ".data"), AGENCIES);
   if (!check("repo data .data/agency-{1..5}.csv", typeof expected !== "string", typeof expected === "string" ? expected : describeExpected(expected))) return;
@@ -283,9 +316,9 @@ async function main(): Promise<void> {
     const file = join(tmp, "docker-compose.yaml");
     await removeLeftovers();
 
-    if (!(await buildImage())) return;
+    if (!(await images())) return;
 
-    // The generated file lives outside the repo; --project-directory resolves ./config and ./.data in the repo.
+    // The generated file lives outside the repo; --project-directory resolves ./server, ./client and ./.data in the repo.
     const gen = await run(["bun", join(ROOT, "gen-compose.ts"), file, String(AGENCIES)]);
     // (Its warning about missing .data files is expected here: they are next to the repo, not the temp file.)
     const generated = gen.code === 0 && existsSync(file);
@@ -297,12 +330,15 @@ async function main(): Promise<void> {
 
     const agencyConfig = join(tmp, "agency.yaml");
     const override = join(tmp, "docker-compose.override.yaml");
-    const services = Object.fromEntries(CLIENTS.map((c) => [c, { volumes: [`${agencyConfig}:/config/agency.yaml:ro`] }]));
+    const services = Object.fromEntries(CLIENTS.map((c) => [c, { volumes: [`${agencyConfig}:${AGENCY_CONFIG_MOUNT}:ro`] }]));
     writeFileSync(override, stringify({ services }));
     composeFiles = [file, override];
     await stopWhileSending(agencyConfig);
     composeFiles = [file];
     await resumeAfterStop(expected);
+    await removeLeftovers();
+
+    await keepBets(tmp);
     await removeLeftovers();
 
     await tlsRun(expected, tmp);

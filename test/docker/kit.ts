@@ -1,18 +1,17 @@
 /**
- * What the engine tests share (test/docker/e2e.ts and test/swarm/run.ts): counted checks and the closing
- * `N passed, N failed` line, commands with time bounds, container logs and states, the project folders they run
- * in (config, data and certificates next to the generated file), and the oracles read from the data files and
- * from the central's bets file on its volume.
+ * What the engine tests share (test/docker/e2e.ts, test/course/run.ts and test/swarm/run.ts): counted checks
+ * and the closing `N passed, N failed` line, commands with time bounds, container logs and states, the images,
+ * the project folders they run in (config, data and certificates next to the generated file), and the oracles
+ * read from the data files and from the central's bets file (in its container, or on a volume).
  */
 import { chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { IMAGE, STORAGE_FILEPATH } from "../../lib/compose.ts";
+import { dirname, join } from "node:path";
+import { IMAGE_BUILDS, SERVER_IMAGE, STORAGE_FILEPATH } from "../../lib/compose.ts";
 import { generateDataset } from "../../lib/data/generate.ts";
 import { forEachLine } from "../../lib/local/processes.ts";
 import { RUNTIME_UID } from "../../lib/stack/stack-file.ts";
 
 export const ROOT = join(import.meta.dir, "..", "..");
-export { IMAGE };
 // Restated, not imported: the oracle does not take the rule it checks from the code under test.
 const WINNING_NUMBER = 7574;
 
@@ -97,9 +96,17 @@ export async function followUntil(container: string, pattern: RegExp, timeoutMs:
   return matched;
 }
 
-/** Builds the image from the repo (never --pull: the base image is local). */
-export async function buildImage(): Promise<Result> {
-  return run(["docker", "build", "-t", IMAGE, "."], { timeoutMs: 600_000 });
+/**
+ * Builds both images from `dir` (the repo by default) with the course's commands (never --pull: the base
+ * image is local); checks each and says whether both were built.
+ */
+export async function buildImages(dir = ROOT): Promise<boolean> {
+  let built = true;
+  for (const build of IMAGE_BUILDS) {
+    const res = await run([...build], { timeoutMs: 600_000, cwd: dir });
+    built = check(build.join(" "), res.code === 0, res.code === 0 ? "" : tail(res.out + res.err)) && built;
+  }
+  return built;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -107,12 +114,18 @@ export async function buildImage(): Promise<Result> {
 
 export type Expected = { bets: number; winners: number };
 
+/** The course's config files, where the generated files mount them from. */
+export const CONFIG_FILES = ["server/config.ini", "client/config.yaml"];
+
 /**
- * Lays out `dir` like the repo for a generated file written into it: config/ (copies of the repo's) and
- * .data/agency-1..N.csv, copies of the repo's course-sized files or, with `bets`, generated files of that size.
+ * Lays out `dir` like the repo for a generated file written into it: the config files (copies of the repo's)
+ * and .data/agency-1..N.csv, copies of the repo's course-sized files or, with `bets`, generated files of that size.
  */
 export async function makeProject(dir: string, agencies: number, { bets }: { bets?: number } = {}): Promise<void> {
-  cpSync(join(ROOT, "config"), join(dir, "config"), { recursive: true });
+  for (const file of CONFIG_FILES) {
+    mkdirSync(dirname(join(dir, file)), { recursive: true });
+    cpSync(join(ROOT, file), join(dir, file));
+  }
   const data = join(dir, ".data");
   if (bets === undefined) {
     mkdirSync(data, { recursive: true });
@@ -178,8 +191,15 @@ export function describeExpected(expected: Map<number, Expected>): string {
 
 /** Rows of the central's bets file on a volume (agency,first_name,last_name,document,birthdate,number). */
 export async function storedRows(volume: string): Promise<string[][] | string> {
-  const res = await run(["docker", "run", "--rm", "-v", `${volume}:/storage:ro`, IMAGE, "cat", STORAGE_FILEPATH], { timeoutMs: 120_000 });
+  const res = await run(["docker", "run", "--rm", "-v", `${volume}:/storage:ro`, SERVER_IMAGE, "cat", STORAGE_FILEPATH], { timeoutMs: 120_000 });
   if (res.code !== 0) return `cannot read ${STORAGE_FILEPATH} from ${volume}: ${res.err.trim()}`;
+  return parseCsv(res.out);
+}
+
+/** Rows of the central's bets file in its container's own file system, running or stopped ("" when it has none yet). */
+export async function storedRowsIn(container: string): Promise<string[][] | string> {
+  const res = await run(["sh", "-c", `docker cp ${container}:${STORAGE_FILEPATH} - | tar -xO`], { timeoutMs: 120_000 });
+  if (res.code !== 0) return `cannot read ${STORAGE_FILEPATH} in ${container}: ${res.err.trim()}`;
   return parseCsv(res.out);
 }
 

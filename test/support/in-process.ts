@@ -33,7 +33,7 @@ export async function startInProcess(
   options: { syncs?: HeldSyncs; syncFile?: (fd: number) => Promise<void>; level?: "DEBUG" | "INFO" } = {},
 ): Promise<InProcessCentral> {
   const storage = join(scope.dir("lottery-inprocess-"), "bets.csv");
-  const config = await loadCentralConfig({ SERVER_PORT: "0", LOTTERY_AGENCIES: "1", STORAGE_FILEPATH: storage, ...env });
+  const config = await loadCentralConfig({ SERVER_IP: "127.0.0.1", SERVER_PORT: "0", LOTTERY_AGENCIES: "1", STORAGE_FILEPATH: storage, ...env });
   const lines: string[] = [];
   const watchers = new Set<() => void>();
   const fatal = Promise.withResolvers<Error>();

@@ -1,5 +1,5 @@
 /**
- * Docker Swarm end to end (`bun run test:swarm`): the real image and a stack file from `gen-compose.ts --stack`
+ * Docker Swarm end to end (`bun run test:swarm`): the real images and a stack file from `gen-compose.ts --stack`
  * deployed with `docker stack deploy` on a one-node swarm. Needs a working engine (it starts none); makes the
  * engine a swarm when it is not one (`docker swarm leave --force` at the end only then), and labels its node
  * for the central's volume when no node is (the label is removed at the end only then).
@@ -29,7 +29,7 @@ import { forEachLine } from "../../lib/local/processes.ts";
 import { STORAGE_LABEL } from "../../lib/stack/stack-file.ts";
 import {
   acknowledged,
-  buildImage,
+  buildImages,
   check,
   checkStoredRows,
   count,
@@ -276,7 +276,7 @@ async function faults(tmp: string): Promise<void> {
   const dir = join(tmp, "faults");
   await makeProject(dir, agencies);
   // One bet per frame and per round trip: the run lasts long enough to be interrupted twice.
-  const configPath = join(dir, "config", "agency.yaml");
+  const configPath = join(dir, "client", "config.yaml");
   const config = (parse(readFileSync(configPath, "utf8")) ?? {}) as Record<string, unknown>;
   config.batch = { ...((config.batch as object | undefined) ?? {}), maxAmount: 1, window: 1 };
   writeFileSync(configPath, stringify(config));
@@ -410,9 +410,8 @@ async function main(): Promise<void> {
   }
   await removeStack(); // an earlier run's leftovers, if any
 
-  step("image");
-  const built = await buildImage();
-  if (!check("docker build -t lottery:latest .", built.code === 0, built.code === 0 ? "" : tail(built.out + built.err))) return;
+  step("images");
+  if (!(await buildImages())) return;
 
   tmp = mkdtempSync(join(tmpdir(), "lottery-swarm-"));
   const phases: Record<string, () => Promise<void>> = {
