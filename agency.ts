@@ -1,4 +1,4 @@
-// An agency: reads its configuration, sends its bets to the central, reports its winners.
+// An agency: reads its configuration, echoes the course's loop, sends its bets to the central, reports its winners.
 import { loadAgencyConfig } from "./lib/agency/config.ts";
 import { AgencyClient, StoppedError } from "./lib/agency/client.ts";
 import { Logger } from "./lib/log.ts";
@@ -35,10 +35,6 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 }
 
 try {
-  if (config.singleBet) {
-    await client.sendSingle(config.singleBet);
-    process.exit(0);
-  }
   const outcome = await client.run();
   if (outcome.invalidRows > 0) {
     process.stderr.write(`agency ${config.id}: ${outcome.invalidRows} invalid rows in ${config.dataFile} were not sent\n`);

@@ -83,6 +83,29 @@ test("a central shutting down is retried like a dropped session, and the run res
   expect(memory.documents).toEqual(documentsOf(file!));
 });
 
+test("every bet the central acknowledged is confirmed once, in file order, those whose OK a dropped session lost included", async () => {
+  const [file] = await makeDataset(scope.dir("lottery-confirm-"), [2000]);
+  const memory = new MemoryCentral();
+  let batches = 0;
+  const central = listen({
+    request: (message, session) => {
+      // The first session answers 3 batches, stores the next 2 without answering them, and drops.
+      if (session.number === 1 && message.type === MessageType.Bets && ++batches > 3) {
+        if (batches > 5) return;
+        for (const bet of message.bets.toFields()) memory.documents.push(bet.document);
+        if (batches === 5) session.drop();
+        return;
+      }
+      memory.answer(message, session);
+    },
+  });
+  const agency = scope.agency(1, central.port, file!, { CLI_RECONNECT_TIMEOUTSECONDS: "60" });
+  expect(await agency.done).toBe(0);
+  expect(agency.lines.join("\n")).toContain("action: reanudar | result: success | stored: 640");
+  const confirmed = agency.lines.flatMap((line) => line.match(/ INFO    action: apuesta_enviada \| result: success \| dni: (\d+) \| numero: \d+$/)?.[1] ?? []);
+  expect(confirmed).toEqual(documentsOf(file!));
+});
+
 test("refusals that do not pass end within reconnect.timeoutSeconds, naming the last reason, with no bet sent", async () => {
   const [file] = await makeDataset(scope.dir("lottery-busy-"), [100]);
   let requests = 0;

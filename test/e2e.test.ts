@@ -462,7 +462,7 @@ test("invalid rows are logged with their line and skipped; valid rows, tricky na
 // ---------------------------------------------------------------------------------------------------------------
 // 8. Exercise 5
 
-test("exercise 5: a single bet from NOMBRE..NUMERO is stored and confirmed on both sides", async () => {
+test("exercise 5: a single bet from NOMBRE..NUMERO is stored and confirmed on both sides, then the draw and its winner", async () => {
   const dir = scope.dir("lottery-e2e-");
   const central = await scope.central(join(dir, "bets.csv"), { LOTTERY_AGENCIES: "1" });
   const agency = scope.agency(1, central.port, join(dir, "absent.csv"), {
@@ -477,6 +477,8 @@ test("exercise 5: a single bet from NOMBRE..NUMERO is stored and confirmed on bo
   expect(actionLines(agency, "apuesta_enviada")[0]).toMatch(
     / INFO +action: apuesta_enviada \| result: success \| dni: 30904465 \| numero: 7574$/,
   );
+  // The single bet is the agency's run like a file of one: END, the draw, and its one winner (7574).
+  expect(actionLines(agency, "consulta_ganadores")).toEqual([expect.stringMatching(/cant_ganadores: 1$/)]);
   expect(await terminate(central)).toBe(0);
   // The central logs the stored bet before its OK leaves, so the line is in its output by now.
   expect(actionLines(central, "apuesta_almacenada")).toHaveLength(1);

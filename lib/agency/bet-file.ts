@@ -1,6 +1,7 @@
 import { BET_FIELD_COUNT, betFieldsError } from "../bet.ts";
 import { BetBlock } from "../bet-block.ts";
 import { CsvParser, type CsvRecord } from "../csv.ts";
+import type { BetSource } from "./bet-source.ts";
 // Synchronous reads: a chunk comes from the page cache in microseconds, where a promise per chunk
 // costs more than the read; node:fs is loaded anyway (the logger writes through it).
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
@@ -23,7 +24,7 @@ export interface InvalidRow {
  * whole: it is read into one reused buffer, and valid bets come out chunk by chunk, already encoded as
  * blocks; invalid rows go to `onInvalid` with their line.
  */
-export class BetFile {
+export class BetFile implements BetSource {
   private fd: number | undefined;
   private closed = false;
   /** Blocks handed back once their bets were acknowledged, to be filled again. */
@@ -36,6 +37,10 @@ export class BetFile {
     readonly path: string,
     private readonly onInvalid: (row: InvalidRow) => void,
   ) {}
+
+  get name(): string {
+    return this.path;
+  }
 
   /** The valid bets of the file, in file order, a chunk's worth at a time. */
   async *blocks(): AsyncGenerator<BetBlock> {

@@ -1,11 +1,13 @@
-import { InvalidBetError, validateBet, type Bet } from "../bet.ts";
-import { BetBlock } from "../bet-block.ts";
+import { BET_RANGES, BetField, InvalidBetError, validateBet, type BetFields } from "../bet.ts";
+import type { BetBlock } from "../bet-block.ts";
 import type { Logger } from "../log.ts";
 import { isTransientRefusal, MessageType, messageName, type Message } from "../protocol/index.ts";
 import { BatchEncoder } from "./batch-encoder.ts";
 import { BetFile } from "./bet-file.ts";
+import { SingleBet, type BetSource } from "./bet-source.ts";
 import type { AgencyConfig } from "./config.ts";
 import { CentralConnection, CentralUntrustedError, ConnectionLostError, systemResolver, type Resolver } from "./connection.ts";
+import { Pacer } from "./pacer.ts";
 
 /** The run cannot go on (an invalid single bet, a refused request, answers that contradict ours); retrying cannot help. */
 export class AgencyFailedError extends Error {
@@ -23,6 +25,10 @@ const MAX_RETRY_MS = 2000;
 const PROGRESS_INTERVAL_MS = 1000;
 /** Frames are written together up to this many bytes: fewer writes, and the first leave early. */
 const SEND_BYTES = 64 * 1024;
+/** The confirmation line of an acknowledged bet (the course's exercise 5): its document and number, from a block's bytes. */
+const CONFIRMED_KEYS = ["dni", "numero"];
+const CONFIRMED_FIELDS = [2 * BetField.Document, 2 * BetField.Number];
+const utf8 = new TextEncoder();
 
 export interface AgencyOutcome {
   /** Rows of the file that were not valid bets, and so were not sent. */
@@ -30,13 +36,17 @@ export interface AgencyOutcome {
 }
 
 /**
- * An agency's run: stream the bets file to the central in pipelined batches, then END and ask for its
- * winners. Every connection opens with a hello; the central's answer (how many of our bets it holds)
- * is the cursor we resume from, so reconnecting after any failure never sends a bet twice.
+ * An agency's run: the course's echo loop (loop.amount messages), then its bets (the file, or exercise 5's
+ * single bet) in pipelined batches, or one at a time in paced mode, then END, answered at the draw, and
+ * the query for its winners. Every connection opens with a hello; the central's answer (how many of our
+ * bets it holds) is the cursor we resume from, so reconnecting after any failure never sends a bet twice.
  */
 export class AgencyClient {
   private readonly encoder: BatchEncoder;
-  private readonly file: BetFile;
+  private readonly file: BetSource;
+  private readonly pacer: Pacer;
+  /** Echo messages answered so far: a loop cut by a lost connection goes on from here. */
+  private echoed = 0;
   private source: AsyncGenerator<BetBlock> | undefined;
   private sourceDone = false;
   // Positions count the file's valid bets from 0. The blocks read and kept hold the bets from
@@ -72,19 +82,34 @@ export class AgencyClient {
     private readonly resolve: Resolver = systemResolver,
   ) {
     this.encoder = new BatchEncoder(config.id, config.batchMaxAmount);
-    this.file = new BetFile(config.dataFile, ({ line, error }) => {
-      this.invalidRows++;
-      this.log.warning("apuesta_invalida", "fail", { line, error });
-    });
+    this.file = config.singleBet
+      ? new SingleBet(config.singleBet)
+      : new BetFile(config.dataFile, ({ line, error }) => {
+          this.invalidRows++;
+          this.log.warning("apuesta_invalida", "fail", { line, error });
+        });
+    this.pacer = new Pacer(config.loopPeriodMs, this.stopped.promise);
   }
 
-  /** Sends the whole file, ends, and returns the outcome; reconnects while the central is away. */
+  /** The echo loop, the bets, END and the winners; reconnects while the central is away. */
   async run(): Promise<AgencyOutcome> {
     try {
+      if (this.config.singleBet) this.checkSingleBet(this.config.singleBet);
       return await this.sendAll();
     } finally {
       // Read to its end the file is closed already; a run that failed leaves it open otherwise.
       this.file.close();
+    }
+  }
+
+  /** Exercise 5's bet, checked before connecting: it is the agency's only one, so a broken rule ends the run. */
+  private checkSingleBet(fields: BetFields): void {
+    try {
+      validateBet(this.config.id, fields);
+    } catch (error) {
+      if (!(error instanceof InvalidBetError)) throw error;
+      this.log.error("apuesta_enviada", "fail", { dni: fields.document, numero: fields.number, error: error.message });
+      throw new AgencyFailedError(`invalid bet: ${error.message}`);
     }
   }
 
@@ -109,31 +134,6 @@ export class AgencyClient {
     }
   }
 
-  /** Exercise 5: registers the one bet given by the environment. */
-  async sendSingle(fields: NonNullable<AgencyConfig["singleBet"]>): Promise<void> {
-    let bet: Bet;
-    try {
-      bet = validateBet(this.config.id, fields);
-    } catch (error) {
-      if (!(error instanceof InvalidBetError)) throw error;
-      this.log.error("apuesta_enviada", "fail", { dni: fields.document, numero: fields.number, error: error.message });
-      throw new AgencyFailedError(`invalid bet: ${error.message}`);
-    }
-    const connection = await this.connectWelcomed();
-    try {
-      this.encoder.encode([BetBlock.of([fields])], 0, 0);
-      connection.sendFrame(this.encoder.take());
-      const reply = await this.receive(connection);
-      if (reply.type !== MessageType.Ok) throw this.unexpected(reply);
-      this.log.info("apuesta_enviada", "success", { dni: bet.document, numero: bet.number });
-    } catch (error) {
-      this.log.error("apuesta_enviada", "fail", { dni: bet.document, numero: bet.number, error: String((error as Error).message) });
-      throw error;
-    } finally {
-      connection.close();
-    }
-  }
-
   /** SIGTERM: stop sending, close the socket and the file. */
   async stop(signal: string): Promise<void> {
     if (this.stopping) return;
@@ -143,25 +143,7 @@ export class AgencyClient {
     this.connection?.close();
     this.log.info("close_socket", "success");
     this.file.close();
-    this.log.info("close_file", "success", { file: this.config.dataFile });
-  }
-
-  /**
-   * A connection whose hello was answered, for the single bet: a refusal for now is retried like a
-   * failed attempt. Once the bet is sent, nothing is retried (its fate would be unknown).
-   */
-  private async connectWelcomed(): Promise<CentralConnection> {
-    for (;;) {
-      const connection = await this.connect();
-      try {
-        await this.hello(connection);
-        return connection;
-      } catch (error) {
-        connection.close();
-        this.retryable(error);
-        this.log.warning("conexion_perdida", "fail", { error: error.message });
-      }
-    }
+    this.log.info("close_file", "success", { file: this.file.name });
   }
 
   /** A lost connection is retried (and remembered for the final message); anything else, or a stop, ends the run. */
@@ -183,10 +165,13 @@ export class AgencyClient {
 
   private async session(connection: CentralConnection): Promise<AgencyOutcome> {
     await this.resumeFrom(await this.hello(connection));
+    await this.echoLoop(connection);
 
-    const window = this.config.batchWindow;
+    // Paced, one batch at a time, a period apart; otherwise a window of them.
+    const window = this.pacer.paced ? 1 : this.config.batchWindow;
     for (;;) {
       while (this.inFlight.length < window && (await this.fillUnsent())) {
+        await this.beforeMessage();
         const { block, index } = this.locate(this.sent);
         const count = this.encoder.encode(this.blocks, block, index);
         this.sent += count;
@@ -196,26 +181,77 @@ export class AgencyClient {
       }
       if (this.encoder.bufferedBytes > 0) connection.sendFrame(this.encoder.take());
       if (this.inFlight.length === 0) break;
-      // Every OK already here is taken before refilling, so that the freed slots go out in one write.
-      let reply: Message | undefined = await this.receive(connection);
-      do this.acknowledge(reply);
-      while ((reply = this.poll(connection)));
+      // Every OK already here is taken before refilling, so that the freed slots go out in one write, and
+      // their bets are confirmed together.
+      const confirmedFrom = this.acknowledged;
+      let reply: Message | undefined = await this.takeAnswer(connection);
+      try {
+        do this.acknowledge(reply);
+        while ((reply = this.poll(connection)));
+      } finally {
+        // Also when an answer in the group was wrong: those before it were acknowledged all the same.
+        this.confirm(confirmedFrom, this.acknowledged);
+        this.dropBefore(this.acknowledged);
+      }
       // One clock read per group of answers, none per bet.
       if (performance.now() >= this.progressLineAt) this.logProgress();
     }
 
+    // END is the draw's barrier: the central answers it once every agency has sent its own.
+    await this.beforeMessage();
     connection.send({ type: MessageType.End, agency: this.config.id });
-    const ended = await this.receive(connection);
+    const ended = await this.takeAnswer(connection);
     if (ended.type !== MessageType.Ok) throw this.unexpected(ended);
     if (ended.count !== this.acknowledged) {
       throw new AgencyFailedError(`the central holds ${ended.count} of our bets, we sent ${this.acknowledged}`);
     }
 
+    await this.beforeMessage();
     connection.send({ type: MessageType.WinnersQuery, agency: this.config.id });
-    const answer = await this.receive(connection);
+    const answer = await this.takeAnswer(connection);
     if (answer.type !== MessageType.Winners) throw this.unexpected(answer);
     this.log.info("consulta_ganadores", "success", { cant_ganadores: answer.documents.length });
     return { invalidRows: this.invalidRows };
+  }
+
+  /**
+   * The course's echo loop (exercises 1-4): `loop.amount` messages `[CLIENT <id>] Message N°<k>`, each
+   * answered unchanged by the central, one a period (paced mode). A loop cut by a lost connection goes on,
+   * on the next one, from the first message not answered.
+   */
+  private async echoLoop(connection: CentralConnection): Promise<void> {
+    const { id, loopAmount } = this.config;
+    if (this.echoed === loopAmount) return;
+    while (this.echoed < loopAmount) {
+      await this.beforeMessage();
+      const msg = `[CLIENT ${id}] Message N°${this.echoed + 1}`;
+      connection.send({ type: MessageType.Echo, payload: utf8.encode(msg) });
+      const reply = await this.takeAnswer(connection);
+      const echoed = reply.type === MessageType.Echo ? Buffer.from(reply.payload).toString("utf8") : undefined;
+      if (echoed !== msg) {
+        this.log.error("receive_message", "fail", { client_id: id, msg, error: `the central answered ${echoed === undefined ? messageName(reply.type) : JSON.stringify(echoed)}` });
+        throw new AgencyFailedError(`the echo of ${JSON.stringify(msg)} came back different`);
+      }
+      this.log.info("receive_message", "success", { client_id: id, msg });
+      this.echoed++;
+    }
+    this.log.info("loop_finished", "success", { client_id: id });
+  }
+
+  /** Waits for the next message's turn (paced mode); a stop meanwhile ends the run. */
+  private async beforeMessage(): Promise<void> {
+    if (!this.pacer.paced) return;
+    await this.pacer.beforeMessage();
+    if (this.stopping) throw new StoppedError("stopped");
+  }
+
+  /** The next answer, taken when paced mode says (half a period after it came); a stop meanwhile ends the run. */
+  private async takeAnswer(connection: CentralConnection): Promise<Message> {
+    const answer = await this.receive(connection);
+    if (!this.pacer.paced) return answer;
+    await this.pacer.beforeAnswer();
+    if (this.stopping) throw new StoppedError("stopped");
+    return answer;
   }
 
   /** For people watching a long run: how far it is, `percent` by the bytes of the file read. */
@@ -226,14 +262,32 @@ export class AgencyClient {
     this.progressLineAt = performance.now() + PROGRESS_INTERVAL_MS;
   }
 
-  /** An answer to the oldest batch in flight: it must be its OK. */
+  /** An answer to the oldest batch in flight: it must be its OK (its bets are confirmed by the caller). */
   private acknowledge(reply: Message): void {
     const count = this.inFlight[0];
     if (reply.type !== MessageType.Ok || reply.count !== count) throw this.unexpected(reply);
     this.inFlight.shift();
     this.acknowledged += count;
-    this.dropBefore(this.acknowledged);
     this.progress();
+  }
+
+  /**
+   * The course's confirmation line for each bet from `from` to `to` that the central acknowledged, in
+   * file order: `action: apuesta_enviada | result: success | dni: … | numero: …`, made from the blocks'
+   * bytes (a line per bet, so no string per line).
+   */
+  private confirm(from: number, to: number): void {
+    let first = this.blocksFirst;
+    for (const block of this.blocks) {
+      const end = first + block.count;
+      if (end > from && first < to) {
+        const lo = Math.max(from, first) - first;
+        const hi = Math.min(to, end) - first;
+        this.log.rangeLines("INFO", "apuesta_enviada", "success", CONFIRMED_KEYS, block.bytesOfFields, block.fieldRanges, BET_RANGES, CONFIRMED_FIELDS, lo, hi);
+      }
+      if (end >= to) break;
+      first = end;
+    }
   }
 
   /**
@@ -244,6 +298,8 @@ export class AgencyClient {
     if (stored < this.acknowledged) {
       throw new AgencyFailedError(`the central holds ${stored} of our bets but had acknowledged ${this.acknowledged}`);
     }
+    // Bets we sent whose OK was lost with the connection: the central's count acknowledges them.
+    this.confirm(this.acknowledged, Math.min(stored, this.sent));
     this.inFlight = [];
     // Blocks wholly before the cursor are released as they are read: a long skip holds one at a time.
     for (this.dropBefore(stored); this.loaded < stored; this.dropBefore(stored)) {
