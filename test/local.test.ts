@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startBun } from "../lib/local/processes.ts";
 import { certificateFiles } from "../lib/tls/certs.ts";
@@ -17,7 +17,13 @@ test("`bun run local` runs a central and the agencies, prefixes lines as compose
   // The summary: one row per agency with its stored bets (the .data files' sizes), then the verdict.
   expect(lines.find((line) => /^ +1 \| +26936 \| +\d+ \| 0$/.test(line))).toBeDefined();
   expect(lines.find((line) => /^ +2 \| +25518 \| +\d+ \| 0$/.test(line))).toBeDefined();
-  expect(lines.at(-1)).toMatch(/^OK: 52454 bets stored by 2 agencies in [\d.]+ s; central exit 0;/);
+  expect(lines.at(-2)).toMatch(/^OK: 52454 bets stored by 2 agencies in [\d.]+ s; central exit 0;/);
+  // The 52,454 confirmations do not scroll past: they are in each agency's log under .run/, which it names.
+  expect(lines.filter((line) => line.includes("action: apuesta_enviada |"))).toEqual([]);
+  expect(lines.at(-1)).toContain(".run/server.log, ");
+  const confirmed = (id: number) => readFileSync(join(ROOT, ".run", `client${id}.log`), "utf8").split("\n").filter((line) => line.includes("action: apuesta_enviada | result: success |"));
+  expect([confirmed(1).length, confirmed(2).length]).toEqual([26936, 25518]);
+  expect(readFileSync(join(ROOT, ".run", "server.log"), "utf8")).toContain("action: sorteo | result: success");
 }, 60_000);
 
 test("`bun run local` refuses to start without the agencies' files, and says how to make them", async () => {
@@ -43,7 +49,7 @@ test("`bun run local --tls` runs the whole system over mutual TLS with certifica
   }
   expect(lines.find((line) => /^ +1 \| +26936 \| +\d+ \| 0$/.test(line))).toBeDefined();
   expect(lines.find((line) => /^ +2 \| +25518 \| +\d+ \| 0$/.test(line))).toBeDefined();
-  expect(lines.at(-1)).toMatch(/^OK: 52454 bets stored by 2 agencies in [\d.]+ s; central exit 0; .*; mutual TLS, certificates .*\.run\/certs$/);
+  expect(lines.at(-2)).toMatch(/^OK: 52454 bets stored by 2 agencies in [\d.]+ s; central exit 0; .*; mutual TLS, certificates .*\.run\/certs$/);
   // Each agency stored its bets under its own certificate (the central refuses a certificate acting for another).
   expect(lines.filter((line) => line.includes("acceso_denegado") || line.includes("action: tls | result: fail"))).toEqual([]);
   expect(readdirSync(join(ROOT, ".run", "certs")).sort()).toEqual(certificateFiles(2).sort());

@@ -1,7 +1,7 @@
 // `bun run bench`: the whole system as real processes on loopback, per dataset size, against the raw floor.
 // `bun run bench --central`: the central alone under one load generator, from 5 to 10,000 connections
 // (lib/bench/capacity.ts, with its own sizes and options).
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { COURSE_SIZES, generateDataset } from "../data/generate.ts";
@@ -21,6 +21,9 @@ import {
 } from "../local/processes.ts";
 import { capacityCli } from "./capacity.ts";
 import { BENCH_DIR, median, processPeakRssMb, usage, type Usage } from "./measure.ts";
+
+/** The agencies' settings in every run: the repo's loop and pace do not apply, the course's log level does. */
+const UNPACED = { CLI_LOOP_AMOUNT: "0", CLI_LOOP_PERIOD: "0", CLI_LOG_LEVEL: "INFO" };
 
 interface Size {
   name: string;
@@ -132,7 +135,12 @@ async function runSystem(bundle: Bundle, files: string[], work: string, { http, 
       ? await Promise.all(Array.from({ length: IDLE_HTTP_CONNECTIONS }, () => Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } })))
       : [];
   const started = performance.now();
-  const agencies = files.map((file, i) => startAgency(i + 1, central.port, file, certs ? agencyTlsEnv(certs, i + 1) : {}, undefined, bundle.agency));
+  // The course's default logging (INFO: a line per bet acknowledged), each agency's into a file, as a container's
+  // goes to its log; no echo loop, no pacing, whatever client/config.yaml says.
+  const logOf = (i: number) => join(work, `client${i + 1}.log`);
+  const agencies = files.map((file, i) =>
+    startAgency(i + 1, central.port, file, { ...UNPACED, ...(certs ? agencyTlsEnv(certs, i + 1) : {}) }, undefined, bundle.agency, logOf(i)),
+  );
   const finished = awaitAgencies(agencies);
   const reads = scraped ? scrape(port, finished, http === "hostile") : Promise.resolve(0);
   const codes = await finished;
@@ -144,10 +152,20 @@ async function runSystem(bundle: Bundle, files: string[], work: string, { http, 
   central.process.kill("SIGTERM");
   await central.done;
   const failed = codes.findIndex((code) => code !== 0);
-  if (failed >= 0) throw new Error(`agency ${failed + 1} exited ${codes[failed]}:\n${agencies[failed]!.lines.slice(-5).join("\n")}`);
-  if (!agencies.every((agency) => agency.lines.some((line) => line.includes("action: consulta_ganadores | result: success")))) {
-    throw new Error("an agency got no winners answer");
-  }
+  // The logs' ends only: read whole, a million lines would swell this process, whose peak the next runs inherit.
+  const tailOf = (i: number) => {
+    const fd = openSync(logOf(i), "r");
+    try {
+      const size = fstatSync(fd).size;
+      const end = Buffer.alloc(Math.min(size, 2048));
+      readSync(fd, end, 0, end.length, size - end.length);
+      return end.toString("utf8").trimEnd().split("\n").slice(-5).join("\n");
+    } finally {
+      closeSync(fd);
+    }
+  };
+  if (failed >= 0) throw new Error(`agency ${failed + 1} exited ${codes[failed]}:\n${tailOf(failed)}\n${agencies[failed]!.lines.join("\n")}`);
+  if (!files.every((_, i) => tailOf(i).includes("action: consulta_ganadores | result: success"))) throw new Error("an agency got no winners answer");
   return {
     wallSeconds,
     central: { ...usage(central), peakRssMb: centralPeakRssMb },

@@ -16,8 +16,8 @@ export async function forEachLine(stream: ReadableStream<Uint8Array>, onLine: (l
 
 export interface RunningProcess {
   name: string;
-  process: Subprocess<"ignore", "pipe", "pipe">;
-  /** Every line the process printed so far, stdout and stderr interleaved as read. */
+  process: Subprocess<"ignore", "pipe" | "ignore", "pipe">;
+  /** Every line the process printed so far, stdout and stderr interleaved as read (stderr alone with a log file). */
   lines: string[];
   /** Called with each new line. */
   listeners: Set<(line: string) => void>;
@@ -25,21 +25,26 @@ export interface RunningProcess {
   done: Promise<number>;
 }
 
-/** Starts a `bun` process whose output lines are kept and passed to `onLine`. */
+/**
+ * Starts a `bun` process whose output lines are kept and passed to `onLine`. With `logFile`, its stdout goes
+ * to that file instead, unread here, as a container's goes to its log (a benchmark's agencies print a line per
+ * bet, which reading would cost the machine measured).
+ */
 export function startBun(
   name: string,
   args: string[],
   env: Record<string, string | undefined>,
   onLine: (name: string, line: string) => void = () => {},
   cwd?: string,
+  { logFile }: { logFile?: string } = {},
 ): RunningProcess {
   const process = Bun.spawn([globalThis.process.execPath, ...args], {
     env: { ...RUNTIME_ENV, ...env },
     cwd,
     stdin: "ignore",
-    stdout: "pipe",
+    stdout: logFile ? Bun.file(logFile) : "pipe",
     stderr: "pipe",
-  });
+  }) as Subprocess<"ignore", "pipe" | "ignore", "pipe">;
   const lines: string[] = [];
   const listeners = new Set<(line: string) => void>();
   const collect = (line: string) => {
@@ -47,9 +52,8 @@ export function startBun(
     onLine(name, line);
     for (const listener of listeners) listener(line);
   };
-  const done = Promise.all([forEachLine(process.stdout, collect), forEachLine(process.stderr, collect)]).then(
-    () => process.exited,
-  );
+  const streams = [process.stdout, process.stderr].filter((stream) => stream instanceof ReadableStream);
+  const done = Promise.all(streams.map((stream) => forEachLine(stream, collect))).then(() => process.exited);
   return { name, process, lines, listeners, done };
 }
 
@@ -132,7 +136,10 @@ function saidTlsOn(central: RunningProcess): boolean {
   return central.lines.some((line) => line.includes("action: config |") && line.endsWith("| tls: on"));
 }
 
-/** Starts `bun run agency.ts` (or `script`, such as its bundle) as agency `id` of a central on this machine. */
+/**
+ * Starts `bun run agency.ts` (or `script`, such as its bundle) as agency `id` of a central on this machine;
+ * with `logFile`, its stdout goes there (see startBun).
+ */
 export function startAgency(
   id: number,
   port: number,
@@ -140,6 +147,7 @@ export function startAgency(
   env: Record<string, string | undefined> = {},
   onLine?: (name: string, line: string) => void,
   script = "agency.ts",
+  logFile?: string,
 ): RunningProcess {
   return startBun(
     `client${id}`,
@@ -147,6 +155,7 @@ export function startAgency(
     { ...AGENCY_ENV, ...process.env, CLI_ID: String(id), CLI_SERVER_ADDRESS: `127.0.0.1:${port}`, CLI_DATA_FILE: dataFile, ...env },
     onLine,
     ROOT,
+    { logFile },
   );
 }
 

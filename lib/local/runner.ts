@@ -36,11 +36,21 @@ const width = Math.max(...names.map((name) => name.length)) + 2;
 // On a terminal, live progress (lib/local/progress.ts) stays above the log; elsewhere, plain lines.
 const files = names.slice(1).map((_, i) => dataFile(i + 1));
 const progress = new Progress(process.stdout, names.slice(1), process.stdout.isTTY ? await Promise.all(files.map(countRows)) : files.map(() => 0));
-const print = (name: string, line: string) => progress.log(`${name.padEnd(width)}| ${line}`);
 
 // Each run is a draw of its own: it starts from an empty storage.
 rmSync(RUN_DIR, { recursive: true, force: true });
 mkdirSync(RUN_DIR, { recursive: true });
+
+// Every line of a process goes to its own log in .run/; the terminal shows all but the lines of one bet each
+// (an agency confirms every bet it sent: 78,697 lines for the course's data).
+const logPath = (name: string) => `${RUN_DIR}/${name}.log`;
+const logs = new Map(names.map((name) => [name, Bun.file(logPath(name)).writer()]));
+const PER_BET = /action: apuesta_(enviada|almacenada) \|/;
+const PER_BET_NOTE = "apuesta_enviada and apuesta_almacenada lines";
+const print = (name: string, line: string) => {
+  logs.get(name)!.write(`${line}\n`);
+  if (!PER_BET.test(line)) progress.log(`${name.padEnd(width)}| ${line}`);
+};
 // The processes run a bundle of the sources as they are now: it starts faster than the sources.
 const bundle = await buildBundle(`${RUN_DIR}/build`);
 // startCentral and startAgency pass the environment on; their own per-process settings come on top.
@@ -70,6 +80,7 @@ await progress.stop(http);
 
 central.process.kill("SIGTERM");
 const centralCode = await central.done;
+await Promise.all([...logs.values()].map((log) => log.end()));
 
 const storedBy = new Map<number, number>();
 for (const line of central.lines) {
@@ -89,4 +100,5 @@ console.log(
   `\n${ok ? "OK" : "FAILED"}: ${total} bets stored by ${agencies} agencies in ${wall.toFixed(2)} s; ` +
     `central exit ${centralCode}; storage ${RUN_DIR}/bets.csv${tls ? `; mutual TLS, certificates ${certs}` : ""}`,
 );
+console.log(`every line of each process, the ${PER_BET_NOTE} included: ${RUN_DIR}/server.log, ${RUN_DIR}/client1.log …`);
 process.exit(ok ? 0 : 1);
