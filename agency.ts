@@ -1,8 +1,13 @@
 // An agency: reads its configuration, echoes the course's loop, sends its bets to the central, reports its winners.
-import { loadAgencyConfig } from "./lib/agency/config.ts";
-import { AgencyClient, StoppedError } from "./lib/agency/client.ts";
-import { Logger } from "./lib/log.ts";
-import { exitOnStartupError } from "./lib/startup.ts";
+// Only the start-up helper is imported up front: stop signals are taken before the rest loads (see StopSignals).
+import { exitOnStartupError, StopSignals } from "./lib/startup.ts";
+
+const signals = new StopSignals();
+const [{ loadAgencyConfig }, { AgencyClient, StoppedError }, { Logger }] = await Promise.all([
+  import("./lib/agency/config.ts"),
+  import("./lib/agency/client.ts"),
+  import("./lib/log.ts"),
+]);
 
 /** Exit status when the run finished but some rows of the file were invalid and not sent. */
 const EXIT_INVALID_ROWS = 3;
@@ -25,14 +30,12 @@ log.info("config", "success", {
 
 const client = new AgencyClient(config, log);
 let stopping: Promise<void> | undefined;
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  process.on(signal, () => {
-    stopping ??= client.stop(signal).then(() => {
-      log.info("shutdown", "success", { signal });
-      process.exit(0);
-    });
+signals.handle((signal) => {
+  stopping ??= client.stop(signal).then(() => {
+    log.info("shutdown", "success", { signal });
+    process.exit(0);
   });
-}
+});
 
 try {
   const outcome = await client.run();

@@ -1,9 +1,14 @@
 // The central: reads its configuration, recovers its storage, serves agencies until SIGTERM/SIGINT.
-import { loadCentralConfig } from "./lib/central/config.ts";
-import { CentralServer } from "./lib/central/server.ts";
-import { HttpServer } from "./lib/http/server.ts";
-import { Logger } from "./lib/log.ts";
-import { exitOnStartupError } from "./lib/startup.ts";
+// Only the start-up helper is imported up front: stop signals are taken before the rest loads (see StopSignals).
+import { exitOnStartupError, StopSignals } from "./lib/startup.ts";
+
+const signals = new StopSignals();
+const [{ loadCentralConfig }, { CentralServer }, { HttpServer }, { Logger }] = await Promise.all([
+  import("./lib/central/config.ts"),
+  import("./lib/central/server.ts"),
+  import("./lib/http/server.ts"),
+  import("./lib/log.ts"),
+]);
 
 const config = await loadCentralConfig().catch(exitOnStartupError);
 const log = new Logger(config.loggingLevel);
@@ -26,34 +31,23 @@ log.info("config_limits", "success", {
   idle_timeout_seconds: config.idleTimeoutSeconds,
 });
 
-// Installed before start-up: a stop asked for while the storage is recovered (or just after the listen
-// line) is carried out once the server is up, instead of killing the process with the default action.
-let server: CentralServer | undefined;
-let stopSignal: string | undefined;
-function stop(signal: string): void {
-  server!.shutdown(signal).then(
+// A failed storage stops the central (fail-stop): it exits non-zero and a restart recovers from disk.
+const server = await CentralServer.start(config, log, () => process.exit(1)).catch(exitOnStartupError);
+// Metrics, health and the status page: they only read the server's state, and end with the process.
+if (config.httpPort !== "off") {
+  try {
+    HttpServer.start(server.state, config.httpPort, log);
+  } catch (error) {
+    exitOnStartupError(new Error(`SERVER_HTTP_PORT ${config.httpPort}: ${(error as Error).message}`));
+  }
+}
+// A stop asked for while the storage was recovered is carried out now that the server is up.
+signals.handle((signal) => {
+  server.shutdown(signal).then(
     () => process.exit(0),
     (error) => {
       log.error("shutdown", "fail", { signal, error: String(error) });
       process.exit(1);
     },
   );
-}
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  process.on(signal, () => {
-    if (server) stop(signal);
-    else stopSignal ??= signal;
-  });
-}
-
-// A failed storage stops the central (fail-stop): it exits non-zero and a restart recovers from disk.
-server = await CentralServer.start(config, log, () => process.exit(1)).catch(exitOnStartupError);
-// Metrics, health and the status page: they only read the server's state, and end with the process.
-if (config.httpPort !== "off") {
-  try {
-    HttpServer.start(server.state, config.httpPort, log);
-  } catch (error) {
-    exitOnStartupError(new Error(`http.port ${config.httpPort} (SERVER_HTTP_PORT): ${(error as Error).message}`));
-  }
-}
-if (stopSignal) stop(stopSignal);
+});

@@ -50,7 +50,7 @@ describe("SERVER_HTTP_PORT", () => {
     const taken = await httpPort(first);
     const second = await scope.central(join(dir, "second.csv"), { SERVER_HTTP_PORT: String(taken) });
     expect(await second.done).toBe(1);
-    expect(second.lines.filter((line) => line.includes("cannot start") && line.includes(`http.port ${taken} (SERVER_HTTP_PORT)`))).toHaveLength(1);
+    expect(second.lines.filter((line) => line.includes("cannot start") && line.includes(`SERVER_HTTP_PORT ${taken}: `))).toHaveLength(1);
   }, TIMEOUT);
 });
 

@@ -39,6 +39,7 @@ import {
   type Expected,
   expectedFromData,
   finish,
+  followMatches,
   followUntil,
   logs,
   makeCerts,
@@ -160,10 +161,13 @@ function closingSteps(text: string): { clean: boolean; steps: string[] } {
   return { clean: steps.includes("shutdown") && steps.some((a) => a.startsWith("close_")), steps };
 }
 
-/** The count the central's recovery found at its start-up (`recuperacion | result: success | bets: N`), the last one. */
-async function recovered(): Promise<number | undefined> {
-  const found = [...(await logs("server")).matchAll(/action: recuperacion \| result: success \| bets: (\d+)/g)];
-  return found.length > 0 ? Number(found.at(-1)![1]) : undefined;
+/**
+ * The count the central's recovery found at its `start`-th start-up in the server container
+ * (`recuperacion | result: success | bets: N`), once it has logged it.
+ */
+async function recovered(start: number): Promise<number | undefined> {
+  const found = await followMatches("server", /action: recuperacion \| result: success \| bets: (\d+)/, start, 60_000);
+  return found === undefined ? undefined : Number(found.at(-1)![1]);
 }
 
 async function fullRun(expected: Map<number, Expected>): Promise<void> {
@@ -188,13 +192,13 @@ async function fullRun(expected: Map<number, Expected>): Promise<void> {
 
   // The same container again: its bets are still there, and it finds them.
   const start = await compose(["start", "server"], 120_000);
-  const again = await recovered();
+  const again = await recovered(2);
   check("start after stop: the central recovers every bet", start.code === 0 && rows !== undefined && again === rows.length, `${again} recovered`);
 
   // down removes the container and its bets with it: the next up is a new lottery.
   const down = await compose(["down", "-t", "10"]);
   const fresh = await compose(["up", "-d", "server"], 120_000);
-  const anew = await recovered();
+  const anew = await recovered(1);
   check("after down, the next up starts an empty lottery", down.code === 0 && fresh.code === 0 && anew === 0, `${anew} bets recovered`);
 }
 
@@ -208,9 +212,11 @@ async function stopWhileSending(agencyConfig: string): Promise<void> {
   const up = await compose(["up", "-d"], 300_000);
   if (!check("compose up -d with the slowed-down agency config", up.code === 0, up.code === 0 ? "" : tail(up.out + up.err))) return;
 
-  // Wait for the first stored batch (following the log as it is written), then stop at once.
+  // Wait for every agency to be up (its config line: it takes stop signals by then) and for the first stored
+  // batch (following the logs as they are written), then stop at once.
+  const up5 = await Promise.all(CLIENTS.map((client) => followUntil(client, /action: config \| result: success/, 60_000)));
   const sending = await followUntil("server", /action: apuesta_recibida \| result: success/, 60_000);
-  check("agencies started sending", sending);
+  check("agencies started sending", up5.every(Boolean) && sending);
 
   // Nobody had to be killed after the grace period: the exit codes below (0, not 137) prove it.
   const stop = await compose(["stop", "-t", "10"], 120_000);
@@ -268,7 +274,7 @@ async function keepBets(tmp: string): Promise<void> {
   const kept = await storedRows();
   check("the bets are on the volume after down", down.code === 0 && rows !== undefined && typeof kept !== "string" && kept.length === rows.length, typeof kept === "string" ? kept : `${kept.length} rows`);
   const fresh = await compose(["up", "-d", "server"], 120_000);
-  const found = await recovered();
+  const found = await recovered(1);
   check("the next up's central recovers them", fresh.code === 0 && found === rows?.length, `${found} recovered`);
 }
 

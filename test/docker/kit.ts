@@ -83,13 +83,23 @@ export async function logs(container: string): Promise<string> {
 
 /** Follows a container's log (`docker logs -f`) until a line matches; false if it never does in time. */
 export async function followUntil(container: string, pattern: RegExp, timeoutMs: number): Promise<boolean> {
+  return (await followMatches(container, pattern, 1, timeoutMs)) !== undefined;
+}
+
+/**
+ * Follows a container's log from its start (`docker logs -f`) until `count` lines have matched; their
+ * matches, or undefined if there are not that many in time.
+ */
+export async function followMatches(container: string, pattern: RegExp, count: number, timeoutMs: number): Promise<RegExpMatchArray[] | undefined> {
   const follower = Bun.spawn(["docker", "logs", "-f", container], { stdout: "pipe", stderr: "pipe" });
   const timer = setTimeout(() => follower.kill(), timeoutMs);
-  const found = Promise.withResolvers<boolean>();
+  const matches: RegExpMatchArray[] = [];
+  const found = Promise.withResolvers<RegExpMatchArray[] | undefined>();
   const onLine = (line: string) => {
-    if (pattern.test(line)) found.resolve(true);
+    const match = line.match(pattern);
+    if (match && matches.push(match) === count) found.resolve(matches);
   };
-  void Promise.all([forEachLine(follower.stdout, onLine), forEachLine(follower.stderr, onLine)]).then(() => found.resolve(false));
+  void Promise.all([forEachLine(follower.stdout, onLine), forEachLine(follower.stderr, onLine)]).then(() => found.resolve(undefined));
   const matched = await found.promise;
   clearTimeout(timer);
   follower.kill();
