@@ -1,5 +1,5 @@
 import { writeSync } from "node:fs";
-import { utf8Text } from "./utf8.ts";
+import { utf8Text } from "./util/utf8.ts";
 
 // Log lines have one grep-able shape that other tools rely on:
 //   <ISO time> <LEVEL> action: NAME | result: success|fail|in_progress | key: value | ...

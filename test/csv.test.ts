@@ -11,7 +11,7 @@ import {
   recordFields,
   type CsvRecord,
 } from "../lib/csv.ts";
-import { isUtf8 } from "../lib/utf8.ts";
+import { isUtf8 } from "../lib/util/utf8.ts";
 
 /** A record as text: the parser's record object is reused, so the callbacks copy it out as this. */
 interface Row {

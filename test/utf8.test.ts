@@ -1,8 +1,8 @@
 // The UTF-8 check the bet rules use on names, against node:buffer's isUtf8 as the reference.
 import { expect, test } from "bun:test";
 import { isUtf8 as reference } from "node:buffer";
-import { mulberry32 } from "../lib/random.ts";
-import { isUtf8, utf8Text } from "../lib/utf8.ts";
+import { mulberry32 } from "../lib/util/random.ts";
+import { isUtf8, utf8Text } from "../lib/util/utf8.ts";
 
 test("agrees with node:buffer on every 1- and 2-byte sequence and on the edge cases of longer ones", () => {
   const cases: number[][] = [];

@@ -7,7 +7,7 @@
 // With CERTS (a directory as `bun run gen-certs` writes it), mutual TLS as the central speaks it.
 import { closeSync, fdatasync, openSync, readFileSync, writeSync } from "node:fs";
 import type { Socket } from "bun";
-import { withCapacity } from "../bytes.ts";
+import { withCapacity } from "../util/bytes.ts";
 import { encodeMessage, FrameDecoder, MessageType } from "../protocol/index.ts";
 import { SocketWriter } from "../socket-writer.ts";
 

@@ -2,7 +2,7 @@ import { BET_RANGES, BetField, betFieldsError, betNumber, hasWon, isWinningNumbe
 import type { BetBlock } from "../bet-block.ts";
 import type { Logger } from "../log.ts";
 import type { StoredBatch } from "../store.ts";
-import { rangeText } from "../utf8.ts";
+import { rangeText } from "../util/utf8.ts";
 
 /** A batch that passed every rule, with its winners found as it was checked. */
 export interface AdmittedBatch extends StoredBatch {

@@ -4,7 +4,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { csvRow } from "../csv.ts";
-import { mulberry32 } from "../random.ts";
+import { mulberry32 } from "../util/random.ts";
 
 /** Bets per agency in the course's dataset. */
 export const COURSE_SIZES = [26_936, 25_518, 16_014, 9_238, 991];

@@ -1,4 +1,4 @@
-import { withCapacity } from "../bytes.ts";
+import { withCapacity } from "../util/bytes.ts";
 import { FrameTooLargeError, HEADER_BYTES, SIZE_BYTES } from "./frame.ts";
 
 const NO_BYTES = Buffer.alloc(0);

@@ -1,4 +1,4 @@
-import { withCapacity } from "../bytes.ts";
+import { withCapacity } from "../util/bytes.ts";
 import { FIELD_LENGTH_BYTES, HEADER_BYTES, SIZE_BYTES } from "./frame.ts";
 
 /**

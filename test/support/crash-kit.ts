@@ -2,7 +2,7 @@
 // log-line counting, and the checks on the storage file (every valid bet of every agency file exactly
 // once, in order).
 import { readFileSync } from "node:fs";
-import { mulberry32 } from "../../lib/random.ts";
+import { mulberry32 } from "../../lib/util/random.ts";
 import { actionLines, readCsv, type RunningProcess } from "./system.ts";
 
 /** Seeded randomness for tests, so that a failure can be replayed from its seed. */

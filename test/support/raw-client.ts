@@ -12,7 +12,7 @@ import {
   MessageType,
   type Message,
 } from "../../lib/protocol/index.ts";
-import { mulberry32 } from "../../lib/random.ts";
+import { mulberry32 } from "../../lib/util/random.ts";
 import { SocketWriter } from "../../lib/socket-writer.ts";
 
 interface Waiter {
