@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { BetBlock } from "../lib/bet-block.ts";
 import { MessageType } from "../lib/protocol/index.ts";
 import { parseLogLine } from "./support/log-line.ts";
-import { Scope } from "./support/system.ts";
+import { Scope, waitForLine } from "./support/system.ts";
 
 const scope = new Scope();
 afterEach(() => scope.cleanup());
@@ -50,6 +50,8 @@ test("the central's refusal of a batch with such a birthdate is logged as one fi
   expect((await client.request({ type: MessageType.Hello, agency: 1 })).type).toBe(MessageType.Welcome);
   const bets = BetBlock.of([{ firstName: "Ana", lastName: "Pérez", document: "30904465", birthdate: BAD_BIRTHDATE, number: "7574" }]);
   expect((await client.request({ type: MessageType.Bets, agency: 1, bets })).type).toBe(MessageType.Error);
+  // The line reaches us through the central's stdout, the refusal through its socket: either may come first.
+  await waitForLine(central, /action: apuesta_recibida \|/);
   const refused = fieldsOf(central.lines, "apuesta_recibida");
   expect([...refused.keys()]).toEqual(["action", "result", "cantidad", "agency", "error"]);
   expect(unquote(refused.get("error")!)).toContain(`got "${BAD_BIRTHDATE}"`);
