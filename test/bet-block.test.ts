@@ -1,7 +1,7 @@
 // BetBlock: bets packed as length-prefixed fields, the form they travel in from file to store.
 import { describe, expect, test } from "bun:test";
-import { BetField, newFieldRanges, type BetFields } from "../lib/bet.ts";
-import { BetBlock } from "../lib/bet-block.ts";
+import { BetField, newFieldRanges, type BetFields } from "../lib/bet/bet.ts";
+import { BetBlock } from "../lib/bet/bet-block.ts";
 import { ProtocolError } from "../lib/protocol/index.ts";
 
 const ANA: BetFields = { firstName: "Ana", lastName: "Núñez 😀", document: "30904465", birthdate: "1999-03-17", number: "7574" };

@@ -3,7 +3,7 @@ import { afterEach, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BetFile, type InvalidRow } from "../lib/agency/bet-file.ts";
-import type { BetFields } from "../lib/bet.ts";
+import type { BetFields } from "../lib/bet/bet.ts";
 import { Scope } from "./support/system.ts";
 
 const scope = new Scope();

@@ -12,7 +12,7 @@ import {
   ProtocolError,
   type Message,
 } from "../lib/protocol/index.ts";
-import { BetBlock } from "../lib/bet-block.ts";
+import { BetBlock } from "../lib/bet/bet-block.ts";
 
 interface Frame {
   type: number;

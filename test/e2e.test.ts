@@ -6,8 +6,8 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { BetFields } from "../lib/bet.ts";
-import { BetBlock } from "../lib/bet-block.ts";
+import type { BetFields } from "../lib/bet/bet.ts";
+import { BetBlock } from "../lib/bet/bet-block.ts";
 import { encodeMessage, MessageType, messageName, type Message } from "../lib/protocol/index.ts";
 import { echo, RawClient, fields, rawFrame, seededBytes } from "./support/raw-client.ts";
 import {

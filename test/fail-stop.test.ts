@@ -3,7 +3,7 @@
 // fails on what it asserts, at once, even when the storage skips its syncs (then the batch whose sync
 // was to fail is answered: that answer is raced against the failure the test waits for).
 import { afterEach, expect, test } from "bun:test";
-import { BetBlock } from "../lib/bet-block.ts";
+import { BetBlock } from "../lib/bet/bet-block.ts";
 import { MessageType } from "../lib/protocol/index.ts";
 import { StorageFailedError } from "../lib/store.ts";
 import { before, heldSyncs } from "./support/held-sync.ts";

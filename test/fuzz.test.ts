@@ -4,8 +4,8 @@
 // stores exactly the batches it acknowledged, and its memory stays bounded. Seeds are printed.
 import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
-import { betFieldsError, InvalidBetError, newFieldRanges, validateBet } from "../lib/bet.ts";
-import { BetBlock } from "../lib/bet-block.ts";
+import { betFieldsError, InvalidBetError, newFieldRanges, validateBet } from "../lib/bet/bet.ts";
+import { BetBlock } from "../lib/bet/bet-block.ts";
 import { csvRow } from "../lib/csv.ts";
 import {
   decodeMessage,

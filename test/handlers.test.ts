@@ -2,7 +2,7 @@
 // session they hang up, and what they store.
 import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
-import { BetBlock } from "../lib/bet-block.ts";
+import { BetBlock } from "../lib/bet/bet-block.ts";
 import { RequestHandlers } from "../lib/central/handlers.ts";
 import { Lottery, type AdmittedBatch } from "../lib/central/lottery.ts";
 import { Backlog, type ConnectionLink } from "../lib/central/session.ts";

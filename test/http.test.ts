@@ -4,7 +4,7 @@
 // Chromium run outside bun test, in test/ops/.
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { BetBlock } from "../lib/bet-block.ts";
+import { BetBlock } from "../lib/bet/bet-block.ts";
 import { loadCentralConfig } from "../lib/central/config.ts";
 import { CentralServer } from "../lib/central/server.ts";
 import { Histogram } from "../lib/central/stats.ts";

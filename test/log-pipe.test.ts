@@ -3,7 +3,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BetBlock } from "../lib/bet-block.ts";
+import { BetBlock } from "../lib/bet/bet-block.ts";
 import { MessageType } from "../lib/protocol/index.ts";
 import { parseLogLine } from "./support/log-line.ts";
 import { Scope, waitForLine } from "./support/system.ts";

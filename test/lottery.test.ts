@@ -1,7 +1,7 @@
 // The lottery's rules apart from any transport: a batch is admitted whole or not at all, an agency's
 // END counts once however often it comes, and the draw waits for every agency.
 import { expect, test } from "bun:test";
-import { BetBlock } from "../lib/bet-block.ts";
+import { BetBlock } from "../lib/bet/bet-block.ts";
 import { Lottery, RefusedError } from "../lib/central/lottery.ts";
 import { Logger } from "../lib/log.ts";
 

@@ -14,8 +14,8 @@ import {
   writeMessage,
   type Message,
 } from "../lib/protocol/index.ts";
-import type { BetFields } from "../lib/bet.ts";
-import { BetBlock } from "../lib/bet-block.ts";
+import type { BetFields } from "../lib/bet/bet.ts";
+import { BetBlock } from "../lib/bet/bet-block.ts";
 
 /** Payload fields: u32 BE byte length | UTF-8 bytes. */
 function fields(...values: string[]): Buffer {

@@ -4,7 +4,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BetBlock } from "../lib/bet-block.ts";
+import { BetBlock } from "../lib/bet/bet-block.ts";
 import { loadCentralConfig } from "../lib/central/config.ts";
 import { CentralServer } from "../lib/central/server.ts";
 import { Logger } from "../lib/log.ts";

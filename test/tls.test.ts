@@ -2,7 +2,7 @@
 // CA, or none. The central acts for each connection only as the agency its certificate names.
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
-import { BetBlock } from "../lib/bet-block.ts";
+import { BetBlock } from "../lib/bet/bet-block.ts";
 import { agencyTlsEnv, centralTlsEnv } from "../lib/local/processes.ts";
 import { MessageType, type Message } from "../lib/protocol/index.ts";
 import { generateCertificates } from "../lib/tls/certs.ts";

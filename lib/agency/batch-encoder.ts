@@ -1,4 +1,4 @@
-import type { BetBlock } from "../bet-block.ts";
+import type { BetBlock } from "../bet/bet-block.ts";
 import { BATCH_FRAME_BYTES, FrameWriter, MessageType } from "../protocol/index.ts";
 
 /**

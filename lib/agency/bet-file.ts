@@ -1,5 +1,5 @@
-import { BET_FIELD_COUNT, betFieldsError } from "../bet.ts";
-import { BetBlock } from "../bet-block.ts";
+import { BET_FIELD_COUNT, betFieldsError } from "../bet/bet.ts";
+import { BetBlock } from "../bet/bet-block.ts";
 import { CsvParser, type CsvRecord } from "../csv.ts";
 import type { BetSource } from "./bet-source.ts";
 // Synchronous reads: a chunk comes from the page cache in microseconds, where a promise per chunk

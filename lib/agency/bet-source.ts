@@ -1,5 +1,5 @@
-import type { BetFields } from "../bet.ts";
-import { BetBlock } from "../bet-block.ts";
+import type { BetFields } from "../bet/bet.ts";
+import { BetBlock } from "../bet/bet-block.ts";
 
 /** Where an agency's bets come from, in order, a block at a time: its file, or exercise 5's single bet. */
 export interface BetSource {

@@ -1,5 +1,5 @@
-import { BET_RANGES, BetField, InvalidBetError, validateBet, type BetFields } from "../bet.ts";
-import type { BetBlock } from "../bet-block.ts";
+import { BET_RANGES, BetField, InvalidBetError, validateBet, type BetFields } from "../bet/bet.ts";
+import type { BetBlock } from "../bet/bet-block.ts";
 import type { Logger } from "../log.ts";
 import { isTransientRefusal, MessageType, messageName, type Message } from "../protocol/index.ts";
 import { BatchEncoder } from "./batch-encoder.ts";

@@ -1,4 +1,4 @@
-import type { BetFields } from "../bet.ts";
+import type { BetFields } from "../bet/bet.ts";
 import { integer, loadConfig, logLevel, nonEmpty, address, ConfigError, duration } from "../config.ts";
 import { loadTls, tlsSettings } from "../tls/config.ts";
 

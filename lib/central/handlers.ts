@@ -1,4 +1,4 @@
-import type { BetBlock } from "../bet-block.ts";
+import type { BetBlock } from "../bet/bet-block.ts";
 import type { LogFields, Logger } from "../log.ts";
 import { MessageType, messageName, type Message } from "../protocol/index.ts";
 import { StorageFailedError, type BetStore } from "../store.ts";

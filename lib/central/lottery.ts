@@ -1,5 +1,5 @@
-import { BET_RANGES, BetField, betFieldsError, betNumber, hasWon, isWinningNumber, type Bet } from "../bet.ts";
-import type { BetBlock } from "../bet-block.ts";
+import { BET_RANGES, BetField, betFieldsError, betNumber, hasWon, isWinningNumber, type Bet } from "../bet/bet.ts";
+import type { BetBlock } from "../bet/bet-block.ts";
 import type { Logger } from "../log.ts";
 import type { StoredBatch } from "../store.ts";
 import { rangeText } from "../util/utf8.ts";

@@ -1,6 +1,6 @@
 import { FIELD_LENGTH_BYTES, MessageType, ProtocolError } from "./frame.ts";
 import { FrameWriter } from "./writer.ts";
-import { BetBlock } from "../bet-block.ts";
+import { BetBlock } from "../bet/bet-block.ts";
 
 export type Message =
   | { type: MessageType.Hello; agency: number }

@@ -1,8 +1,8 @@
 // Building blocks for the protocol fuzz tests: a plain reference reading of a byte stream into frames
 // (what the FrameDecoder must agree with, however the stream is split), random messages and bets, and
 // mutations of well-formed frames.
-import type { BetFields } from "../../lib/bet.ts";
-import { BetBlock } from "../../lib/bet-block.ts";
+import type { BetFields } from "../../lib/bet/bet.ts";
+import { BetBlock } from "../../lib/bet/bet-block.ts";
 import { encodeMessage, HEADER_BYTES, MessageType, SIZE_BYTES, type Message } from "../../lib/protocol/index.ts";
 import type { Random } from "./crash-kit.ts";
 

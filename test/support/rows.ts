@@ -1,5 +1,5 @@
-import type { Bet, BetFields } from "../../lib/bet.ts";
-import { BetBlock } from "../../lib/bet-block.ts";
+import type { Bet, BetFields } from "../../lib/bet/bet.ts";
+import { BetBlock } from "../../lib/bet/bet-block.ts";
 import { csvRow } from "../../lib/csv.ts";
 import type { StoredBatch } from "../../lib/store.ts";
 

@@ -1,7 +1,7 @@
 import { BET_FIELD_COUNT, BET_RANGES, BetField, encodeFields, newFieldRanges, type BetFields, type FieldRanges } from "./bet.ts";
-import { withCapacity } from "./util/bytes.ts";
-import { FIELD_LENGTH_BYTES, ProtocolError } from "./protocol/frame.ts";
-import { rangeText } from "./util/utf8.ts";
+import { withCapacity } from "../util/bytes.ts";
+import { FIELD_LENGTH_BYTES, ProtocolError } from "../protocol/frame.ts";
+import { rangeText } from "../util/utf8.ts";
 // simdutf in native code: a whole frame's bytes in about the time the rules take for one bet.
 import { isUtf8 } from "node:buffer";
 

@@ -1,7 +1,7 @@
 // The bet model and the rules every bet must pass. The agency checks rows with these rules before
 // sending them and the central checks them again on receipt: one definition, shared by both. The
 // rules read a bet's fields as byte ranges of UTF-8 text, so neither side makes a string per field.
-import { isUtf8, rangeText, utf8Text } from "./util/utf8.ts";
+import { isUtf8, rangeText, utf8Text } from "../util/utf8.ts";
 
 /** A bet as read from a file or a frame: text fields, not yet validated. */
 export interface BetFields {
