@@ -10,7 +10,7 @@ import {
   MAX_RECORD_BYTES,
   recordFields,
   type CsvRecord,
-} from "../lib/csv.ts";
+} from "../lib/storage/csv.ts";
 import { isUtf8 } from "../lib/util/utf8.ts";
 
 /** A record as text: the parser's record object is reused, so the callbacks copy it out as this. */

@@ -5,7 +5,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { BetBlock } from "../lib/bet/bet-block.ts";
 import { MessageType } from "../lib/protocol/index.ts";
-import { StorageFailedError } from "../lib/store.ts";
+import { StorageFailedError } from "../lib/storage/store.ts";
 import { before, heldSyncs } from "./support/held-sync.ts";
 import { startInProcess } from "./support/in-process.ts";
 import { readCsv, Scope } from "./support/system.ts";

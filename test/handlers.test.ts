@@ -8,7 +8,7 @@ import { Lottery, type AdmittedBatch } from "../lib/central/lottery.ts";
 import { Backlog, type ConnectionLink } from "../lib/central/session.ts";
 import { Logger, type LogLevel } from "../lib/log.ts";
 import { MessageType, type Message } from "../lib/protocol/index.ts";
-import { BetStore, StorageFailedError } from "../lib/store.ts";
+import { BetStore, StorageFailedError } from "../lib/storage/store.ts";
 import { readCsv, scratchDir } from "./support/system.ts";
 
 const bet = (document: string, number = "1") => ({ firstName: "Ana", lastName: "Peña", document, birthdate: "1990-01-01", number });

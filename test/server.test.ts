@@ -9,7 +9,7 @@ import { loadCentralConfig } from "../lib/central/config.ts";
 import { CentralServer } from "../lib/central/server.ts";
 import { Logger } from "../lib/log.ts";
 import { encodeMessage, MessageType, type Message } from "../lib/protocol/index.ts";
-import { StorageFailedError } from "../lib/store.ts";
+import { StorageFailedError } from "../lib/storage/store.ts";
 import { awayFromMidnight, dayFromToday } from "./support/dates.ts";
 import { before, heldSyncs } from "./support/held-sync.ts";
 import { startInProcess } from "./support/in-process.ts";

@@ -7,8 +7,8 @@ import { join } from "node:path";
 import type { Bet } from "../lib/bet/bet.ts";
 import { BetBlock } from "../lib/bet/bet-block.ts";
 import { agencyRows } from "../lib/data/generate.ts";
-import { PromiseLock } from "../lib/lock.ts";
-import { BetStore, CorruptStorageError, StorageFailedError, type StoredBatch, type SyncMode } from "../lib/store.ts";
+import { PromiseLock } from "../lib/storage/lock.ts";
+import { BetStore, CorruptStorageError, StorageFailedError, type StoredBatch, type SyncMode } from "../lib/storage/store.ts";
 import { before, heldSyncs, type HeldSyncs } from "./support/held-sync.ts";
 import { betRow, storedBatches } from "./support/rows.ts";
 

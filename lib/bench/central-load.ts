@@ -12,7 +12,7 @@ import type { Socket } from "bun";
 import { readFileSync } from "node:fs";
 import { BatchEncoder } from "../agency/batch-encoder.ts";
 import { BetBlock } from "../bet/bet-block.ts";
-import { CsvParser } from "../csv.ts";
+import { CsvParser } from "../storage/csv.ts";
 import { agencyRows } from "../data/generate.ts";
 import { decodeMessage, encodeMessage, FrameDecoder, MessageType, messageName, type Message } from "../protocol/index.ts";
 import { SocketWriter } from "../socket-writer.ts";

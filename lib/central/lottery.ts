@@ -1,7 +1,7 @@
 import { BET_RANGES, BetField, betFieldsError, betNumber, hasWon, isWinningNumber, type Bet } from "../bet/bet.ts";
 import type { BetBlock } from "../bet/bet-block.ts";
 import type { Logger } from "../log.ts";
-import type { StoredBatch } from "../store.ts";
+import type { StoredBatch } from "../storage/store.ts";
 import { rangeText } from "../util/utf8.ts";
 
 /** A batch that passed every rule, with its winners found as it was checked. */

@@ -1,5 +1,5 @@
 import type { Logger } from "../log.ts";
-import { BetStore, type StorageFailedError } from "../store.ts";
+import { BetStore, type StorageFailedError } from "../storage/store.ts";
 import type { CentralConfig } from "./config.ts";
 import { ConnectionServer } from "./connections.ts";
 import { RequestHandlers } from "./handlers.ts";

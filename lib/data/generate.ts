@@ -3,7 +3,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { csvRow } from "../csv.ts";
+import { csvRow } from "../storage/csv.ts";
 import { mulberry32 } from "../util/random.ts";
 
 /** Bets per agency in the course's dataset. */

@@ -2,7 +2,7 @@
 // nobody: a listening socket (made through libc, as Bun's listeners accept at once) that never accepts,
 // with a backlog of 0 and one connection already queued, so the kernel drops every further SYN.
 import { FFIType, ptr } from "bun:ffi";
-import { openLibc } from "../../lib/libc.ts";
+import { openLibc } from "../../lib/storage/libc.ts";
 
 const AF_INET = 2;
 const SOCK_STREAM = 1;

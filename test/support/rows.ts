@@ -1,7 +1,7 @@
 import type { Bet, BetFields } from "../../lib/bet/bet.ts";
 import { BetBlock } from "../../lib/bet/bet-block.ts";
-import { csvRow } from "../../lib/csv.ts";
-import type { StoredBatch } from "../../lib/store.ts";
+import { csvRow } from "../../lib/storage/csv.ts";
+import type { StoredBatch } from "../../lib/storage/store.ts";
 
 /**
  * The row the statement's store_bets writes for a bet, built with the string CSV writer: an oracle

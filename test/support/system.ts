@@ -2,7 +2,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CsvParser, recordFields, type CsvRecord } from "../../lib/csv.ts";
+import { CsvParser, recordFields, type CsvRecord } from "../../lib/storage/csv.ts";
 import { generateDataset } from "../../lib/data/generate.ts";
 import { RawClient } from "./raw-client.ts";
 import {

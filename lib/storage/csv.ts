@@ -1,8 +1,8 @@
 // CSV as RFC 4180 reads it and as Python's csv module (QUOTE_MINIMAL) writes it.
 // simdutf in native code: a chunk's whole lines in one pass, cheaper than each field's bytes in JS.
 import { isUtf8 } from "node:buffer";
-import { withCapacity } from "./util/bytes.ts";
-import { rangeText } from "./util/utf8.ts";
+import { withCapacity } from "../util/bytes.ts";
+import { rangeText } from "../util/utf8.ts";
 
 const LF = 0x0a;
 const CR = 0x0d;

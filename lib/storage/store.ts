@@ -1,11 +1,11 @@
 import { closeSync, fdatasync, fsyncSync, ftruncateSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import type { FileSink } from "bun";
-import { BET_RANGES, BetField, type Bet } from "./bet/bet.ts";
-import type { BetBlock } from "./bet/bet-block.ts";
+import { BET_RANGES, BetField, type Bet } from "../bet/bet.ts";
+import type { BetBlock } from "../bet/bet-block.ts";
 import { CsvParser, CsvWriter, recordFields, type CsvRecord } from "./csv.ts";
 import { PromiseLock } from "./lock.ts";
-import { StorageLock } from "./storage-lock.ts";
+import { StorageLock } from "./file-lock.ts";
 
 /** fdatasync on the thread pool (node:util's promisify would cost the central 1.5 MB of RSS to load). */
 function syncData(fd: number): Promise<void> {
