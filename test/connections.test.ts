@@ -1,7 +1,7 @@
 // The connection mechanics alone, with scripted sessions instead of the lottery: real sockets, no store.
 import { afterEach, expect, test } from "bun:test";
-import { ConnectionServer } from "../lib/central/connections.ts";
-import { Backlog, type ConnectionLink, type Session } from "../lib/central/session.ts";
+import { ConnectionServer } from "../lib/transport/connection-server.ts";
+import { Backlog, type ConnectionLink, type Session } from "../lib/transport/session.ts";
 import { Logger } from "../lib/log.ts";
 import { MessageType, type Message } from "../lib/protocol/index.ts";
 import { join } from "node:path";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { BetBlock } from "../lib/bet/bet-block.ts";
 import { RequestHandlers } from "../lib/central/handlers.ts";
 import { Lottery, type AdmittedBatch } from "../lib/central/lottery.ts";
-import { Backlog, type ConnectionLink } from "../lib/central/session.ts";
+import { Backlog, type ConnectionLink } from "../lib/transport/session.ts";
 import { Logger, type LogLevel } from "../lib/log.ts";
 import { MessageType, type Message } from "../lib/protocol/index.ts";
 import { BetStore, StorageFailedError } from "../lib/storage/store.ts";

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { SocketWriter, type WritableSocket } from "../lib/socket-writer.ts";
+import { SocketWriter, type WritableSocket } from "../lib/transport/socket-writer.ts";
 
 /** A socket that takes at most `budget` bytes per call, like a kernel buffer filling up. */
 class ShortWriteSocket implements WritableSocket {

@@ -6,7 +6,7 @@ import { BatchEncoder } from "./batch-encoder.ts";
 import { BetFile } from "./bet-file.ts";
 import { SingleBet, type BetSource } from "./bet-source.ts";
 import type { AgencyConfig } from "./config.ts";
-import { CentralConnection, CentralUntrustedError, ConnectionLostError, systemResolver, type Resolver } from "./connection.ts";
+import { CentralConnection, CentralUntrustedError, ConnectionLostError, systemResolver, type Resolver } from "../transport/central-connection.ts";
 import { Pacer } from "./pacer.ts";
 
 /** The run cannot go on (an invalid single bet, a refused request, answers that contradict ours); retrying cannot help. */

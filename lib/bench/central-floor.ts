@@ -9,7 +9,7 @@ import { closeSync, fdatasync, openSync, readFileSync, writeSync } from "node:fs
 import type { Socket } from "bun";
 import { withCapacity } from "../util/bytes.ts";
 import { encodeMessage, FrameDecoder, MessageType } from "../protocol/index.ts";
-import { SocketWriter } from "../socket-writer.ts";
+import { SocketWriter } from "../transport/socket-writer.ts";
 
 const REPLIES: Record<number, Buffer> = {
   [MessageType.Hello]: encodeMessage({ type: MessageType.Welcome, stored: 0 }),

@@ -15,7 +15,7 @@ import { BetBlock } from "../bet/bet-block.ts";
 import { CsvParser } from "../storage/csv.ts";
 import { agencyRows } from "../data/generate.ts";
 import { decodeMessage, encodeMessage, FrameDecoder, MessageType, messageName, type Message } from "../protocol/index.ts";
-import { SocketWriter } from "../socket-writer.ts";
+import { SocketWriter } from "../transport/socket-writer.ts";
 import type { TlsMaterial } from "../tls/config.ts";
 import { processPeakRssMb } from "./measure.ts";
 

@@ -3,7 +3,7 @@ import type { LogFields, Logger } from "../log.ts";
 import { MessageType, messageName, type Message } from "../protocol/index.ts";
 import { StorageFailedError, type BetStore } from "../storage/store.ts";
 import { DrawCancelledError, RefusedError, type AdmittedBatch, type Lottery } from "./lottery.ts";
-import type { Backlog, ConnectionLink, Session, SessionFactory } from "./session.ts";
+import type { Backlog, ConnectionLink, Session, SessionFactory } from "../transport/session.ts";
 import { CentralStats } from "./stats.ts";
 
 /**

@@ -1,10 +1,10 @@
 import type { Logger } from "../log.ts";
 import { BetStore, type StorageFailedError } from "../storage/store.ts";
 import type { CentralConfig } from "./config.ts";
-import { ConnectionServer } from "./connections.ts";
+import { ConnectionServer } from "../transport/connection-server.ts";
 import { RequestHandlers } from "./handlers.ts";
 import { Lottery, type AdmittedBatch } from "./lottery.ts";
-import { Backlog } from "./session.ts";
+import { Backlog } from "../transport/session.ts";
 import { CentralStats, type StatsView } from "./stats.ts";
 
 /**

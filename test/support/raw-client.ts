@@ -13,7 +13,7 @@ import {
   type Message,
 } from "../../lib/protocol/index.ts";
 import { mulberry32 } from "../../lib/util/random.ts";
-import { SocketWriter } from "../../lib/socket-writer.ts";
+import { SocketWriter } from "../../lib/transport/socket-writer.ts";
 
 interface Waiter {
   resolve: (message: Message) => void;

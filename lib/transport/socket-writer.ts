@@ -1,4 +1,4 @@
-import { withCapacity } from "./util/bytes.ts";
+import { withCapacity } from "../util/bytes.ts";
 
 const NO_BYTES = new Uint8Array(0);
 

@@ -14,10 +14,10 @@ import {
   writeMessage,
   type Message,
 } from "../protocol/index.ts";
-import { SocketWriter } from "../socket-writer.ts";
+import { SocketWriter } from "./socket-writer.ts";
 import type { TlsMaterial } from "../tls/config.ts";
 import type { Backlog, ConnectionLink, Session, SessionFactory } from "./session.ts";
-import { CentralStats } from "./stats.ts";
+import { CentralStats } from "../central/stats.ts";
 
 /** Requests one connection may have in progress before we stop reading from it (bounded memory). */
 const MAX_OUTSTANDING_REQUESTS = 64;
