@@ -6,7 +6,7 @@ const signals = new StopSignals();
 const [{ loadCentralConfig }, { CentralServer }, { HttpServer }, { Logger }] = await Promise.all([
   import("./lib/central/config.ts"),
   import("./lib/central/server.ts"),
-  import("./lib/http/server.ts"),
+  import("./lib/operations/http-server.ts"),
   import("./lib/log.ts"),
 ]);
 

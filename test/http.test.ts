@@ -8,7 +8,7 @@ import { BetBlock } from "../lib/bet/bet-block.ts";
 import { loadCentralConfig } from "../lib/central/config.ts";
 import { CentralServer } from "../lib/central/server.ts";
 import { Histogram } from "../lib/central/stats.ts";
-import { HttpServer } from "../lib/http/server.ts";
+import { HttpServer } from "../lib/operations/http-server.ts";
 import { centralTlsEnv, httpPort } from "../lib/local/processes.ts";
 import { Logger } from "../lib/log.ts";
 import { encodeMessage, MessageType } from "../lib/protocol/index.ts";

@@ -46,7 +46,7 @@ export const centralSettings = {
   },
   idleTimeoutSeconds: { key: "SERVER_IDLE_TIMEOUT_SECONDS", env: "SERVER_IDLE_TIMEOUT_SECONDS", fallback: 30, read: integer(0, 86_400) },
   shutdownGraceSeconds: { key: "SERVER_SHUTDOWN_GRACE_SECONDS", env: "SERVER_SHUTDOWN_GRACE_SECONDS", fallback: 5, read: integer(0, 600) },
-  // Metrics, health and the status page (lib/http/); 9464 is the port commonly given to an exporter.
+  // Metrics, health and the status page (lib/operations/); 9464 is the port commonly given to an exporter.
   httpPort: { key: "SERVER_HTTP_PORT", env: "SERVER_HTTP_PORT", fallback: 9464 as number | "off", read: httpPort },
   loggingLevel: { key: "LOGGING_LEVEL", env: "LOGGING_LEVEL", fallback: "INFO" as const, read: logLevel },
   agencies: { key: "LOTTERY_AGENCIES", env: "LOTTERY_AGENCIES", fallback: 5, read: integer(0, 100_000) },

@@ -14,7 +14,7 @@ import { CentralStats, type StatsView } from "./stats.ts";
  */
 const MAX_PENDING_BETS = 16 * 1024;
 
-/** What the central's HTTP side (lib/http/) reads: counters and state, and nothing that writes. */
+/** What the central's HTTP side (lib/operations/) reads: counters and state, and nothing that writes. */
 export interface CentralState {
   readonly agencies: number;
   readonly stats: StatsView;

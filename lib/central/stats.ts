@@ -1,5 +1,5 @@
 // Counters the central's bets path keeps for its operators: plain number fields bumped in place, so that
-// keeping them costs the path no allocation and no call it would notice. The HTTP side (lib/http/) only
+// keeping them costs the path no allocation and no call it would notice. The HTTP side (lib/operations/) only
 // reads them; what the lottery already counts (bets stored per agency, ENDs, the draw) is read from it.
 
 /**

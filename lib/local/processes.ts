@@ -126,7 +126,7 @@ export async function startCentral(
   return Object.assign(running, { port: Number(match[1]), storage });
 }
 
-/** The port of a central's HTTP side (lib/http/), once it listens; rejects if the central exits first. */
+/** The port of a central's HTTP side (lib/operations/), once it listens; rejects if the central exits first. */
 export async function httpPort(central: RunningProcess): Promise<number> {
   return Number((await waitForLine(central, /action: http_listen \| result: success \| port: (\d+)/))[1]);
 }
