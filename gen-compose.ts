@@ -7,13 +7,13 @@
  *     --keep-bets: the central's bets on a named volume, kept across `docker compose down`.
  *
  * A bad argument prints the usage on stderr and exits 2 without touching OUTPUT. The text comes from
- * lib/compose.ts and lib/stack/stack-file.ts. The stack file names its configs and secrets by their content,
+ * lib/deployment/compose.ts and lib/deployment/stack-file.ts. The stack file names its configs and secrets by their content,
  * so it reads server/config.ini and client/config.yaml (and with --tls .certs/) next to OUTPUT, and with --tls writes the per-agency
- * templates into that .certs/ (see lib/stack/stack-file.ts).
+ * templates into that .certs/ (see lib/deployment/stack-file.ts).
  */
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { agencyDataPath, certPath, parseComposeArgs, renderCompose, tlsFiles, USAGE } from "./lib/compose.ts";
+import { agencyDataPath, certPath, parseComposeArgs, renderCompose, tlsFiles, USAGE } from "./lib/deployment/compose.ts";
 import {
   AGENCY_CERT_TEMPLATE,
   AGENCY_KEY_TEMPLATE,
@@ -22,7 +22,7 @@ import {
   renderStack,
   RUNTIME_UID,
   stackObjects,
-} from "./lib/stack/stack-file.ts";
+} from "./lib/deployment/stack-file.ts";
 
 const args = parseComposeArgs(Bun.argv.slice(2));
 if ("error" in args) {

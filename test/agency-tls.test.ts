@@ -6,7 +6,7 @@ import type { TCPSocketListener } from "bun";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { agencyTlsEnv } from "../lib/local/processes.ts";
-import { generateCertificates } from "../lib/tls/certs.ts";
+import { generateCertificates } from "../lib/deployment/certs.ts";
 import { MemoryCentral, scriptedCentral, type ScriptedCentralOptions, type ScriptedSession } from "./support/scripted-central.ts";
 import { inProcessAgency } from "./support/in-process.ts";
 import { makeDataset, readCsv, scratchDir, Scope } from "./support/system.ts";

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { existsSync, statSync } from "node:fs";
 import { runLoad, type LoadConfig, type PhaseResult } from "../lib/bench/central-load.ts";
 import { centralTlsEnv, ROOT, startBun } from "../lib/local/processes.ts";
-import { generateCertificates } from "../lib/tls/certs.ts";
+import { generateCertificates } from "../lib/deployment/certs.ts";
 import { readCsv, Scope, waitForLine } from "./support/system.ts";
 
 let scope: Scope;

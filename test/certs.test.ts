@@ -3,7 +3,7 @@ import { X509Certificate, createPrivateKey } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Socket, TLSOptions } from "bun";
-import { certificateFiles, generateCertificates } from "../lib/tls/certs.ts";
+import { certificateFiles, generateCertificates } from "../lib/deployment/certs.ts";
 import { scratchDir } from "./support/system.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -15,7 +15,7 @@ const dir = join(scratch.path, "certs");
 const foreign = join(scratch.path, "foreign");
 
 async function genCerts(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = Bun.spawn([process.execPath, "run", "lib/tls/gen-certs.ts", ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  const child = Bun.spawn([process.execPath, "run", "lib/deployment/gen-certs.ts", ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
   return { code, stdout, stderr };
 }
@@ -319,7 +319,7 @@ test("without openssl on PATH, gen-certs says so, exits 1 and leaves the old fil
   const out = join(scratch.path, "no-openssl");
   await generateCertificates({ out, agencies: 1, hosts: [], force: false });
   const before = certificateFiles(1).map((file) => pem(file, out));
-  const result = Bun.spawnSync([process.execPath, "run", "lib/tls/gen-certs.ts", "--out", out, "--agencies", "1", "--force"], {
+  const result = Bun.spawnSync([process.execPath, "run", "lib/deployment/gen-certs.ts", "--out", out, "--agencies", "1", "--force"], {
     cwd: ROOT,
     env: { ...process.env, PATH: "/nonexistent" },
   });

@@ -1,4 +1,4 @@
-// gen-compose.ts and lib/compose.ts: the compose file for N agencies (plain and --tls), argument checks, the
+// gen-compose.ts and lib/deployment/compose.ts: the compose file for N agencies (plain and --tls), argument checks, the
 // committed file.
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
@@ -14,7 +14,7 @@ import {
   renderCompose,
   STORAGE_FILEPATH,
   SUBNET,
-} from "../lib/compose.ts";
+} from "../lib/deployment/compose.ts";
 
 const ROOT = join(import.meta.dir, "..");
 

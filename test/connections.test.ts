@@ -5,7 +5,7 @@ import { Backlog, type ConnectionLink, type Session } from "../lib/transport/ses
 import { Logger } from "../lib/log.ts";
 import { MessageType, type Message } from "../lib/protocol/index.ts";
 import { join } from "node:path";
-import { generateCertificates } from "../lib/tls/certs.ts";
+import { generateCertificates } from "../lib/deployment/certs.ts";
 import { RawClient } from "./support/raw-client.ts";
 import { scratchDir } from "./support/system.ts";
 

@@ -12,7 +12,7 @@ import { HttpServer } from "../lib/operations/http-server.ts";
 import { centralTlsEnv, httpPort } from "../lib/local/processes.ts";
 import { Logger } from "../lib/log.ts";
 import { encodeMessage, MessageType } from "../lib/protocol/index.ts";
-import { generateCertificates } from "../lib/tls/certs.ts";
+import { generateCertificates } from "../lib/deployment/certs.ts";
 import { fetchMetrics, fetchStatus, parseMetrics } from "./support/metrics.ts";
 import { RawClient } from "./support/raw-client.ts";
 import { actionLines, expectedWinners, firstLineAbout, makeDataset, readCsv, Scope, waitForLine, waitForLines } from "./support/system.ts";

@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startBun } from "../lib/local/processes.ts";
-import { certificateFiles } from "../lib/tls/certs.ts";
+import { certificateFiles } from "../lib/deployment/certs.ts";
 
 const ROOT = join(import.meta.dir, "..");
 

@@ -1,11 +1,11 @@
 // The two roles' runtime settings are set in three places: the processes the project starts read
-// lib/runtime-env.ts; the package scripts and the two images must say the same, or `bun run central` and
+// lib/deployment/runtime-env.ts; the package scripts and the two images must say the same, or `bun run central` and
 // the containers run otherwise than what was measured.
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../lib/local/processes.ts";
-import { AGENCY_ENV, CENTRAL_ENV, RUNTIME_ENV } from "../lib/runtime-env.ts";
+import { AGENCY_ENV, CENTRAL_ENV, RUNTIME_ENV } from "../lib/deployment/runtime-env.ts";
 
 const scripts = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
 /** The NAME=value pairs a shell command sets before it runs. */

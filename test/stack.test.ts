@@ -1,4 +1,4 @@
-// gen-compose.ts --stack and lib/stack/stack-file.ts: the Swarm stack file, its content-named configs and
+// gen-compose.ts --stack and lib/deployment/stack-file.ts: the Swarm stack file, its content-named configs and
 // secrets, the per-slot TLS templates. That `docker stack deploy` takes it without a warning is checked on a real
 // swarm by `bun run test:swarm` (test/swarm/run.ts).
 import { describe, expect, test } from "bun:test";
@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { genCompose } from "./support/system.ts";
-import { MAX_AGENCIES, STORAGE_FILEPATH, tlsFiles } from "../lib/compose.ts";
+import { MAX_AGENCIES, STORAGE_FILEPATH, tlsFiles } from "../lib/deployment/compose.ts";
 import {
   agencyTemplate,
   contentVersion,
@@ -16,7 +16,7 @@ import {
   STACK_RECONNECT_SECONDS,
   stackObjects,
   STORAGE_LABEL,
-} from "../lib/stack/stack-file.ts";
+} from "../lib/deployment/stack-file.ts";
 
 const ROOT = join(import.meta.dir, "..");
 

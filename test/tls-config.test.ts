@@ -3,7 +3,7 @@ import { afterAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, loadConfig } from "../lib/config.ts";
-import { loadTls, tlsChosen, tlsSettings } from "../lib/tls/config.ts";
+import { loadTls, tlsChosen, tlsSettings } from "../lib/tls.ts";
 import { scratchDir } from "./support/system.ts";
 
 const dir = scratchDir("lottery-tls-config-");

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { BetBlock } from "../lib/bet/bet-block.ts";
 import { agencyTlsEnv, centralTlsEnv } from "../lib/local/processes.ts";
 import { MessageType, type Message } from "../lib/protocol/index.ts";
-import { generateCertificates } from "../lib/tls/certs.ts";
+import { generateCertificates } from "../lib/deployment/certs.ts";
 import { RawClient } from "./support/raw-client.ts";
 import { exactlyOnceProblems } from "./support/crash-kit.ts";
 import { actionLines, expectedWinners, firstLineAbout, makeDataset, readCsv, Scope, scratchDir, waitForLine, waitForLines } from "./support/system.ts";

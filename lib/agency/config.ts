@@ -1,6 +1,6 @@
 import type { BetFields } from "../bet/bet.ts";
 import { integer, loadConfig, logLevel, nonEmpty, address, ConfigError, duration } from "../config.ts";
-import { loadTls, tlsSettings } from "../tls/config.ts";
+import { loadTls, tlsSettings } from "../tls.ts";
 
 const TLS_SETTINGS = tlsSettings("CLI", "yaml");
 

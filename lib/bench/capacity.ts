@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { buildBundle, type Bundle } from "../local/bundle.ts";
 import { centralTlsEnv, httpPort, ROOT, startBun, startCentral, waitForLine, type RunningProcess } from "../local/processes.ts";
-import { generateCertificates } from "../tls/certs.ts";
+import { generateCertificates } from "../deployment/certs.ts";
 import type { LoadConfig, LoadResult, PhaseResult } from "./central-load.ts";
 import { BENCH_DIR, median, usage, type Usage } from "./measure.ts";
 

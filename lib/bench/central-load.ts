@@ -16,7 +16,7 @@ import { CsvParser } from "../storage/csv.ts";
 import { agencyRows } from "../data/generate.ts";
 import { decodeMessage, encodeMessage, FrameDecoder, MessageType, messageName, type Message } from "../protocol/index.ts";
 import { SocketWriter } from "../transport/socket-writer.ts";
-import type { TlsMaterial } from "../tls/config.ts";
+import type { TlsMaterial } from "../tls.ts";
 import { processPeakRssMb } from "./measure.ts";
 
 export interface LoadConfig {

@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { COURSE_SIZES, generateDataset } from "../data/generate.ts";
 import { buildBundle, type Bundle } from "../local/bundle.ts";
-import { generateCertificates } from "../tls/certs.ts";
-import { AGENCY_ENV } from "../runtime-env.ts";
+import { generateCertificates } from "../deployment/certs.ts";
+import { AGENCY_ENV } from "../deployment/runtime-env.ts";
 import {
   agencyTlsEnv,
   awaitAgencies,

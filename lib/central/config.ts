@@ -1,6 +1,6 @@
 import { DEFAULT_MAX_FRAME_BYTES } from "../protocol/index.ts";
 import { integer, loadConfig, logLevel, nonEmpty, oneOf } from "../config.ts";
-import { loadTls, tlsSettings } from "../tls/config.ts";
+import { loadTls, tlsSettings } from "../tls.ts";
 
 const tls = tlsSettings("SERVER", "ini");
 

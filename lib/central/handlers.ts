@@ -52,7 +52,7 @@ export class RequestHandlers implements SessionFactory {
 /** How much of an echo's text its log line shows: the course's messages are some 25 characters. */
 const MAX_ECHO_LOG_CHARS = 200;
 
-/** An agency's certificate is issued to `agency-N` (see lib/tls/certs.ts). */
+/** An agency's certificate is issued to `agency-N` (see lib/deployment/certs.ts). */
 const AGENCY_CN = /^agency-([1-9]\d{0,9})$/;
 
 /** The agency a certificate's CN names, if it names one. */

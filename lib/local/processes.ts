@@ -1,5 +1,5 @@
 import type { Subprocess } from "bun";
-import { AGENCY_ENV, CENTRAL_ENV, RUNTIME_ENV } from "../runtime-env.ts";
+import { AGENCY_ENV, CENTRAL_ENV, RUNTIME_ENV } from "../deployment/runtime-env.ts";
 
 /** Calls `onLine` for each line of a process's output stream, as it comes. */
 export async function forEachLine(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {

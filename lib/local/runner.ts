@@ -1,7 +1,7 @@
 // `bun run local [--tls]`: the whole system as plain processes on 127.0.0.1, with compose-style output.
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { generateCertificates } from "../tls/certs.ts";
+import { generateCertificates } from "../deployment/certs.ts";
 import { buildBundle } from "./bundle.ts";
 import { agencyTlsEnv, awaitAgencies, centralTlsEnv, httpPort, ROOT, startAgency, startCentral, type RunningProcess } from "./processes.ts";
 import { countRows, Progress } from "./progress.ts";

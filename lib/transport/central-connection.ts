@@ -2,7 +2,7 @@ import type { Socket } from "bun";
 import { isIpAddress, type Address } from "../config.ts";
 import { decodeMessage, encodeMessage, FrameDecoder, type Message } from "../protocol/index.ts";
 import { SocketWriter } from "./socket-writer.ts";
-import type { TlsMaterial } from "../tls/config.ts";
+import type { TlsMaterial } from "../tls.ts";
 
 /** Largest reply accepted from the central (a winners answer of some 700,000 documents). */
 const MAX_REPLY_BYTES = 16 * 1024 * 1024;

@@ -15,7 +15,7 @@ import {
   type Message,
 } from "../protocol/index.ts";
 import { SocketWriter } from "./socket-writer.ts";
-import type { TlsMaterial } from "../tls/config.ts";
+import type { TlsMaterial } from "../tls.ts";
 import type { Backlog, ConnectionLink, Session, SessionFactory } from "./session.ts";
 import { CentralStats } from "../central/stats.ts";
 

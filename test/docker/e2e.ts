@@ -27,7 +27,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { SERVER_IMAGE, CLIENT_IMAGE, AGENCY_CONFIG_MOUNT } from "../../lib/compose.ts";
+import { SERVER_IMAGE, CLIENT_IMAGE, AGENCY_CONFIG_MOUNT } from "../../lib/deployment/compose.ts";
 import {
   acknowledged,
   buildImages,

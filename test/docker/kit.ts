@@ -6,10 +6,10 @@
  */
 import { chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { IMAGE_BUILDS, SERVER_IMAGE, STORAGE_FILEPATH } from "../../lib/compose.ts";
+import { IMAGE_BUILDS, SERVER_IMAGE, STORAGE_FILEPATH } from "../../lib/deployment/compose.ts";
 import { generateDataset } from "../../lib/data/generate.ts";
 import { forEachLine } from "../../lib/local/processes.ts";
-import { RUNTIME_UID } from "../../lib/stack/stack-file.ts";
+import { RUNTIME_UID } from "../../lib/deployment/stack-file.ts";
 
 export const ROOT = join(import.meta.dir, "..", "..");
 // Restated, not imported: the oracle does not take the rule it checks from the code under test.

@@ -26,7 +26,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { forEachLine } from "../../lib/local/processes.ts";
-import { STORAGE_LABEL } from "../../lib/stack/stack-file.ts";
+import { STORAGE_LABEL } from "../../lib/deployment/stack-file.ts";
 import {
   acknowledged,
   buildImages,

@@ -6,7 +6,7 @@
  *   bun run stack:status          the services and every task with its state
  *   bun run stack:rm              remove the stack (the bets volume stays: `docker volume rm lottery_storage`)
  */
-import { DEFAULT_STACK_OUTPUT, IMAGE_BUILDS } from "../compose.ts";
+import { DEFAULT_STACK_OUTPUT, IMAGE_BUILDS } from "./compose.ts";
 import { STORAGE_LABEL } from "./stack-file.ts";
 
 const STACK = "lottery";
@@ -56,6 +56,6 @@ switch (command) {
     console.log(`stack: the bets stay on the volume ${STACK}_storage; \`docker volume rm ${STACK}_storage\` removes them`);
     break;
   default:
-    console.error("usage: bun lib/stack/commands.ts deploy [--tls] | status | rm");
+    console.error("usage: bun lib/deployment/stack-commands.ts deploy [--tls] | status | rm");
     process.exit(2);
 }

@@ -1,6 +1,6 @@
 // The TLS settings that the central and the agencies share: three file paths (certificate, key, CA),
 // all three set for TLS, none for plain TCP.
-import { ConfigError, nonEmpty, type Setting } from "../config.ts";
+import { ConfigError, nonEmpty, type Setting } from "./config.ts";
 
 /** A process's own certificate and key, and the CA its peers' certificates must be signed by (PEM text). */
 export interface TlsMaterial {

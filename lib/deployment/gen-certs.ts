@@ -1,4 +1,4 @@
-// `bun run gen-certs`: the certificates for mutual TLS (lib/tls/certs.ts; README, Security).
+// `bun run gen-certs`: the certificates for mutual TLS (lib/deployment/certs.ts; README, Security).
 import { parseArgs } from "node:util";
 import { generateCertificates, serverAltNames } from "./certs.ts";
 
