@@ -7,7 +7,7 @@ import type { TCPSocketListener } from "bun";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CONNECT_TIMEOUT_MS } from "../lib/transport/central-connection.ts";
-import { forEachLine, ROOT, type RunningProcess } from "../lib/local/processes.ts";
+import { forEachLine, ROOT, type RunningProcess } from "../lib/tooling/processes.ts";
 import { MessageType, SHUTTING_DOWN_REASON, tooManyConnectionsReason } from "../lib/protocol/index.ts";
 import { blackhole, type Blackhole } from "./support/blackhole.ts";
 import { MemoryCentral, scriptedCentral, type ScriptedSession } from "./support/scripted-central.ts";

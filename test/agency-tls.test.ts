@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import type { TCPSocketListener } from "bun";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { agencyTlsEnv } from "../lib/local/processes.ts";
+import { agencyTlsEnv } from "../lib/tooling/processes.ts";
 import { generateCertificates } from "../lib/deployment/certs.ts";
 import { MemoryCentral, scriptedCentral, type ScriptedCentralOptions, type ScriptedSession } from "./support/scripted-central.ts";
 import { inProcessAgency } from "./support/in-process.ts";

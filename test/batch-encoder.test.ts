@@ -3,7 +3,7 @@ import { BatchEncoder } from "../lib/agency/batch-encoder.ts";
 import { agencySettings } from "../lib/agency/config.ts";
 import type { Bet } from "../lib/bet/bet.ts";
 import { BetBlock } from "../lib/bet/bet-block.ts";
-import { agencyRows } from "../lib/data/generate.ts";
+import { agencyRows } from "../lib/tooling/generate-data.ts";
 import { BATCH_FRAME_BYTES, decodeMessage, FrameDecoder, HEADER_BYTES, MessageType } from "../lib/protocol/index.ts";
 import { betFields } from "./support/rows.ts";
 

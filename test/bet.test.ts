@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { betFieldsError, hasWon, InvalidBetError, isValidAgency, LOTTERY_WINNER_NUMBER, MAX_NAME_LENGTH, validateBet, type BetFields } from "../lib/bet/bet.ts";
 import { CsvParser } from "../lib/storage/csv.ts";
-import { agencyRows } from "../lib/data/generate.ts";
+import { agencyRows } from "../lib/tooling/generate-data.ts";
 import { awayFromMidnight, dayFromToday } from "./support/dates.ts";
 
 const VALID: BetFields = { firstName: "Santiago Lionel", lastName: "Lorca", document: "30904465", birthdate: "1999-03-17", number: "7574" };

@@ -1,11 +1,11 @@
-// The capacity benchmark's load generator (lib/bench/central-load.ts) against a real central and against
+// The capacity benchmark's load generator (lib/tooling/bench/central-load.ts) against a real central and against
 // the benchmark's floor: its figures are worth something only if it speaks the protocol the central takes
 // (hello for agency k on connection k, only agency k's frames after it) and counts what was stored.
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { existsSync, statSync } from "node:fs";
-import { runLoad, type LoadConfig, type PhaseResult } from "../lib/bench/central-load.ts";
-import { centralTlsEnv, ROOT, startBun } from "../lib/local/processes.ts";
+import { runLoad, type LoadConfig, type PhaseResult } from "../lib/tooling/bench/central-load.ts";
+import { centralTlsEnv, ROOT, startBun } from "../lib/tooling/processes.ts";
 import { generateCertificates } from "../lib/deployment/certs.ts";
 import { readCsv, Scope, waitForLine } from "./support/system.ts";
 
@@ -87,7 +87,7 @@ test("over mutual TLS, connection k presents agency k's certificate and all its 
 
 /** The benchmark's floor, listening; it appends what it receives to `file`. */
 async function startFloor(file: string): Promise<{ port: number; pid: number }> {
-  const floor = startBun("floor", [join(ROOT, "lib/bench/central-floor.ts"), file], process.env, undefined, ROOT);
+  const floor = startBun("floor", [join(ROOT, "lib/tooling/bench/central-floor.ts"), file], process.env, undefined, ROOT);
   scope.processes.push(floor);
   return { port: Number((await waitForLine(floor, /port: (\d+)/))[1]), pid: floor.process.pid };
 }

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { COURSE_SIZES, generateDataset } from "../lib/data/generate.ts";
+import { COURSE_SIZES, generateDataset } from "../lib/tooling/generate-data.ts";
 import { readCsv, scratchDir } from "./support/system.ts";
 
 const ROOT = join(import.meta.dir, "..");

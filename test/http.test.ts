@@ -9,7 +9,7 @@ import { loadCentralConfig } from "../lib/central/config.ts";
 import { CentralServer } from "../lib/central/server.ts";
 import { Histogram } from "../lib/central/stats.ts";
 import { HttpServer } from "../lib/operations/http-server.ts";
-import { centralTlsEnv, httpPort } from "../lib/local/processes.ts";
+import { centralTlsEnv, httpPort } from "../lib/tooling/processes.ts";
 import { Logger } from "../lib/log.ts";
 import { encodeMessage, MessageType } from "../lib/protocol/index.ts";
 import { generateCertificates } from "../lib/deployment/certs.ts";

@@ -1,13 +1,13 @@
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startBun } from "../lib/local/processes.ts";
+import { startBun } from "../lib/tooling/processes.ts";
 import { certificateFiles } from "../lib/deployment/certs.ts";
 
 const ROOT = join(import.meta.dir, "..");
 
 test("`bun run local` runs a central and the agencies, prefixes lines as compose does and sums up", async () => {
-  const run = startBun("local", ["run", "lib/local/runner.ts"], { ...process.env, LOTTERY_AGENCIES: "2" }, undefined, ROOT);
+  const run = startBun("local", ["run", "lib/tooling/local/runner.ts"], { ...process.env, LOTTERY_AGENCIES: "2" }, undefined, ROOT);
   expect(await run.done).toBe(0);
   const lines = run.lines;
   expect(lines.some((line) => line.startsWith("server   | ") && line.includes("action: sorteo | result: success"))).toBe(true);
@@ -27,20 +27,20 @@ test("`bun run local` runs a central and the agencies, prefixes lines as compose
 }, 60_000);
 
 test("`bun run local` refuses to start without the agencies' files, and says how to make them", async () => {
-  const run = startBun("local", ["run", "lib/local/runner.ts"], { ...process.env, LOTTERY_AGENCIES: "7" }, undefined, ROOT);
+  const run = startBun("local", ["run", "lib/tooling/local/runner.ts"], { ...process.env, LOTTERY_AGENCIES: "7" }, undefined, ROOT);
   expect(await run.done).toBe(2);
   expect(run.lines.join("\n")).toContain("missing data files");
   expect(run.lines.join("\n")).toContain("bun run gen-data --agencies 7");
 });
 
 test("`bun run local` with an unknown option prints its usage and exits 2", async () => {
-  const run = startBun("local", ["run", "lib/local/runner.ts", "--tsl"], process.env, undefined, ROOT);
+  const run = startBun("local", ["run", "lib/tooling/local/runner.ts", "--tsl"], process.env, undefined, ROOT);
   expect(await run.done).toBe(2);
   expect(run.lines.join("\n")).toContain("usage: bun run local [--tls]");
 });
 
 test("`bun run local --tls` runs the whole system over mutual TLS with certificates made for the run", async () => {
-  const run = startBun("local", ["run", "lib/local/runner.ts", "--tls"], { ...process.env, LOTTERY_AGENCIES: "2" }, undefined, ROOT);
+  const run = startBun("local", ["run", "lib/tooling/local/runner.ts", "--tls"], { ...process.env, LOTTERY_AGENCIES: "2" }, undefined, ROOT);
   expect(await run.done).toBe(0);
   const lines = run.lines;
   expect(lines.find((line) => line.startsWith("server   | ") && line.includes("action: config | result: success"))).toContain("tls: on");

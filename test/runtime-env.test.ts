@@ -4,7 +4,7 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT } from "../lib/local/processes.ts";
+import { ROOT } from "../lib/tooling/processes.ts";
 import { AGENCY_ENV, CENTRAL_ENV, RUNTIME_ENV } from "../lib/deployment/runtime-env.ts";
 
 const scripts = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;

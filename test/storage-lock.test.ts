@@ -3,7 +3,7 @@ import { afterEach, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { ROOT, startBun, waitForLine } from "../lib/local/processes.ts";
+import { ROOT, startBun, waitForLine } from "../lib/tooling/processes.ts";
 import { Scope } from "./support/system.ts";
 
 const scope = new Scope();

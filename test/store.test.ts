@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Bet } from "../lib/bet/bet.ts";
 import { BetBlock } from "../lib/bet/bet-block.ts";
-import { agencyRows } from "../lib/data/generate.ts";
+import { agencyRows } from "../lib/tooling/generate-data.ts";
 import { PromiseLock } from "../lib/storage/lock.ts";
 import { BetStore, CorruptStorageError, StorageFailedError, type StoredBatch, type SyncMode } from "../lib/storage/store.ts";
 import { before, heldSyncs, type HeldSyncs } from "./support/held-sync.ts";

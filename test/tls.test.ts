@@ -3,7 +3,7 @@
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { BetBlock } from "../lib/bet/bet-block.ts";
-import { agencyTlsEnv, centralTlsEnv } from "../lib/local/processes.ts";
+import { agencyTlsEnv, centralTlsEnv } from "../lib/tooling/processes.ts";
 import { MessageType, type Message } from "../lib/protocol/index.ts";
 import { generateCertificates } from "../lib/deployment/certs.ts";
 import { RawClient } from "./support/raw-client.ts";

@@ -1,5 +1,5 @@
 // The runtime settings of the two roles, as environment variables (Bun reads JavaScriptCore's options only
-// from there): the processes this project starts (lib/local/processes.ts), and, written out, the two
+// from there): the processes this project starts (lib/tooling/processes.ts), and, written out, the two
 // images (server/Dockerfile, client/Dockerfile) and the package scripts.
 
 /**

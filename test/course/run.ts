@@ -26,8 +26,8 @@
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { COURSE_SIZES, generateDataset } from "../../lib/data/generate.ts";
-import { forEachLine } from "../../lib/local/processes.ts";
+import { COURSE_SIZES, generateDataset } from "../../lib/tooling/generate-data.ts";
+import { forEachLine } from "../../lib/tooling/processes.ts";
 import { check, expectedFromData, finish, logs, ROOT, run, step, tail, type Result } from "../docker/kit.ts";
 import { parseCourseLine, type CourseLine } from "../support/course-log.ts";
 

@@ -7,8 +7,8 @@
 import { chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { IMAGE_BUILDS, SERVER_IMAGE, STORAGE_FILEPATH } from "../../lib/deployment/compose.ts";
-import { generateDataset } from "../../lib/data/generate.ts";
-import { forEachLine } from "../../lib/local/processes.ts";
+import { generateDataset } from "../../lib/tooling/generate-data.ts";
+import { forEachLine } from "../../lib/tooling/processes.ts";
 import { RUNTIME_UID } from "../../lib/deployment/stack-file.ts";
 
 export const ROOT = join(import.meta.dir, "..", "..");

@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Page } from "playwright-core";
-import { httpPort, ROOT } from "../../lib/local/processes.ts";
+import { httpPort, ROOT } from "../../lib/tooling/processes.ts";
 import { fetchMetrics } from "../support/metrics.ts";
 import { expectedWinners, makeDataset, readCsv, Scope, type Central, type RunningProcess } from "../support/system.ts";
 

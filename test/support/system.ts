@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CsvParser, recordFields, type CsvRecord } from "../../lib/storage/csv.ts";
-import { generateDataset } from "../../lib/data/generate.ts";
+import { generateDataset } from "../../lib/tooling/generate-data.ts";
 import { RawClient } from "./raw-client.ts";
 import {
   ROOT,
@@ -12,7 +12,7 @@ import {
   waitForLine,
   type Central,
   type RunningProcess,
-} from "../../lib/local/processes.ts";
+} from "../../lib/tooling/processes.ts";
 
 export { startAgency, waitForLine, type Central, type RunningProcess };
 

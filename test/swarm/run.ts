@@ -25,7 +25,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { forEachLine } from "../../lib/local/processes.ts";
+import { forEachLine } from "../../lib/tooling/processes.ts";
 import { STORAGE_LABEL } from "../../lib/deployment/stack-file.ts";
 import {
   acknowledged,

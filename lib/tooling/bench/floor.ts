@@ -1,7 +1,7 @@
 // The raw floor the system is compared with: the same file bytes pushed by the same number of concurrent
 // loopback TCP connections into one appended, synced file, with no framing, validation or replies.
-//   bun lib/bench/floor.ts receive OUT CONNECTIONS   prints "port: N", exits once every sender is done
-//   bun lib/bench/floor.ts send PORT FILE
+//   bun lib/tooling/bench/floor.ts receive OUT CONNECTIONS   prints "port: N", exits once every sender is done
+//   bun lib/tooling/bench/floor.ts send PORT FILE
 import { closeSync, fdatasyncSync, openSync } from "node:fs";
 
 const [mode, ...args] = process.argv.slice(2);

@@ -7,9 +7,9 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { buildBundle, type Bundle } from "../local/bundle.ts";
-import { centralTlsEnv, httpPort, ROOT, startBun, startCentral, waitForLine, type RunningProcess } from "../local/processes.ts";
-import { generateCertificates } from "../deployment/certs.ts";
+import { buildBundle, type Bundle } from "../bundle.ts";
+import { centralTlsEnv, httpPort, ROOT, startBun, startCentral, waitForLine, type RunningProcess } from "../processes.ts";
+import { generateCertificates } from "../../deployment/certs.ts";
 import type { LoadConfig, LoadResult, PhaseResult } from "./central-load.ts";
 import { BENCH_DIR, median, usage, type Usage } from "./measure.ts";
 
@@ -75,7 +75,7 @@ function openFilesLimit(): number {
 
 /** Runs the load generator against a listening server; resolves with its result. */
 async function generate(config: LoadConfig): Promise<LoadResult> {
-  const load = startBun("load", [join(ROOT, "lib/bench/central-load.ts"), JSON.stringify(config)], process.env, undefined, ROOT);
+  const load = startBun("load", [join(ROOT, "lib/tooling/bench/central-load.ts"), JSON.stringify(config)], process.env, undefined, ROOT);
   const code = await load.done;
   const line = load.lines.find((l) => l.startsWith("result: "));
   if (code !== 0 || !line) throw new Error(`the load generator exited with ${code}:\n${load.lines.slice(-10).join("\n")}`);
@@ -183,7 +183,7 @@ async function runCentral(
 }
 
 async function runFloor(size: Required<Size>, openRate: number, work: string, certs: string | undefined): Promise<{ result: LoadResult; usage: Usage }> {
-  const args = [join(ROOT, "lib/bench/central-floor.ts"), join(work, "floor.bin"), ...(certs ? [certs] : [])];
+  const args = [join(ROOT, "lib/tooling/bench/central-floor.ts"), join(work, "floor.bin"), ...(certs ? [certs] : [])];
   const floor = startBun("floor", args, process.env, undefined, ROOT);
   const port = Number((await waitForLine(floor, /port: (\d+)/))[1]);
   let result: LoadResult;

@@ -1,6 +1,6 @@
 // Groups a `bun --cpu-prof` profile of the central (bench --central --profile DIR) by what each sample was
 // doing: the innermost function on its stack that names a step of a bet's path decides.
-//   bun lib/bench/profile-groups.ts FILE.cpuprofile
+//   bun lib/tooling/bench/profile-groups.ts FILE.cpuprofile
 import { readFileSync } from "node:fs";
 
 interface ProfileNode {

@@ -4,7 +4,7 @@
 // reach the terminal's scrollback, so at the end (or on Ctrl-C) the region is lifted and the log written
 // again in the ordinary flow, the block after it as the run's summary. On anything but a terminal (CI, a
 // pipe), or one too small for the block and a few log lines, the log lines pass through as they come.
-import type { Status } from "../operations/status.ts";
+import type { Status } from "../../operations/status.ts";
 
 /** How often /status is read, and the block redrawn with the log lines that came meanwhile. */
 const POLL_MS = 250;

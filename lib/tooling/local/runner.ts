@@ -1,9 +1,9 @@
 // `bun run local [--tls]`: the whole system as plain processes on 127.0.0.1, with compose-style output.
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { generateCertificates } from "../deployment/certs.ts";
-import { buildBundle } from "./bundle.ts";
-import { agencyTlsEnv, awaitAgencies, centralTlsEnv, httpPort, ROOT, startAgency, startCentral, type RunningProcess } from "./processes.ts";
+import { generateCertificates } from "../../deployment/certs.ts";
+import { buildBundle } from "../bundle.ts";
+import { agencyTlsEnv, awaitAgencies, centralTlsEnv, httpPort, ROOT, startAgency, startCentral, type RunningProcess } from "../processes.ts";
 import { countRows, Progress } from "./progress.ts";
 
 const RUN_DIR = `${ROOT}.run`;
@@ -33,7 +33,7 @@ if (missing.length > 0) {
 // Service names padded as docker compose pads them: "server   | ", "client1  | ".
 const names = ["server", ...Array.from({ length: agencies }, (_, i) => `client${i + 1}`)];
 const width = Math.max(...names.map((name) => name.length)) + 2;
-// On a terminal, live progress (lib/local/progress.ts) stays above the log; elsewhere, plain lines.
+// On a terminal, live progress (lib/tooling/local/progress.ts) stays above the log; elsewhere, plain lines.
 const files = names.slice(1).map((_, i) => dataFile(i + 1));
 const progress = new Progress(process.stdout, names.slice(1), process.stdout.isTTY ? await Promise.all(files.map(countRows)) : files.map(() => 0));
 

@@ -1,7 +1,7 @@
 // The capacity benchmark's load generator: one process that acts for C agencies over C loopback
 // connections and speaks the real protocol on each (hello for agency k on connection k, then only agency
 // k's pipelined bets frames, END, the winners query), with every bets frame made before the clock starts.
-//   bun lib/bench/central-load.ts CONFIG_JSON     prints "result: JSON" (see LoadResult) and exits 0
+//   bun lib/tooling/bench/central-load.ts CONFIG_JSON     prints "result: JSON" (see LoadResult) and exits 0
 // Phases, one after the other on the same connections:
 //   warm-up + flat out   closed loop: each connection keeps `window` frames in flight; the measured part
 //                        runs from the moment `warmupBets` are acknowledged until `closedBets` more are
@@ -10,13 +10,13 @@
 //   END and winners      on every connection; with `verify`, END's count must equal the bets acknowledged
 import type { Socket } from "bun";
 import { readFileSync } from "node:fs";
-import { BatchEncoder } from "../agency/batch-encoder.ts";
-import { BetBlock } from "../bet/bet-block.ts";
-import { CsvParser } from "../storage/csv.ts";
-import { agencyRows } from "../data/generate.ts";
-import { decodeMessage, encodeMessage, FrameDecoder, MessageType, messageName, type Message } from "../protocol/index.ts";
-import { SocketWriter } from "../transport/socket-writer.ts";
-import type { TlsMaterial } from "../tls.ts";
+import { BatchEncoder } from "../../agency/batch-encoder.ts";
+import { BetBlock } from "../../bet/bet-block.ts";
+import { CsvParser } from "../../storage/csv.ts";
+import { agencyRows } from "../generate-data.ts";
+import { decodeMessage, encodeMessage, FrameDecoder, MessageType, messageName, type Message } from "../../protocol/index.ts";
+import { SocketWriter } from "../../transport/socket-writer.ts";
+import type { TlsMaterial } from "../../tls.ts";
 import { processPeakRssMb } from "./measure.ts";
 
 export interface LoadConfig {
@@ -109,7 +109,7 @@ function agencyFrames(agency: number, pool: BetBlock, count: number, batchBets: 
   return { frames, bets };
 }
 
-/** The generator's bets (lib/data/generate.ts), read the way an agency reads its file. */
+/** The generator's bets (lib/tooling/generate-data.ts), read the way an agency reads its file. */
 function betPool(): BetBlock {
   const block = new BetBlock(POOL_BETS * 80);
   const parser = new CsvParser();

@@ -1,13 +1,13 @@
 // `bun run bench`: the whole system as real processes on loopback, per dataset size, against the raw floor.
 // `bun run bench --central`: the central alone under one load generator, from 5 to 10,000 connections
-// (lib/bench/capacity.ts, with its own sizes and options).
+// (lib/tooling/bench/capacity.ts, with its own sizes and options).
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { COURSE_SIZES, generateDataset } from "../data/generate.ts";
-import { buildBundle, type Bundle } from "../local/bundle.ts";
-import { generateCertificates } from "../deployment/certs.ts";
-import { AGENCY_ENV } from "../deployment/runtime-env.ts";
+import { COURSE_SIZES, generateDataset } from "../generate-data.ts";
+import { buildBundle, type Bundle } from "../bundle.ts";
+import { generateCertificates } from "../../deployment/certs.ts";
+import { AGENCY_ENV } from "../../deployment/runtime-env.ts";
 import {
   agencyTlsEnv,
   awaitAgencies,
@@ -18,7 +18,7 @@ import {
   startBun,
   startCentral,
   waitForLine,
-} from "../local/processes.ts";
+} from "../processes.ts";
 import { capacityCli } from "./capacity.ts";
 import { BENCH_DIR, median, processPeakRssMb, usage, type Usage } from "./measure.ts";
 
@@ -177,10 +177,10 @@ async function runSystem(bundle: Bundle, files: string[], work: string, { http, 
 async function runFloor(files: string[], work: string): Promise<number> {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  const receiver = startBun("floor", ["lib/bench/floor.ts", "receive", join(work, "floor.bin"), String(files.length)], process.env, undefined, ROOT);
+  const receiver = startBun("floor", ["lib/tooling/bench/floor.ts", "receive", join(work, "floor.bin"), String(files.length)], process.env, undefined, ROOT);
   const port = (await waitForLine(receiver, /port: (\d+)/))[1]!;
   const started = performance.now();
-  const senders = files.map((file) => startBun("send", ["lib/bench/floor.ts", "send", port, file], process.env, undefined, ROOT));
+  const senders = files.map((file) => startBun("send", ["lib/tooling/bench/floor.ts", "send", port, file], process.env, undefined, ROOT));
   await Promise.all([...senders.map((sender) => sender.done), receiver.done]);
   return (performance.now() - started) / 1000;
 }

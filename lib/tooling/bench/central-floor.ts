@@ -3,13 +3,13 @@
 // while the previous sync ran) and then answers each frame of the group, in order, with one fixed frame:
 // OK for bets and END, a welcome for a hello, an empty winners list for the query. No decoding past the
 // frame header, no checks, no rows, no flow control, no log lines.
-//   bun lib/bench/central-floor.ts OUT [CERTS]      prints "port: N"; runs until SIGTERM
+//   bun lib/tooling/bench/central-floor.ts OUT [CERTS]      prints "port: N"; runs until SIGTERM
 // With CERTS (a directory as `bun run gen-certs` writes it), mutual TLS as the central speaks it.
 import { closeSync, fdatasync, openSync, readFileSync, writeSync } from "node:fs";
 import type { Socket } from "bun";
-import { withCapacity } from "../util/bytes.ts";
-import { encodeMessage, FrameDecoder, MessageType } from "../protocol/index.ts";
-import { SocketWriter } from "../transport/socket-writer.ts";
+import { withCapacity } from "../../util/bytes.ts";
+import { encodeMessage, FrameDecoder, MessageType } from "../../protocol/index.ts";
+import { SocketWriter } from "../../transport/socket-writer.ts";
 
 const REPLIES: Record<number, Buffer> = {
   [MessageType.Hello]: encodeMessage({ type: MessageType.Welcome, stored: 0 }),

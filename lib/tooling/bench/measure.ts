@@ -1,7 +1,7 @@
 // What both benchmarks measure the same way: a finished process's peak memory and CPU, medians, where they keep things.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT, type RunningProcess } from "../local/processes.ts";
+import { ROOT, type RunningProcess } from "../processes.ts";
 
 export const BENCH_DIR = join(ROOT, ".bench");
 
