@@ -4,7 +4,7 @@
 
 /**
  * JavaScriptCore settings for every process (the images and the package scripts set the same;
- * test/runtime-env.test.ts holds them to it), for few cores shared by many processes (README,
+ * test/deployment/runtime-env.test.ts holds them to it), for few cores shared by many processes (README,
  * Performance). FTL, the last of its JIT tiers, costs more CPU to compile with than it saves in a
  * short-lived process: without it the course's size runs about 30% faster. Compiling on the thread that
  * runs the code, rather than on a helper thread that competes with it for the same cores, takes 8-10%

@@ -1,5 +1,5 @@
 // Reading the central's HTTP side in tests: /metrics parsed into samples, with the text format's rules
-// checked as it is read (promtool itself runs in test/ops/, outside bun test).
+// checked as it is read (promtool itself runs in test/operations/run.ts, outside bun test).
 import type { Status } from "../../lib/operations/status.ts";
 
 /** Samples by name and labels as written: `lottery_batches_total{result="stored"}` -> 3. */

@@ -1,0 +1,51 @@
+// Paced mode's waits, with a clock of the test's own: none before the run's first message, half a period
+// before every later one and before every answer is taken, none at all at period 0, and a stop ends a wait.
+import { expect, test } from "bun:test";
+import { Pacer } from "../../lib/agency/pacer.ts";
+
+/** A sleep that records what was asked and settles only when told. */
+function heldSleeps() {
+  const asked: number[] = [];
+  const pending: (() => void)[] = [];
+  const sleep = (ms: number) => {
+    asked.push(ms);
+    return new Promise<void>((resolve) => pending.push(resolve));
+  };
+  return { asked, sleep, release: () => pending.shift()?.() };
+}
+
+test("a period between an answer and the next message, the answer taken at its half; the first message at once", async () => {
+  const clock = heldSleeps();
+  const pacer = new Pacer(150, new Promise(() => {}), clock.sleep);
+  expect(pacer.paced).toBe(true);
+  await pacer.beforeMessage();
+  expect(clock.asked).toEqual([]);
+  const answer = pacer.beforeAnswer();
+  expect(clock.asked).toEqual([75]);
+  clock.release();
+  await answer;
+  const next = pacer.beforeMessage();
+  expect(clock.asked).toEqual([75, 75]);
+  clock.release();
+  await next;
+});
+
+test("period 0 waits for nothing", async () => {
+  const clock = heldSleeps();
+  const pacer = new Pacer(0, new Promise(() => {}), clock.sleep);
+  expect(pacer.paced).toBe(false);
+  await pacer.beforeMessage();
+  await pacer.beforeAnswer();
+  await pacer.beforeMessage();
+  expect(clock.asked).toEqual([]);
+});
+
+test("a stop ends a wait under way at once", async () => {
+  const clock = heldSleeps();
+  const stop = Promise.withResolvers<void>();
+  const pacer = new Pacer(60_000, stop.promise, clock.sleep);
+  const waiting = pacer.beforeAnswer();
+  stop.resolve();
+  await waiting;
+  expect(clock.asked).toEqual([30_000]);
+});
