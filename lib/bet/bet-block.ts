@@ -1,6 +1,6 @@
 import { BET_FIELD_COUNT, BET_RANGES, BetField, encodeFields, newFieldRanges, type BetFields, type FieldRanges } from "./bet.ts";
 import { withCapacity } from "../util/bytes.ts";
-import { FIELD_LENGTH_BYTES, ProtocolError } from "../protocol/frame.ts";
+import { FIELD_LENGTH_BYTES, fieldEnd } from "../util/fields.ts";
 import { rangeText } from "../util/utf8.ts";
 // simdutf in native code: a whole frame's bytes in about the time the rules take for one bet.
 import { isUtf8 } from "node:buffer";
@@ -45,8 +45,8 @@ export class BetBlock {
 
   /**
    * A block over bytes that should hold whole bets, without copying them: it reads them in place, so
-   * it is valid only as long as they are. Throws ProtocolError when they do not hold whole bets (they
-   * come from a frame).
+   * it is valid only as long as they are. Throws MalformedFieldError when they do not hold whole bets
+   * (they come from a frame).
    */
   static over(bytes: Uint8Array): BetBlock {
     const block = new BetBlock(0);
@@ -70,12 +70,9 @@ export class BetBlock {
     while (offset < bytes.length) {
       if (at + BET_RANGES > ranges.length) ranges = grown(ranges, at + BET_RANGES);
       for (let field = 0; field < BET_FIELD_COUNT; field++) {
-        if (bytes.length - offset < FIELD_LENGTH_BYTES) throw new ProtocolError("truncated field length");
         const start = offset + FIELD_LENGTH_BYTES;
-        const length = readLength(bytes, offset);
-        lengthBits |= length;
-        offset = start + length;
-        if (offset > bytes.length) throw new ProtocolError("field runs past the end of the frame");
+        offset = fieldEnd(bytes, offset);
+        lengthBits |= offset - start;
         ranges[at++] = start;
         ranges[at++] = offset;
       }
@@ -206,12 +203,4 @@ function grown(ranges: Int32Array<ArrayBuffer>, needed: number): Int32Array<Arra
   const copy = new Int32Array(Math.max(needed, 2 * ranges.length));
   copy.set(ranges);
   return copy;
-}
-
-/**
- * A field's u32 BE length. Read byte by byte rather than through a DataView: a view of received bytes
- * would need its ArrayBuffer, which a Buffer from the socket may have to create first.
- */
-function readLength(bytes: Uint8Array, offset: number): number {
-  return ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
 }

@@ -7,8 +7,8 @@ export const SIZE_BYTES = 4;
 // one ASCII letter or digit identifies the message
 export const TYPE_BYTES = 1;
 export const HEADER_BYTES = SIZE_BYTES + TYPE_BYTES;
-// every payload field carries its byte length before its bytes
-export const FIELD_LENGTH_BYTES = 4;
+// every payload field carries its byte length before its bytes (lib/util/fields.ts)
+export { FIELD_LENGTH_BYTES } from "../util/fields.ts";
 
 /** Default ceiling for a declared payload size; larger frames are refused before being buffered. */
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024;

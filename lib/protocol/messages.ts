@@ -1,6 +1,7 @@
-import { FIELD_LENGTH_BYTES, MessageType, ProtocolError } from "./frame.ts";
+import { MessageType, ProtocolError } from "./frame.ts";
 import { FrameWriter } from "./writer.ts";
 import { BetBlock } from "../bet/bet-block.ts";
+import { FIELD_LENGTH_BYTES, fieldEnd, MalformedFieldError } from "../util/fields.ts";
 
 export type Message =
   | { type: MessageType.Hello; agency: number }
@@ -28,13 +29,9 @@ class FieldReader {
   }
 
   string(): string {
-    const { payload } = this;
-    if (payload.length - this.offset < FIELD_LENGTH_BYTES) throw new ProtocolError("truncated field length");
-    const length = payload.readUInt32BE(this.offset);
     const start = this.offset + FIELD_LENGTH_BYTES;
-    if (length > payload.length - start) throw new ProtocolError("field runs past the end of the frame");
-    this.offset = start + length;
-    return payload.toString("utf8", start, this.offset);
+    this.offset = fieldEnd(this.payload, this.offset);
+    return this.payload.toString("utf8", start, this.offset);
   }
 
   /** A non-negative decimal integer field, as counts and agency ids are sent. */
@@ -60,6 +57,15 @@ class FieldReader {
 
 /** Parses one frame into a message; throws ProtocolError for unknown types or malformed payloads. */
 export function decodeMessage(type: number, payload: Buffer): Message {
+  try {
+    return parseMessage(type, payload);
+  } catch (error) {
+    if (error instanceof MalformedFieldError) throw new ProtocolError(error.message);
+    throw error;
+  }
+}
+
+function parseMessage(type: number, payload: Buffer): Message {
   const reader = new FieldReader(payload);
   let message: Message;
   switch (type) {

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { BetField, newFieldRanges, type BetFields } from "../../lib/bet/bet.ts";
 import { BetBlock } from "../../lib/bet/bet-block.ts";
-import { ProtocolError } from "../../lib/protocol/index.ts";
+import { MalformedFieldError } from "../../lib/util/fields.ts";
 
 const ANA: BetFields = { firstName: "Ana", lastName: "Núñez 😀", document: "30904465", birthdate: "1999-03-17", number: "7574" };
 const BETO: BetFields = { firstName: "Beto", lastName: 'O"Brien, Jr', document: "1", birthdate: "2000-02-29", number: "0" };
@@ -58,8 +58,8 @@ describe("BetBlock", () => {
     expect(block.text(0).firstName).toBe("Ena");
     expect(BetBlock.over(new Uint8Array(0)).count).toBe(0);
     const whole = layout([ANA]);
-    expect(() => BetBlock.over(whole.subarray(0, whole.length - 1))).toThrow(ProtocolError);
-    expect(() => BetBlock.over(Buffer.concat([whole, layout([ANA]).subarray(0, 10)]))).toThrow(ProtocolError);
+    expect(() => BetBlock.over(whole.subarray(0, whole.length - 1))).toThrow(MalformedFieldError);
+    expect(() => BetBlock.over(Buffer.concat([whole, layout([ANA]).subarray(0, 10)]))).toThrow(MalformedFieldError);
     expect(() => BetBlock.over(Buffer.concat([whole, Buffer.from([0, 0])]))).toThrow(/truncated field length/);
   });
 
@@ -68,7 +68,7 @@ describe("BetBlock", () => {
     const first = BetBlock.over(layout([ANA, BETO]));
     const second = BetBlock.over(layout(Array.from({ length: 300 }, () => BETO))); // grows the shared array
     const whole = layout([ANA]);
-    expect(() => BetBlock.over(Buffer.concat([layout([BETO, BETO]), whole.subarray(0, 10)]))).toThrow(ProtocolError);
+    expect(() => BetBlock.over(Buffer.concat([layout([BETO, BETO]), whole.subarray(0, 10)]))).toThrow(MalformedFieldError);
     expect(first.toFields()).toEqual([ANA, BETO]);
     expect(first.offsetOf(1)).toBe(layout([ANA]).length);
     expect(second.count).toBe(300);
