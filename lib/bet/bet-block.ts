@@ -8,9 +8,6 @@ import { isUtf8 } from "node:buffer";
 /** Field lengths below this have only ASCII bytes in their u32 BE length (see fieldsAreUtf8). */
 const ASCII_LENGTH_LIMIT = 0x80;
 
-/** The ranges of a block made empty, until it grows them (see the constructor). */
-const NO_RANGES = new Int32Array(0);
-
 /**
  * Bets packed in one byte buffer: per bet, its five fields in BetField order, each a u32 BE byte
  * length then UTF-8 bytes. The bets travel and are checked in this form from the agency's file to the
@@ -18,6 +15,18 @@ const NO_RANGES = new Int32Array(0);
  * a bets frame carries a run of bets as a copied range of each block it spans, and the central checks
  * and stores each bet by its byte ranges.
  */
+/** The ranges of a block made empty, never written to: append grows them first. */
+const NO_RANGES = new Int32Array(0);
+
+/**
+ * The field ranges of the bets of frames decoded one at a time, in one array reused from frame to frame
+ * (no array per frame, on the central's hot path). A block made over a frame with a scratch reads its
+ * ranges from it: it is valid only until the same scratch serves the next frame, as the frame's bytes are.
+ */
+export class RangesScratch {
+  ranges: Int32Array<ArrayBuffer> = new Int32Array(BET_RANGES * 256);
+}
+
 export class BetBlock {
   private buffer: Uint8Array;
   /**
@@ -29,34 +38,23 @@ export class BetBlock {
   private bets = 0;
   /** Every field's byte length ORed together: under ASCII_LENGTH_LIMIT when each one is (see fieldsAreUtf8). */
   private lengthBits = 0;
-  /** A block over a frame shares its ranges with the next one decoded (see over). */
-  private sharesRanges = false;
-
-  /** The ranges of the latest block made by over, reused for each frame: no array per frame. */
-  private static shared: Int32Array<ArrayBuffer> = new Int32Array(BET_RANGES * 256);
-  private static sharedBy: BetBlock | undefined;
 
   constructor(initialBytes: number) {
     this.buffer = new Uint8Array(initialBytes);
-    // A block over a frame gets the shared ranges from over(); an empty array is never written to
-    // (append grows it first), where the shared one would be another block's.
+    // A block over a frame gets its ranges from over(); an empty one grows them as bets are appended.
     this.ranges = initialBytes > 0 ? new Int32Array(BET_RANGES * 16) : NO_RANGES;
   }
 
   /**
-   * A block over bytes that should hold whole bets, without copying them: it reads them in place, so
-   * it is valid only as long as they are. Throws MalformedFieldError when they do not hold whole bets
-   * (they come from a frame).
+   * A block over bytes that should hold whole bets, without copying them: it reads them in place, so it
+   * is valid only as long as they are, and with a `scratch`, only until that scratch serves another frame.
+   * Throws MalformedFieldError when they do not hold whole bets (they come from a frame).
    */
-  static over(bytes: Uint8Array): BetBlock {
+  static over(bytes: Uint8Array, scratch?: RangesScratch): BetBlock {
     const block = new BetBlock(0);
     block.buffer = bytes;
-    // The frame is read now and then gone, so the ranges go in the one shared array; a block still read
-    // after the next frame's (tests) walks its bytes again into an array of its own (see fieldRanges).
-    block.sharesRanges = true;
-    BetBlock.sharedBy = block;
-    BetBlock.shared = block.walk(BetBlock.shared);
-    block.ranges = BetBlock.shared;
+    block.ranges = block.walk(scratch?.ranges ?? new Int32Array(BET_RANGES * 16));
+    if (scratch) scratch.ranges = block.ranges;
     return block;
   }
 
@@ -88,10 +86,6 @@ export class BetBlock {
    * BET_RANGES entries from BET_RANGES * i, in FieldRanges order. Valid until the block changes.
    */
   get fieldRanges(): Int32Array<ArrayBuffer> {
-    if (this.sharesRanges && BetBlock.sharedBy !== this) {
-      this.ranges = this.walk(new Int32Array(BET_RANGES * this.bets));
-      this.sharesRanges = false;
-    }
     return this.ranges;
   }
 

@@ -1,6 +1,6 @@
 import { MessageType, ProtocolError } from "./frame.ts";
 import { FrameWriter } from "./writer.ts";
-import { BetBlock } from "../bet/bet-block.ts";
+import { BetBlock, type RangesScratch } from "../bet/bet-block.ts";
 import { FIELD_LENGTH_BYTES, fieldEnd, MalformedFieldError } from "../util/fields.ts";
 
 export type Message =
@@ -55,17 +55,21 @@ class FieldReader {
   }
 }
 
-/** Parses one frame into a message; throws ProtocolError for unknown types or malformed payloads. */
-export function decodeMessage(type: number, payload: Buffer): Message {
+/**
+ * Parses one frame into a message; throws ProtocolError for unknown types or malformed payloads. A bets
+ * message's block reads the payload in place, and its ranges from `scratch` when one is given (see
+ * RangesScratch): it is then valid until that scratch serves the next frame.
+ */
+export function decodeMessage(type: number, payload: Buffer, scratch?: RangesScratch): Message {
   try {
-    return parseMessage(type, payload);
+    return parseMessage(type, payload, scratch);
   } catch (error) {
     if (error instanceof MalformedFieldError) throw new ProtocolError(error.message);
     throw error;
   }
 }
 
-function parseMessage(type: number, payload: Buffer): Message {
+function parseMessage(type: number, payload: Buffer, scratch: RangesScratch | undefined): Message {
   const reader = new FieldReader(payload);
   let message: Message;
   switch (type) {
@@ -84,7 +88,7 @@ function parseMessage(type: number, payload: Buffer): Message {
       message = { type, reason: reader.string() };
       break;
     case MessageType.Bets:
-      return parseBets(reader);
+      return parseBets(reader, scratch);
     case MessageType.Winners:
       return parseWinners(reader);
     case MessageType.Echo:
@@ -101,9 +105,9 @@ function parseMessage(type: number, payload: Buffer): Message {
  * The agency, then the bets as a block over the payload, not copied: like the payload, it is valid only
  * until the frame callback returns. The central checks and stores the bets within it.
  */
-function parseBets(reader: FieldReader): Message {
+function parseBets(reader: FieldReader, scratch: RangesScratch | undefined): Message {
   const agency = reader.integer("agency");
-  const bets = BetBlock.over(reader.rest());
+  const bets = BetBlock.over(reader.rest(), scratch);
   if (bets.count === 0) throw new ProtocolError("a bets frame must carry at least one bet");
   return { type: MessageType.Bets, agency, bets };
 }

@@ -15,6 +15,7 @@ import {
   type Message,
 } from "../protocol/index.ts";
 import { SocketWriter } from "./socket-writer.ts";
+import { RangesScratch } from "../bet/bet-block.ts";
 import type { TlsMaterial } from "../tls.ts";
 import type { Backlog, ConnectionLink, Session, SessionFactory } from "./session.ts";
 import { CentralStats } from "../central/stats.ts";
@@ -155,6 +156,8 @@ export class ConnectionServer {
   private idleSweep: ReturnType<typeof setInterval> | undefined;
   private handshakeSweep: ReturnType<typeof setInterval> | undefined;
   private stopping = false;
+  /** The field ranges of the bets frame being handled (see RangesScratch). */
+  private readonly ranges = new RangesScratch();
   /** Encodes every reply; each is handed to its socket writer (which copies what it keeps) at once. */
   private readonly replyWriter = new FrameWriter(256);
   /** A session's hang-up (ConnectionLink.hangUp): one for every connection, told which. */
@@ -302,7 +305,9 @@ export class ConnectionServer {
     if (connection.closed || connection.hungUp || this.stopping) return;
     let message: Message;
     try {
-      message = decodeMessage(type, payload);
+      // The block of a bets frame reads its ranges from the server's one scratch: frames are handled one
+      // at a time, and a session reads what it keeps of them before this callback returns.
+      message = decodeMessage(type, payload, this.ranges);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       this.log.warning("frame", "fail", { peer: connection.peer, type: messageName(type), error: error.message });

@@ -1,7 +1,7 @@
 // BetBlock: bets packed as length-prefixed fields, the form they travel in from file to store.
 import { describe, expect, test } from "bun:test";
-import { BetField, newFieldRanges, type BetFields } from "../../lib/bet/bet.ts";
-import { BetBlock } from "../../lib/bet/bet-block.ts";
+import { BET_RANGES, BetField, newFieldRanges, type BetFields } from "../../lib/bet/bet.ts";
+import { BetBlock, RangesScratch } from "../../lib/bet/bet-block.ts";
 import { MalformedFieldError } from "../../lib/util/fields.ts";
 
 const ANA: BetFields = { firstName: "Ana", lastName: "Núñez 😀", document: "30904465", birthdate: "1999-03-17", number: "7574" };
@@ -63,18 +63,27 @@ describe("BetBlock", () => {
     expect(() => BetBlock.over(Buffer.concat([whole, Buffer.from([0, 0])]))).toThrow(/truncated field length/);
   });
 
-  test("a block over a frame still reads its own bets after more frames were decoded, broken ones too", () => {
-    // The blocks over frames share one array of field ranges: an earlier block must not read a later one's.
+  test("blocks over frames keep their own ranges unless a scratch is named; a scratch is one array, grown as needed", () => {
+    // Without a scratch each block has its own ranges: an earlier block still reads its bets.
     const first = BetBlock.over(layout([ANA, BETO]));
-    const second = BetBlock.over(layout(Array.from({ length: 300 }, () => BETO))); // grows the shared array
+    const second = BetBlock.over(layout(Array.from({ length: 300 }, () => BETO)));
     const whole = layout([ANA]);
     expect(() => BetBlock.over(Buffer.concat([layout([BETO, BETO]), whole.subarray(0, 10)]))).toThrow(MalformedFieldError);
     expect(first.toFields()).toEqual([ANA, BETO]);
     expect(first.offsetOf(1)).toBe(layout([ANA]).length);
     expect(second.count).toBe(300);
     expect(second.text(299)).toEqual(BETO);
-    const third = BetBlock.over(layout([BETO, ANA]));
-    expect(third.toFields()).toEqual([BETO, ANA]);
-    expect(first.text(0)).toEqual(ANA);
+    // With a scratch, the frames decoded one after the other share its one array (no array per frame).
+    const scratch = new RangesScratch();
+    const small = BetBlock.over(layout([ANA, BETO]), scratch);
+    expect(small.fieldRanges).toBe(scratch.ranges);
+    expect(small.toFields()).toEqual([ANA, BETO]);
+    const large = BetBlock.over(layout(Array.from({ length: 300 }, () => BETO)), scratch);
+    expect(large.fieldRanges).toBe(scratch.ranges);
+    expect(scratch.ranges.length).toBeGreaterThanOrEqual(300 * BET_RANGES);
+    expect(large.text(299)).toEqual(BETO);
+    const again = BetBlock.over(layout([BETO, ANA]), scratch);
+    expect(again.fieldRanges).toBe(large.fieldRanges);
+    expect(again.toFields()).toEqual([BETO, ANA]);
   });
 });
