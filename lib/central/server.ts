@@ -6,6 +6,7 @@ import { RequestHandlers } from "./handlers.ts";
 import { Lottery, type AdmittedBatch } from "./lottery.ts";
 import { Backlog } from "../transport/session.ts";
 import { CentralStats, type StatsView } from "./stats.ts";
+import { beforeDeadline } from "../util/deadline.ts";
 
 /**
  * Bets received and not yet durable, across all connections, beyond which the central stops reading
@@ -35,7 +36,7 @@ export interface CentralState {
 
 /**
  * The central: recovers the lottery's state from the store, then serves agencies through the connection
- * mechanics (connections.ts) and the request handlers (handlers.ts), and stops them in order.
+ * mechanics (lib/transport/) and the request handlers (handlers.ts), and stops them in order.
  */
 export class CentralServer {
   private readonly connections: ConnectionServer;
@@ -141,11 +142,10 @@ export class CentralServer {
     this.connections.stopAccepting();
     // One deadline for every wait below: the whole stop takes at most the grace period.
     const deadline = performance.now() + this.config.shutdownGraceSeconds * 1000;
-    const inTime = (work: Promise<unknown>) => Promise.race([work, Bun.sleep(Math.max(0, deadline - performance.now()))]);
-    await inTime(this.store.idle());
+    await beforeDeadline(this.store.idle(), deadline);
     this.lottery.cancelWaiting();
     await this.connections.close(deadline);
-    await inTime(this.store.close());
+    await beforeDeadline(this.store.close(), deadline);
     this.log.info("close_store", "success", { storage: this.config.storagePath });
     this.log.info("shutdown", "success", { signal });
   }

@@ -1,6 +1,6 @@
-// The seam between the central's two layers: the connection mechanics (connections.ts), which know
-// sockets and nothing of the lottery, and the request handlers (handlers.ts), which know the lottery and
-// nothing of sockets. Neither imports the other; both speak through these types.
+// The seam between the central's two layers: the connection mechanics (connection-server.ts), which know
+// sockets and nothing of the lottery, and the request handlers (lib/central/handlers.ts), which know the
+// lottery and nothing of sockets. Neither imports the other; both speak through these types.
 import type { LogFields } from "../log.ts";
 import type { Message } from "../protocol/index.ts";
 
@@ -41,6 +41,12 @@ export interface Session {
   logFields(): LogFields;
 }
 
+/** The counters the mechanics keep for operators (the central's stats hold them, among others). */
+export interface TransportCounters {
+  /** Clients turned away at the TLS handshake. */
+  accessDeniedTotal: number;
+}
+
 /** The handlers' side of the seam: a session for each new connection. */
 export interface SessionFactory {
   open(link: ConnectionLink): Session;
@@ -49,7 +55,7 @@ export interface SessionFactory {
 /**
  * Work admitted and not yet finished, across every connection (bets waiting for the store). At the
  * limit every connection stops reading; as it drains, they read again a few at a time, oldest first
- * (see ConnectionServer), so that however many clients pipeline their windows, memory stays bounded.
+ * (see FlowControl), so that however many clients pipeline their windows, memory stays bounded.
  * The handlers count; the mechanics pause.
  */
 export class Backlog {
