@@ -211,6 +211,7 @@ export class AgencyClient {
     const answer = await this.takeAnswer(connection);
     if (answer.type !== MessageType.Winners) throw this.unexpected(answer);
     this.log.info("consulta_ganadores", "success", { cant_ganadores: answer.documents.length });
+    await this.pacer.beforeExit();
     return { invalidRows: this.invalidRows };
   }
 

@@ -7,9 +7,16 @@
  * Why: `docker compose logs -f` merges the containers' streams as their lines reach it, and two lines written
  * by different containers a few milliseconds apart can show in either order (measured: 3 runs in 40 put an
  * agency's confirmation before the central's line it answers). Half a period apart, the merged log shows the
- * dialogue in the order it happened, which the course's checks read (README, The exercises: paced mode). At
- * 0, the default, nothing waits and batches are pipelined.
+ * dialogue in the order it happened, which the course's checks read (README, The exercises: paced mode).
+ *
+ * And a paced run lasts at least MIN_PACED_RUN_MS: a log follower attached after a container exited
+ * (`docker compose logs -f` run right after `up -d`, as the course's harness does, a few hundred
+ * milliseconds late) prints no `exited with code` line for it (Compose 2.40), and the harness waits for
+ * that line; a short file in batches of its size ends in less. At 0, the default, nothing waits and
+ * batches are pipelined.
  */
+export const MIN_PACED_RUN_MS = 3000;
+
 export class Pacer {
   private started = false;
 
@@ -18,6 +25,8 @@ export class Pacer {
     /** Settles when the agency is stopped: a wait under way ends at once. */
     private readonly stopped: Promise<void>,
     private readonly sleep: (ms: number) => Promise<void> = Bun.sleep,
+    /** Milliseconds since the process started. */
+    private readonly uptime: () => number = () => performance.now(),
   ) {}
 
   get paced(): boolean {
@@ -36,6 +45,12 @@ export class Pacer {
   /** Before an answer is taken (logged, acted on): half a period after it arrived. */
   async beforeAnswer(): Promise<void> {
     await this.halfPeriod();
+  }
+
+  /** Before the agency ends: in paced mode, not sooner than MIN_PACED_RUN_MS after it started. */
+  async beforeExit(): Promise<void> {
+    const left = MIN_PACED_RUN_MS - this.uptime();
+    if (this.paced && left > 0) await Promise.race([this.sleep(left), this.stopped]);
   }
 
   private async halfPeriod(): Promise<void> {

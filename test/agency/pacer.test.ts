@@ -1,7 +1,7 @@
 // Paced mode's waits, with a clock of the test's own: none before the run's first message, half a period
 // before every later one and before every answer is taken, none at all at period 0, and a stop ends a wait.
 import { expect, test } from "bun:test";
-import { Pacer } from "../../lib/agency/pacer.ts";
+import { MIN_PACED_RUN_MS, Pacer } from "../../lib/agency/pacer.ts";
 
 /** A sleep that records what was asked and settles only when told. */
 function heldSleeps() {
@@ -48,4 +48,17 @@ test("a stop ends a wait under way at once", async () => {
   stop.resolve();
   await waiting;
   expect(clock.asked).toEqual([30_000]);
+});
+
+test("a paced run ends no sooner than MIN_PACED_RUN_MS after the process started; an unpaced one at once", async () => {
+  const clock = heldSleeps();
+  const never = new Promise<void>(() => {});
+  const paced = new Pacer(50, never, clock.sleep, () => 800);
+  const ending = paced.beforeExit();
+  expect(clock.asked).toEqual([MIN_PACED_RUN_MS - 800]);
+  clock.release();
+  await ending;
+  await new Pacer(50, never, clock.sleep, () => MIN_PACED_RUN_MS + 1).beforeExit();
+  await new Pacer(0, never, clock.sleep, () => 0).beforeExit();
+  expect(clock.asked).toEqual([MIN_PACED_RUN_MS - 800]);
 });
