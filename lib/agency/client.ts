@@ -1,26 +1,18 @@
 import { BET_RANGES, BetField, InvalidBetError, validateBet, type BetFields } from "../bet/bet.ts";
-import type { BetBlock } from "../bet/bet-block.ts";
 import type { Logger } from "../log.ts";
 import { isTransientRefusal, MessageType, messageName, type Message } from "../protocol/index.ts";
+import { ConnectionLostError, type CentralConnection, type Resolver } from "../transport/central-connection.ts";
 import { BatchEncoder } from "./batch-encoder.ts";
 import { BetFile } from "./bet-file.ts";
 import { SingleBet, type BetSource } from "./bet-source.ts";
+import { BetWindow } from "./bet-window.ts";
 import type { AgencyConfig } from "./config.ts";
-import { CentralConnection, CentralUntrustedError, ConnectionLostError, systemResolver, type Resolver } from "../transport/central-connection.ts";
+import { Dialer } from "./dialer.ts";
+import { AgencyFailedError, StoppedError } from "./errors.ts";
 import { Pacer } from "./pacer.ts";
 
-/** The run cannot go on (an invalid single bet, a refused request, answers that contradict ours); retrying cannot help. */
-export class AgencyFailedError extends Error {
-  override readonly name = "AgencyFailedError";
-}
+export { AgencyFailedError, StoppedError };
 
-/** The agency was asked to stop (SIGTERM). */
-export class StoppedError extends Error {
-  override readonly name = "StoppedError";
-}
-
-const FIRST_RETRY_MS = 100;
-const MAX_RETRY_MS = 2000;
 /** A progress line at most this often, and only on a run that lasts longer. */
 const PROGRESS_INTERVAL_MS = 1000;
 /** Frames are written together up to this many bytes: fewer writes, and the first leave early. */
@@ -36,50 +28,38 @@ export interface AgencyOutcome {
 }
 
 /**
- * An agency's run: the course's echo loop (loop.amount messages), then its bets (the file, or exercise 5's
- * single bet) in pipelined batches, or one at a time in paced mode, then END, answered at the draw, and
- * the query for its winners. Every connection opens with a hello; the central's answer (how many of our
- * bets it holds) is the cursor we resume from, so reconnecting after any failure never sends a bet twice.
+ * An agency's run, as its dialogue with the central: the course's echo loop (loop.amount messages), then its
+ * bets (the file, or exercise 5's single bet) in pipelined batches, or one at a time in paced mode, then
+ * END, answered at the draw, and the query for its winners. Every connection opens with a hello; the
+ * central's answer (how many of our bets it holds) is the cursor we resume from, so reconnecting after
+ * any failure never sends a bet twice. The bets come through a BetWindow, the connections from a Dialer.
  */
 export class AgencyClient {
   private readonly encoder: BatchEncoder;
   private readonly file: BetSource;
+  private readonly window: BetWindow;
+  private readonly dialer: Dialer;
   private readonly pacer: Pacer;
   /** Echo messages answered so far: a loop cut by a lost connection goes on from here. */
   private echoed = 0;
-  private source: AsyncGenerator<BetBlock> | undefined;
-  private sourceDone = false;
-  // Positions count the file's valid bets from 0. The blocks read and kept hold the bets from
-  // `blocksFirst` (none of them acknowledged yet) up to `loaded`; `sent` is the next one to send.
-  private blocks: BetBlock[] = [];
-  private blocksFirst = 0;
-  private loaded = 0;
+  /** The position of the next bet to send, and of the first the central has not acknowledged. */
   private sent = 0;
   private acknowledged = 0;
   /** Bet counts of the batches sent and not yet acknowledged, oldest first (OKs come back in order). */
   private inFlight: number[] = [];
   private invalidRows = 0;
-  private connection: CentralConnection | undefined;
   private stopping = false;
   private readonly stopped = Promise.withResolvers<void>();
-  /** When the central last answered; connection attempts give up `reconnect.timeoutSeconds` after it. */
-  private progressAt = performance.now();
-  /** Attempts since the last progress, for the backoff. */
-  private failures = 0;
-  /** Connection attempts so far: every one but the first waits its backoff. */
-  private attempts = 0;
   /** The current session got its welcome: the central was answering on it. */
   private welcomed = false;
   /** When the next progress line is due. */
   private progressLineAt = 0;
-  /** Why the last connection attempt or session failed, for the message when the budget runs out. */
-  private lastFailure = "";
 
   constructor(
     private readonly config: AgencyConfig,
     private readonly log: Logger,
     /** How the central's host name is resolved on each attempt; tests give their own. */
-    private readonly resolve: Resolver = systemResolver,
+    resolve?: Resolver,
   ) {
     this.encoder = new BatchEncoder(config.id, config.batchMaxAmount);
     this.file = config.singleBet
@@ -88,6 +68,8 @@ export class AgencyClient {
           this.invalidRows++;
           this.log.warning("apuesta_invalida", "fail", { line, error });
         });
+    this.window = new BetWindow(this.file);
+    this.dialer = new Dialer(config, log, resolve);
     this.pacer = new Pacer(config.loopPeriodMs, this.stopped.promise);
   }
 
@@ -115,19 +97,18 @@ export class AgencyClient {
 
   private async sendAll(): Promise<AgencyOutcome> {
     this.progressLineAt = performance.now() + PROGRESS_INTERVAL_MS;
-    this.source = this.file.blocks();
     // The first bets are read before connecting: a missing or unreadable file fails here, not mid-session.
     await this.fillUnsent();
     for (;;) {
-      const connection = await this.connect();
+      const connection = await this.dialer.connect();
       this.welcomed = false;
       try {
         return await this.session(connection);
       } catch (error) {
         this.retryable(error);
         this.log.warning("conexion_perdida", "fail", { error: error.message, acknowledged: this.acknowledged });
-        // Waiting on a live session (for the draw, say) is not a lack of progress: the budget starts now.
-        if (this.welcomed) this.progress();
+        // Waiting on a live session (for the draw, say) was no silence of the central's: the time allowed starts now.
+        if (this.welcomed) this.dialer.answered();
       } finally {
         connection.close();
       }
@@ -140,7 +121,7 @@ export class AgencyClient {
     this.stopping = true;
     this.log.info("shutdown", "in_progress", { signal });
     this.stopped.resolve();
-    this.connection?.close();
+    this.dialer.stop();
     this.log.info("close_socket", "success");
     this.file.close();
     this.log.info("close_file", "success", { file: this.file.name });
@@ -150,7 +131,7 @@ export class AgencyClient {
   private retryable(error: unknown): asserts error is ConnectionLostError {
     if (this.stopping) throw new StoppedError("stopped");
     if (!(error instanceof ConnectionLostError)) throw error;
-    this.lastFailure = error.message;
+    this.dialer.lastFailure = error.message;
   }
 
   /** Says who we are; the central answers with how many of our bets it holds. */
@@ -159,7 +140,7 @@ export class AgencyClient {
     const welcome = await this.receive(connection);
     if (welcome.type !== MessageType.Welcome) throw this.unexpected(welcome);
     this.welcomed = true;
-    this.progress();
+    this.dialer.answered();
     return welcome.stored;
   }
 
@@ -167,13 +148,12 @@ export class AgencyClient {
     await this.resumeFrom(await this.hello(connection));
     await this.echoLoop(connection);
 
-    // Paced, one batch at a time, a period apart; otherwise a window of them.
-    const window = this.pacer.paced ? 1 : this.config.batchWindow;
+    // Paced, one batch at a time, a period apart; otherwise batch.window of them in flight.
+    const inFlightLimit = this.pacer.paced ? 1 : this.config.batchWindow;
     for (;;) {
-      while (this.inFlight.length < window && (await this.fillUnsent())) {
+      while (this.inFlight.length < inFlightLimit && (await this.fillUnsent())) {
         await this.beforeMessage();
-        const { block, index } = this.locate(this.sent);
-        const count = this.encoder.encode(this.blocks, block, index);
+        const count = this.window.encodeFrom(this.encoder, this.sent);
         this.sent += count;
         this.inFlight.push(count);
         this.log.debug("lote_enviado", "success", { cantidad: count });
@@ -191,7 +171,7 @@ export class AgencyClient {
       } finally {
         // Also when an answer in the group was wrong: those before it were acknowledged all the same.
         this.confirm(confirmedFrom, this.acknowledged);
-        this.dropBefore(this.acknowledged);
+        this.window.release(this.acknowledged);
       }
       // One clock read per group of answers, none per bet.
       if (performance.now() >= this.progressLineAt) this.logProgress();
@@ -255,7 +235,7 @@ export class AgencyClient {
     return answer;
   }
 
-  /** For people watching a long run: how far it is, `percent` by the bytes of the file read. */
+  /** The progress line, for people watching a long run: how far it is, `percent` by the bytes of the file read. */
   private logProgress(): void {
     const { bytesRead, size } = this.file;
     const percent = size > 0 ? Math.floor((100 * bytesRead) / size) : 100;
@@ -269,7 +249,7 @@ export class AgencyClient {
     if (reply.type !== MessageType.Ok || reply.count !== count) throw this.unexpected(reply);
     this.inFlight.shift();
     this.acknowledged += count;
-    this.progress();
+    this.dialer.answered();
   }
 
   /**
@@ -278,17 +258,9 @@ export class AgencyClient {
    * bytes (a line per bet, so no string per line).
    */
   private confirm(from: number, to: number): void {
-    let first = this.blocksFirst;
-    for (const block of this.blocks) {
-      const end = first + block.count;
-      if (end > from && first < to) {
-        const lo = Math.max(from, first) - first;
-        const hi = Math.min(to, end) - first;
-        this.log.rangeLines("INFO", "apuesta_enviada", "success", CONFIRMED_KEYS, block.bytesOfFields, block.fieldRanges, BET_RANGES, CONFIRMED_FIELDS, lo, hi);
-      }
-      if (end >= to) break;
-      first = end;
-    }
+    this.window.forEach(from, to, (block, start, end) =>
+      this.log.rangeLines("INFO", "apuesta_enviada", "success", CONFIRMED_KEYS, block.bytesOfFields, block.fieldRanges, BET_RANGES, CONFIRMED_FIELDS, start, end),
+    );
   }
 
   /**
@@ -302,50 +274,14 @@ export class AgencyClient {
     // Bets we sent whose OK was lost with the connection: the central's count acknowledges them.
     this.confirm(this.acknowledged, Math.min(stored, this.sent));
     this.inFlight = [];
-    // Blocks wholly before the cursor are released as they are read: a long skip holds one at a time.
-    for (this.dropBefore(stored); this.loaded < stored; this.dropBefore(stored)) {
-      if (!(await this.loadBlock())) throw new AgencyFailedError(`the central holds ${stored} of our bets, more than the file has`);
-    }
+    if (!(await this.window.skipTo(stored))) throw new AgencyFailedError(`the central holds ${stored} of our bets, more than the file has`);
     this.sent = this.acknowledged = stored;
     if (stored > 0) this.log.info("reanudar", "success", { stored });
   }
 
-  /** Makes sure a full batch (or the file's last bets) is loaded past `sent`; false when nothing is left. */
-  private async fillUnsent(): Promise<boolean> {
-    while (this.loaded - this.sent < this.config.batchMaxAmount && (await this.loadBlock()));
-    return this.sent < this.loaded;
-  }
-
-  /** Reads the file's next block of valid bets; false at the end of the file. */
-  private async loadBlock(): Promise<boolean> {
-    if (this.sourceDone) return false;
-    const next = await this.source!.next();
-    if (next.done) {
-      this.sourceDone = true;
-      return false;
-    }
-    this.blocks.push(next.value);
-    this.loaded += next.value.count;
-    return true;
-  }
-
-  /** Which of the blocks holds a loaded bet, and the bet's index in it. */
-  private locate(position: number): { block: number; index: number } {
-    let first = this.blocksFirst;
-    for (const [block, { count }] of this.blocks.entries()) {
-      if (position < first + count) return { block, index: position - first };
-      first += count;
-    }
-    throw new Error(`bet ${position} is not loaded`);
-  }
-
-  /** Releases the blocks wholly before a position (acknowledged, or stored by an earlier run). */
-  private dropBefore(position: number): void {
-    while (this.blocks.length > 0 && this.blocksFirst + this.blocks[0]!.count <= position) {
-      const block = this.blocks.shift()!;
-      this.blocksFirst += block.count;
-      this.file.recycle(block);
-    }
+  /** Makes sure a full batch (or the file's last bets) is held past `sent`; false when nothing is left. */
+  private fillUnsent(): Promise<boolean> {
+    return this.window.fill(this.sent, this.config.batchMaxAmount);
   }
 
   private async receive(connection: CentralConnection): Promise<Message> {
@@ -371,53 +307,5 @@ export class AgencyClient {
   private unexpected(message: Message): Error {
     const detail = message.type === MessageType.Ok ? ` (count ${message.count})` : "";
     return new AgencyFailedError(`unexpected ${messageName(message.type)} reply from the central${detail}`);
-  }
-
-  /**
-   * Connects, retrying with exponential backoff. The time allowed runs from the last progress (an
-   * answer from the central), not from this call: a central that accepts and drops connections
-   * without answering cannot keep the agency retrying for ever. Later sessions wait a backoff too.
-   */
-  private async connect(): Promise<CentralConnection> {
-    const { host, port } = this.config.serverAddress;
-    const server = `${host}:${port}`;
-    const deadline = this.progressAt + this.config.reconnectTimeoutSeconds * 1000;
-    for (let attempt = 1; ; attempt++) {
-      if (this.stopping) throw new StoppedError("stopped");
-      if (this.attempts++ > 0) {
-        const left = deadline - performance.now();
-        if (left <= 0) throw new Error(`cannot reach the central at ${server} after ${attempt} attempts (last: ${this.lastFailure})`);
-        const delay = Math.min(FIRST_RETRY_MS * 2 ** Math.min(this.failures++, 10), MAX_RETRY_MS, left);
-        await Promise.race([Bun.sleep(delay * (0.5 + Math.random() / 2)), this.stopped.promise]);
-        if (this.stopping) throw new StoppedError("stopped");
-      }
-      try {
-        const connection = await CentralConnection.open(this.config.serverAddress, {
-          tls: this.config.tls,
-          resolve: this.resolve,
-          attempt: this.attempts,
-        });
-        this.connection = connection;
-        if (this.stopping) connection.close();
-        this.log.info("connect", "success", { server, attempt });
-        return connection;
-      } catch (error) {
-        const message = String((error as Error).message);
-        if (error instanceof CentralUntrustedError) {
-          // Whoever answers there cannot prove it is the central: it gets no bets, and retrying would not change that.
-          this.log.error("tls", "fail", { server, error: message });
-          throw new AgencyFailedError(`the central at ${server} failed TLS verification: ${message}`);
-        }
-        this.lastFailure = message;
-        const level = performance.now() >= deadline ? "ERROR" : "DEBUG";
-        this.log.log(level, "connect", level === "ERROR" ? "fail" : "in_progress", { server, attempt, error: message });
-      }
-    }
-  }
-
-  /** The central answered: the reconnect budget and backoff start again from here. */
-  private progress(): void {
-    this.progressAt = performance.now();
-    this.failures = 0;
   }
 }
