@@ -1,6 +1,7 @@
 import { BET_FIELD_COUNT, betFieldsError } from "../bet/bet.ts";
 import { BetBlock } from "../bet/bet-block.ts";
-import { CsvParser, type CsvRecord } from "../storage/csv.ts";
+import type { CsvRecord } from "../storage/csv-record.ts";
+import { CsvParser } from "../storage/csv-reader.ts";
 import type { BetSource } from "./bet-source.ts";
 // Synchronous reads: a chunk comes from the page cache in microseconds, where a promise per chunk
 // costs more than the read; node:fs is loaded anyway (the logger writes through it).

@@ -3,7 +3,9 @@ import { dirname } from "node:path";
 import type { FileSink } from "bun";
 import { BET_RANGES, BetField, type Bet } from "../bet/bet.ts";
 import type { BetBlock } from "../bet/bet-block.ts";
-import { CsvParser, CsvWriter, recordFields, type CsvRecord } from "./csv.ts";
+import { type CsvRecord, recordFields } from "./csv-record.ts";
+import { CsvParser } from "./csv-reader.ts";
+import { CsvWriter } from "./csv-writer.ts";
 import { PromiseLock } from "./lock.ts";
 import { StorageLock } from "./file-lock.ts";
 

@@ -3,7 +3,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { csvRow } from "../storage/csv.ts";
+import { csvRow, CsvWriter } from "../storage/csv-writer.ts";
 import { mulberry32 } from "../util/random.ts";
 
 /** Bets per agency in the course's dataset. */
@@ -21,11 +21,13 @@ const LAST_NAMES = [
   "Gómez", "Díaz", "Álvarez", "Romero", "Sosa", "Benítez", "Ruiz", "Acuña", "Peña", "Muñoz", "Ibáñez", "Suárez",
   "Castro", "Ortiz", "Giménez", "Núñez", "Domínguez", "Gutiérrez", "Herrera", "Medina", "Aguirre", "Cabrera",
 ];
+/** Rows are handed to the file in pieces of about this size. */
+const WRITE_BYTES = 1 << 20;
 const FIRST_BIRTH_DAY = Date.UTC(1980, 0, 1) / 86_400_000;
 const BIRTH_DAYS = Date.UTC(2004, 11, 31) / 86_400_000 - FIRST_BIRTH_DAY + 1;
 
-/** The rows of one agency's file; the seed and the agency fix them. */
-export function* agencyRows(agency: number, bets: number, seed = DEFAULT_SEED): Generator<string> {
+/** The bets of one agency's file, as their fields; the seed and the agency fix them. */
+function* agencyBets(agency: number, bets: number, seed: number): Generator<string[]> {
   const next = mulberry32(seed * 1_000_003 + agency);
   const pick = <T>(list: readonly T[]) => list[Math.floor(next() * list.length)]!;
   let previousDocument = "";
@@ -35,8 +37,13 @@ export function* agencyRows(agency: number, bets: number, seed = DEFAULT_SEED): 
     previousDocument = document;
     const birthdate = new Date((FIRST_BIRTH_DAY + Math.floor(next() * BIRTH_DAYS)) * 86_400_000).toISOString().slice(0, 10);
     const number = String(Math.floor(next() * 10_000));
-    yield csvRow([pick(FIRST_NAMES), pick(LAST_NAMES), document, birthdate, number]);
+    yield [pick(FIRST_NAMES), pick(LAST_NAMES), document, birthdate, number];
   }
+}
+
+/** The rows of one agency's file, as text. */
+export function* agencyRows(agency: number, bets: number, seed = DEFAULT_SEED): Generator<string> {
+  for (const fields of agencyBets(agency, bets, seed)) yield csvRow(fields);
 }
 
 /** Writes agency-1.csv ... agency-N.csv into `dir`; returns their paths. */
@@ -45,8 +52,13 @@ export async function generateDataset(dir: string, sizes: readonly number[], see
   const paths: string[] = [];
   for (const [index, size] of sizes.entries()) {
     const path = join(dir, `agency-${index + 1}.csv`);
-    const sink = Bun.file(path).writer({ highWaterMark: 1 << 20 });
-    for (const row of agencyRows(index + 1, size, seed)) sink.write(row);
+    const sink = Bun.file(path).writer({ highWaterMark: WRITE_BYTES });
+    const rows = new CsvWriter();
+    for (const fields of agencyBets(index + 1, size, seed)) {
+      // Copied out: the writer reuses its buffer.
+      if (rows.row(fields).length >= WRITE_BYTES) sink.write(rows.take().slice());
+    }
+    sink.write(rows.take().slice());
     await sink.end();
     paths.push(path);
   }

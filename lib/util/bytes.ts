@@ -1,11 +1,16 @@
-// Growing byte buffers, shared by the parsers and writers that keep one and reuse it.
+// Growing buffers, shared by the parsers, writers and logs that keep one and reuse it.
+
+/** The typed arrays kept as growing buffers: bytes, field ranges, samples. */
+type GrowingArray = Uint8Array | Int32Array | Float64Array;
 
 /**
- * A buffer of at least `size` bytes starting with the first `kept` bytes of `buffer`: itself when big
- * enough, else a new one from `allocate` (a Uint8Array unless told otherwise, such as a Buffer), twice
- * the old size if that is more, but never past `limit` when it is known.
+ * A buffer of at least `size` elements starting with the first `kept` ones of `buffer`: itself when big
+ * enough, else a new one from `allocate` (a Uint8Array unless told otherwise, such as a Buffer or an
+ * Int32Array), twice the old size if that is more, but never past `limit` when it is known.
  */
-export function withCapacity<T extends Uint8Array>(
+export function withCapacity<T extends Uint8Array>(buffer: T, size: number, kept: number, allocate?: (size: number) => T, limit?: number): T;
+export function withCapacity<T extends GrowingArray>(buffer: T, size: number, kept: number, allocate: (size: number) => T, limit?: number): T;
+export function withCapacity<T extends GrowingArray>(
   buffer: T,
   size: number,
   kept: number,

@@ -1,7 +1,7 @@
 // Bet rules shared by the agency (before sending) and the central (on receipt), and the draw's rule.
 import { describe, expect, test } from "bun:test";
 import { betFieldsError, hasWon, InvalidBetError, isValidAgency, LOTTERY_WINNER_NUMBER, MAX_NAME_LENGTH, validateBet, type BetFields } from "../../lib/bet/bet.ts";
-import { CsvParser } from "../../lib/storage/csv.ts";
+import { CsvParser } from "../../lib/storage/csv-reader.ts";
 import { agencyRows } from "../../lib/tooling/generate-data.ts";
 import { awayFromMidnight, dayFromToday } from "../support/dates.ts";
 

@@ -1,16 +1,10 @@
 // CSV: rows written the way Python's csv module writes them, and the streaming RFC 4180 parser the
 // agencies read their files with (BOM, CRLF/LF, quoted fields, line numbers, any chunking).
 import { describe, expect, test } from "bun:test";
-import {
-  CsvParser,
-  csvField,
-  csvRow,
-  CsvWriter,
-  fieldText,
-  MAX_RECORD_BYTES,
-  recordFields,
-  type CsvRecord,
-} from "../../lib/storage/csv.ts";
+import { type CsvRecord, fieldText, recordFields } from "../../lib/storage/csv-record.ts";
+import { CsvParser } from "../../lib/storage/csv-reader.ts";
+import { MAX_RECORD_BYTES } from "../../lib/storage/csv-scan.ts";
+import { csvRow, CsvWriter } from "../../lib/storage/csv-writer.ts";
 import { isUtf8 } from "../../lib/util/utf8.ts";
 
 /** A record as text: the parser's record object is reused, so the callbacks copy it out as this. */
@@ -80,7 +74,7 @@ const TRICKY = stream([
   ["last,row", { fields: ["last", "row"], line: 14 }], // no terminator: only finish() hands it out
 ]);
 
-describe("csvField and csvRow write what Python's csv writer writes", () => {
+describe("csvRow writes what Python's csv writer writes", () => {
   test("minimal quoting, doubled quotes, CRLF terminator", () => {
     // Reference: csv.writer(f).writerow(...) under CPython 3.
     expect(csvRow(["1", "a,b", 'say "hi"', "x\r\ny", "Péña", "😀", "", " sp", "tab\there"])).toBe(
@@ -89,11 +83,11 @@ describe("csvField and csvRow write what Python's csv writer writes", () => {
     expect(csvRow(["a\rb", "c\nd"])).toBe('"a\rb","c\nd"\r\n');
   });
 
-  test("csvField quotes only when needed", () => {
-    expect(csvField("plain text")).toBe("plain text");
-    expect(csvField("")).toBe("");
-    expect(csvField('"')).toBe('""""');
-    expect(csvField("a,b")).toBe('"a,b"');
+  test("a field is quoted only when it needs to be", () => {
+    expect(csvRow(["plain text"])).toBe("plain text\r\n");
+    expect(csvRow(["", ""])).toBe(",\r\n");
+    expect(csvRow(['"'])).toBe('""""\r\n');
+    expect(csvRow(["a,b"])).toBe('"a,b"\r\n');
   });
 
   test("what csvRow writes, the parser reads back unchanged", () => {

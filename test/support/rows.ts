@@ -1,6 +1,6 @@
 import type { Bet, BetFields } from "../../lib/bet/bet.ts";
 import { BetBlock } from "../../lib/bet/bet-block.ts";
-import { csvRow } from "../../lib/storage/csv.ts";
+import { csvRow } from "../../lib/storage/csv-writer.ts";
 import type { StoredBatch } from "../../lib/storage/store.ts";
 
 /**

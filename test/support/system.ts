@@ -2,7 +2,8 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CsvParser, recordFields, type CsvRecord } from "../../lib/storage/csv.ts";
+import { type CsvRecord, recordFields } from "../../lib/storage/csv-record.ts";
+import { CsvParser } from "../../lib/storage/csv-reader.ts";
 import { generateDataset } from "../../lib/tooling/generate-data.ts";
 import { RawClient } from "./raw-client.ts";
 import {

@@ -5,7 +5,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { csvRow } from "../../lib/storage/csv.ts";
+import { csvRow } from "../../lib/storage/csv-writer.ts";
 import { encodeMessage, MessageType, type Message } from "../../lib/protocol/index.ts";
 import { betRow } from "../support/rows.ts";
 import {

@@ -6,7 +6,7 @@ import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { betFieldsError, InvalidBetError, newFieldRanges, validateBet } from "../../lib/bet/bet.ts";
 import { BetBlock } from "../../lib/bet/bet-block.ts";
-import { csvRow } from "../../lib/storage/csv.ts";
+import { csvRow } from "../../lib/storage/csv-writer.ts";
 import {
   decodeMessage,
   DEFAULT_MAX_FRAME_BYTES,

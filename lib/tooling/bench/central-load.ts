@@ -12,7 +12,7 @@ import type { Socket } from "bun";
 import { readFileSync } from "node:fs";
 import { BatchEncoder } from "../../agency/batch-encoder.ts";
 import { BetBlock } from "../../bet/bet-block.ts";
-import { CsvParser } from "../../storage/csv.ts";
+import { CsvParser } from "../../storage/csv-reader.ts";
 import { agencyRows } from "../generate-data.ts";
 import { decodeMessage, encodeMessage, FrameDecoder, MessageType, messageName, type Message } from "../../protocol/index.ts";
 import { SocketWriter } from "../../transport/socket-writer.ts";

@@ -1,89 +1,23 @@
-// CSV as RFC 4180 reads it and as Python's csv module (QUOTE_MINIMAL) writes it.
+// CSV as RFC 4180 reads it: a streaming reader over bytes, for the agencies' bets files and the central's
+// storage.
 // simdutf in native code: a chunk's whole lines in one pass, cheaper than each field's bytes in JS.
 import { isUtf8 } from "node:buffer";
 import { withCapacity } from "../util/bytes.ts";
-import { rangeText } from "../util/utf8.ts";
+import type { CsvRecord, RecordCallback } from "./csv-record.ts";
+import { MAX_RECORD_BYTES, OVERLONG, RecordScan, UNFINISHED } from "./csv-scan.ts";
 
 const LF = 0x0a;
 const CR = 0x0d;
 const QUOTE = 0x22;
 const COMMA = 0x2c;
-const ZERO = 0x30;
 /** The UTF-8 byte order mark, dropped at the very start of a stream only. */
 const BOM = [0xef, 0xbb, 0xbf];
-/**
- * Longest line the parser takes, and longest stretch of whole lines a record with quotes may span; anything
- * longer is reported as malformed, however the bytes are split into chunks. Bets are far shorter.
- */
-export const MAX_RECORD_BYTES = 64 * 1024;
 const OVERLONG_ERROR = `record longer than ${MAX_RECORD_BYTES} bytes`;
 
 // First sizes of the buffers that grow (by doubling) to what the data needs.
 const INITIAL_FIELDS = 16;
 const INITIAL_CARRY_BYTES = 1024;
 const INITIAL_SCRATCH_BYTES = 1024;
-const INITIAL_WRITER_BYTES = 64 * 1024;
-
-const NEEDS_QUOTES = /[",\r\n]/;
-
-/** Quotes a field only when it holds a comma, a quote or a line break, doubling its quotes. */
-export function csvField(value: string): string {
-  return NEEDS_QUOTES.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
-}
-
-/** One record, terminated by CRLF as Python's csv writer does. */
-export function csvRow(fields: readonly string[]): string {
-  let row = csvField(fields[0] ?? "");
-  for (let i = 1; i < fields.length; i++) row += "," + csvField(fields[i]!);
-  return row + "\r\n";
-}
-
-/** One record, handed to the callback; the object and its arrays are reused: valid only during the callback. */
-export interface CsvRecord {
-  /**
-   * The bytes the field ranges point into: for a record without quotes the chunk itself (or the parser's copy
-   * of a record cut between chunks), for one with quotes a scratch buffer of the parser.
-   */
-  bytes: Uint8Array;
-  /** Field i is bytes[ranges[2*i] .. ranges[2*i+1]) with quotes removed and doubled quotes undone. */
-  ranges: Int32Array;
-  /** Number of fields (ranges may be longer than 2*fieldCount). */
-  fieldCount: number;
-  /** Set when the record is malformed; its fields are then not meaningful. */
-  error: string | undefined;
-  /**
-   * Every field's bytes are known to be well-formed UTF-8 each on its own: the record was read in place
-   * from a chunk whose whole lines are (checked in one pass), and its fields are cut at ASCII bytes.
-   * False only means "not known".
-   */
-  fieldsAreUtf8: boolean;
-  /** 1-based line of the stream on which the record starts. */
-  line: number;
-}
-
-export type RecordCallback = (record: CsvRecord) => void;
-
-/** Field i of a record as a string (UTF-8 decoded); for the rare paths that need text (errors, recovery, tests). */
-export function fieldText(record: CsvRecord, i: number): string {
-  return rangeText(record.bytes, record.ranges, i);
-}
-
-/** All fields as strings. */
-export function recordFields(record: CsvRecord): string[] {
-  const fields: string[] = [];
-  for (let i = 0; i < record.fieldCount; i++) fields.push(fieldText(record, i));
-  return fields;
-}
-
-// How the bytes scanned so far leave a record's quoting, which decides whether an LF ends it.
-const FIELD_START = 0;
-const UNQUOTED = 1; // in an unquoted field, or after a closing quote
-const QUOTED = 2;
-const QUOTE_IN_QUOTED = 3; // a quote inside a quoted field: the next byte tells a doubled quote from the closing one
-
-// What scanRecord returns besides the index of the LF that ends the record.
-const UNFINISHED = -1;
-const OVERLONG = -2;
 
 /**
  * Streaming CSV parser on bytes: fields are byte ranges, nothing is decoded. Records wholly inside a chunk
@@ -116,16 +50,8 @@ export class CsvParser {
   private skipping = false;
   /** The chunk being parsed in place, while its whole lines are known to be well-formed UTF-8 (see fieldsAreUtf8). */
   private utf8Chunk: Uint8Array | undefined;
-
-  // How far the record being delimited has been scanned (see scanRecord). Offsets count from the record's start,
-  // so they hold when it moves into the carry.
-  private scanState = FIELD_START;
-  private scanned = 0;
-  /** Offset of the line the scan is in (a record with quotes can span lines). */
-  private lineStart = 0;
-  private firstLf = -1;
-  /** LFs inside quotes scanned so far: lines the record takes beyond its first. */
-  private innerLfs = 0;
+  /** How far the record being delimited has been scanned. */
+  private readonly scan = new RecordScan();
 
   /** Feeds a chunk; records go to the callback as soon as they are whole. */
   push(chunk: Uint8Array, onRecord: RecordCallback): void {
@@ -184,8 +110,8 @@ export class CsvParser {
         continue;
       }
       // A record with quotes, or one the bytes end inside of.
-      this.startScan();
-      const end = this.scanRecord(bytes, pos);
+      this.scan.reset();
+      const end = this.scan.scan(bytes, pos);
       if (end === OVERLONG) {
         pos = this.dropOverlong(bytes, pos, onRecord);
       } else if (end !== UNFINISHED || final) {
@@ -207,7 +133,7 @@ export class CsvParser {
   private completeCarry(chunk: Uint8Array, pos: number, onRecord: RecordCallback): number {
     // The record's start as if the carry stood just before the chunk: the scan goes on at pos.
     const start = pos - this.carryLength;
-    const end = this.scanRecord(chunk, start);
+    const end = this.scan.scan(chunk, start);
     if (end === UNFINISHED) {
       this.append(chunk, pos, chunk.length);
       return chunk.length;
@@ -225,60 +151,11 @@ export class CsvParser {
     }
     // The record's first line ended inside the carry: the lines after it, up to the LF at which the limit was
     // passed, are read again.
-    const scannedEnd = start + this.scanned + 1;
+    const scannedEnd = start + this.scan.scanned + 1;
     this.append(chunk, pos, scannedEnd);
     const carried = this.carry.subarray(0, this.carryLength);
     this.keep(carried, this.parse(carried, resume - start, false, onRecord));
     return scannedEnd;
-  }
-
-  private startScan(): void {
-    this.scanState = FIELD_START;
-    this.scanned = 0;
-    this.lineStart = 0;
-    this.firstLf = -1;
-    this.innerLfs = 0;
-  }
-
-  /**
-   * Scans the record starting at `start` (negative when its first bytes are in the carry) for the LF that ends
-   * it, going on from where the last scan of it stopped. Returns that LF's index; UNFINISHED when the bytes end
-   * first, the state being kept for the next ones; OVERLONG when the record passes the length limit (see
-   * dropOverlong), with `scanned` where it did.
-   */
-  private scanRecord(bytes: Uint8Array, start: number): number {
-    let state = this.scanState;
-    let i = start + this.scanned;
-    for (; i < bytes.length; i++) {
-      const byte = bytes[i];
-      if (state === QUOTED) {
-        if (byte === QUOTE) state = QUOTE_IN_QUOTED;
-        else if (byte === LF && !this.innerLf(i - start)) return OVERLONG;
-      } else if (byte === LF) {
-        this.scanned = i - start;
-        return this.scanned - this.lineStart > MAX_RECORD_BYTES ? OVERLONG : i;
-      } else if (byte === COMMA) {
-        state = FIELD_START;
-      } else {
-        // A quote opens a quoted field only at the field's start; after a quote in one, it is a doubled quote.
-        state = byte === QUOTE && state !== UNQUOTED ? QUOTED : UNQUOTED;
-      }
-    }
-    this.scanState = state;
-    this.scanned = i - start;
-    return this.scanned - this.lineStart > MAX_RECORD_BYTES ? OVERLONG : UNFINISHED;
-  }
-
-  /** Counts an LF inside quotes at `offset`; false (with `scanned` there) when the record passes the limit with it. */
-  private innerLf(offset: number): boolean {
-    if (this.firstLf < 0) this.firstLf = offset;
-    if (offset - this.lineStart > MAX_RECORD_BYTES || offset + 1 > MAX_RECORD_BYTES) {
-      this.scanned = offset;
-      return false;
-    }
-    this.innerLfs++;
-    this.lineStart = offset + 1;
-    return true;
   }
 
   /**
@@ -288,12 +165,12 @@ export class CsvParser {
    */
   private dropOverlong(bytes: Uint8Array, start: number, onRecord: RecordCallback): number {
     this.report(OVERLONG_ERROR, onRecord);
-    if (this.scanned - this.lineStart <= MAX_RECORD_BYTES) {
+    if (this.scan.overlongAcrossLines) {
       this.line++;
-      return start + this.firstLf + 1;
+      return start + this.scan.firstLf + 1;
     }
-    this.line += this.innerLfs + 1;
-    const lf = start + this.scanned;
+    this.line += this.scan.innerLfs + 1;
+    const lf = start + this.scan.scanned;
     if (lf < bytes.length) return lf + 1;
     this.skipping = true;
     return lf;
@@ -309,7 +186,7 @@ export class CsvParser {
     } else {
       this.split(bytes, start, end, onRecord);
     }
-    this.line += this.innerLfs + 1;
+    this.line += this.scan.innerLfs + 1;
   }
 
   /** Hands out a line without quotes, unless it is blank: its fields are cut at its commas, in place. */
@@ -322,7 +199,7 @@ export class CsvParser {
     ranges[0] = start;
     for (let i = start; i < end; i++) {
       if (bytes[i] !== COMMA) continue;
-      if (at + 4 > ranges.length) ranges = this.growRanges();
+      if (at + 4 > ranges.length) ranges = record.ranges = withCapacity(ranges, at + 4, at + 1, (size) => new Int32Array(size));
       ranges[at + 1] = i;
       ranges[at + 2] = i + 1;
       at += 2;
@@ -349,7 +226,7 @@ export class CsvParser {
     let fields = 0;
     let i = start;
     for (;;) {
-      if (2 * fields + 2 > ranges.length) ranges = this.growRanges();
+      if (2 * fields + 2 > ranges.length) ranges = this.record.ranges = withCapacity(ranges, 2 * fields + 2, 2 * fields, (size) => new Int32Array(size));
       ranges[2 * fields] = written;
       if (i < end && bytes[i] === QUOTE) {
         // Quoted field: up to the closing quote, a doubled quote standing for one.
@@ -408,12 +285,6 @@ export class CsvParser {
     onRecord(record);
   }
 
-  private growRanges(): Int32Array {
-    const ranges = new Int32Array(2 * this.record.ranges.length);
-    ranges.set(this.record.ranges);
-    return (this.record.ranges = ranges);
-  }
-
   /**
    * Holds the stream's first bytes in the carry while they may still be a BOM; returns where the data starts in
    * the chunk.
@@ -434,8 +305,7 @@ export class CsvParser {
     }
     this.append(chunk, 0, i);
     // If they turn out not to be a BOM they are the start of a record, scanned as such.
-    this.scanState = UNQUOTED;
-    this.scanned = this.carryLength;
+    this.scan.resumeUnquoted(this.carryLength);
     return i;
   }
 
@@ -462,155 +332,3 @@ export class CsvParser {
     this.carryLength = bytes.length - pos;
   }
 }
-
-/** Builds CSV rows (Python QUOTE_MINIMAL, CRLF) from byte ranges into one reused, growing buffer. */
-export class CsvWriter {
-  private buffer: Uint8Array = new Uint8Array(INITIAL_WRITER_BYTES);
-  private written = 0;
-  /** The current row has a field: the next one is preceded by a comma. */
-  private inRow = false;
-
-  /** Appends bytes[start..end) as the next field of the current row, quoting it (and doubling its quotes) only when it holds a comma, a quote, CR or LF. */
-  field(bytes: Uint8Array, start: number, end: number): this {
-    // At worst every byte is a quote, doubled, and the field is quoted.
-    const first = this.beginField(2 * (end - start) + 2);
-    const out = this.buffer;
-    let at = first;
-    // Copied byte by byte (fields are short: cheaper than a subarray and set()) while looking for a
-    // byte that needs quoting; nearly no field has one.
-    for (let i = start; i < end; i++) {
-      const byte = bytes[i]!;
-      if (byte === COMMA || byte === QUOTE || byte === CR || byte === LF) {
-        this.written = this.quotedField(bytes, start, end, first);
-        return this;
-      }
-      out[at++] = byte;
-    }
-    this.written = at;
-    return this;
-  }
-
-  /**
-   * Appends `count` fields given as byte ranges, field k being bytes[ranges[from + 2k] .. ranges[from + 2k + 1]),
-   * each as field() writes it. For a row's many short fields: room is made once for all of them and the
-   * writer's state updated once, which halves what a row costs to format.
-   */
-  fields(bytes: Uint8Array, ranges: ArrayLike<number>, from: number, count: number): this {
-    const to = from + 2 * count;
-    let size = 0;
-    for (let k = from; k < to; k += 2) size += ranges[k + 1]! - ranges[k]!;
-    // At worst every byte is a quote, doubled, and each field is quoted and has a comma before it.
-    this.reserve(2 * size + 3 * count);
-    const out = this.buffer;
-    let at = this.written;
-    let comma = this.inRow;
-    for (let k = from; k < to; k += 2) {
-      const start = ranges[k]!;
-      const end = ranges[k + 1]!;
-      if (comma) out[at++] = COMMA;
-      comma = true;
-      const first = at;
-      for (let i = start; i < end; i++) {
-        const byte = bytes[i]!;
-        if (byte === COMMA || byte === QUOTE || byte === CR || byte === LF) {
-          at = this.quotedField(bytes, start, end, first);
-          break;
-        }
-        out[at++] = byte;
-      }
-    }
-    this.written = at;
-    this.inRow = this.inRow || count > 0;
-    return this;
-  }
-
-  /** Appends a non-negative integer as the next field (ASCII digits). */
-  integer(value: number): this {
-    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`not a non-negative integer: ${value}`);
-    let digits = 1;
-    for (let power = 10; power <= value; power *= 10) digits++;
-    let at = this.beginField(digits) + digits;
-    this.written = at;
-    let rest = value;
-    do {
-      const next = Math.floor(rest / 10);
-      this.buffer[--at] = ZERO + (rest - 10 * next);
-      rest = next;
-    } while (rest > 0);
-    return this;
-  }
-
-  /**
-   * Appends ASCII digits bytes[start..end) as a non-negative integer field: without their leading zeros,
-   * as integer() would write their value. Copied, not parsed and written again: a row's two numbers
-   * cost about a third of its formatting that way. Throws RangeError, writing nothing, unless they are
-   * one or more digits.
-   */
-  digits(bytes: Uint8Array, start: number, end: number): this {
-    if (end <= start) throw new RangeError("not a non-negative integer: no digits");
-    for (let i = start; i < end; i++) {
-      if (!(bytes[i]! >= ZERO && bytes[i]! <= ZERO + 9)) throw new RangeError(`not a non-negative integer: byte ${bytes[i]} among its digits`);
-    }
-    while (start < end - 1 && bytes[start] === ZERO) start++;
-    let at = this.beginField(end - start);
-    const out = this.buffer;
-    for (let i = start; i < end; i++) out[at++] = bytes[i]!;
-    this.written = at;
-    return this;
-  }
-
-  /** Ends the row with CRLF. */
-  endRow(): this {
-    this.reserve(2);
-    this.buffer[this.written++] = CR;
-    this.buffer[this.written++] = LF;
-    this.inRow = false;
-    return this;
-  }
-
-  /** Bytes written so far. */
-  get length(): number {
-    return this.written;
-  }
-
-  /** Cuts back to an earlier length, taken from `length` between rows. */
-  rewind(length: number): void {
-    if (length < 0 || length > this.written) throw new RangeError(`cannot rewind ${this.written} bytes to ${length}`);
-    this.written = length;
-    this.inRow = false;
-  }
-
-  /** A view of what was written, and empties the writer (the view is valid until the next write). */
-  take(): Uint8Array {
-    const written = this.buffer.subarray(0, this.written);
-    this.written = 0;
-    this.inRow = false;
-    return written;
-  }
-
-  /** Makes room for a field of up to `size` bytes, writes the comma before it if any; returns where the field starts. */
-  private beginField(size: number): number {
-    this.reserve(size + 1);
-    if (this.inRow) this.buffer[this.written++] = COMMA;
-    this.inRow = true;
-    return this.written;
-  }
-
-  /** Writes the field from `at` on again, in quotes, its quotes doubled; returns where it ends. */
-  private quotedField(bytes: Uint8Array, start: number, end: number, at: number): number {
-    const out = this.buffer;
-    out[at++] = QUOTE;
-    for (let i = start; i < end; i++) {
-      const byte = bytes[i]!;
-      out[at++] = byte;
-      if (byte === QUOTE) out[at++] = QUOTE;
-    }
-    out[at++] = QUOTE;
-    return at;
-  }
-
-  private reserve(size: number): void {
-    if (this.written + size > this.buffer.length) this.buffer = withCapacity(this.buffer, this.written + size, this.written);
-  }
-}
-
