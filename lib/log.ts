@@ -1,4 +1,5 @@
 import { writeSync } from "node:fs";
+import { withCapacity } from "./util/bytes.ts";
 import { utf8Text } from "./util/utf8.ts";
 
 // Log lines have one grep-able shape that other tools rely on:
@@ -72,11 +73,7 @@ function flushLines(): void {
 /** Room for `bytes` more in the turn's buffer, which is written first when it has grown past its bound. */
 function reserve(bytes: number): void {
   if (turnLength > 0 && turnLength + bytes > MAX_TURN_BYTES) flushLines();
-  if (turnLength + bytes > turn.length) {
-    const grown = new Uint8Array(Math.max(2 * turn.length, turnLength + bytes));
-    grown.set(turn.subarray(0, turnLength));
-    turn = grown;
-  }
+  turn = withCapacity(turn, turnLength + bytes, turnLength);
   if (!flushScheduled) {
     flushScheduled = true;
     setImmediate(flushLines);
@@ -169,7 +166,7 @@ export class Logger {
     let out: Uint8Array;
     let at: number;
     if (this.sink) {
-      out = this.scratch = grownKeeping(this.scratch, 0, total);
+      out = this.scratch = withCapacity(this.scratch, total, 0);
       at = 0;
     } else {
       reserve(total);
@@ -237,10 +234,3 @@ export class Logger {
   }
 }
 
-/** A larger copy of buffer's first `used` bytes, with room for `more`. */
-function grownKeeping(buffer: Uint8Array<ArrayBuffer>, used: number, more: number): Uint8Array<ArrayBuffer> {
-  if (used + more <= buffer.length) return buffer;
-  const grown = new Uint8Array(Math.max(2 * buffer.length, used + more, 4096));
-  grown.set(buffer.subarray(0, used));
-  return grown;
-}

@@ -66,7 +66,7 @@ export class BetBlock {
     let count = 0;
     let lengthBits = 0;
     while (offset < bytes.length) {
-      if (at + BET_RANGES > ranges.length) ranges = grown(ranges, at + BET_RANGES);
+      if (at + BET_RANGES > ranges.length) ranges = withCapacity(ranges, at + BET_RANGES, at, (size) => new Int32Array(size));
       for (let field = 0; field < BET_FIELD_COUNT; field++) {
         const start = offset + FIELD_LENGTH_BYTES;
         offset = fieldEnd(bytes, offset);
@@ -139,7 +139,7 @@ export class BetBlock {
     for (let field = 0; field < BET_FIELD_COUNT; field++) needed += ranges[2 * field + 1]! - ranges[2 * field]!;
     if (needed > this.buffer.length) this.buffer = withCapacity(this.buffer, needed, used);
     const buffer = this.buffer;
-    if (at + BET_RANGES > this.ranges.length) this.ranges = grown(this.ranges, at + BET_RANGES);
+    if (at + BET_RANGES > this.ranges.length) this.ranges = withCapacity(this.ranges, at + BET_RANGES, at, (size) => new Int32Array(size));
     const own = this.ranges;
     let offset = used;
     for (let field = 0; field < BET_FIELD_COUNT; field++) {
@@ -192,9 +192,3 @@ export class BetBlock {
 
 }
 
-/** A copy of `ranges` with room for at least `needed` entries. */
-function grown(ranges: Int32Array<ArrayBuffer>, needed: number): Int32Array<ArrayBuffer> {
-  const copy = new Int32Array(Math.max(needed, 2 * ranges.length));
-  copy.set(ranges);
-  return copy;
-}

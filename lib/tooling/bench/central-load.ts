@@ -13,6 +13,7 @@ import { readFileSync } from "node:fs";
 import { BatchEncoder } from "../../agency/batch-encoder.ts";
 import { BetBlock } from "../../bet/bet-block.ts";
 import { CsvParser } from "../../storage/csv-reader.ts";
+import { withCapacity } from "../../util/bytes.ts";
 import { agencyRows } from "../generate-data.ts";
 import { decodeMessage, encodeMessage, FrameDecoder, MessageType, messageName, type Message } from "../../protocol/index.ts";
 import { SocketWriter } from "../../transport/socket-writer.ts";
@@ -177,11 +178,7 @@ class LatencyLog {
   private count = 0;
 
   add(ms: number): void {
-    if (this.count === this.values.length) {
-      const grown = new Float64Array(this.values.length * 2);
-      grown.set(this.values);
-      this.values = grown;
-    }
+    this.values = withCapacity(this.values, this.count + 1, this.count, (size) => new Float64Array(size));
     this.values[this.count++] = ms;
   }
 
