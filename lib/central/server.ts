@@ -53,7 +53,7 @@ export class CentralServer {
     stats: CentralStats,
   ) {
     const backlog = new Backlog(MAX_PENDING_BETS);
-    const handlers = new RequestHandlers(lottery, store, backlog, log, (error) => this.fail(error), stats);
+    const handlers = new RequestHandlers({ lottery, store, backlog, log, stats, onStorageFailed: (error) => this.fail(error) });
     const connections: ConnectionServer = (this.connections = new ConnectionServer(config, handlers, backlog, log, stats));
     const server = this;
     this.state = {

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { BetBlock } from "../../lib/bet/bet-block.ts";
 import { RequestHandlers } from "../../lib/central/handlers.ts";
 import { Lottery, type AdmittedBatch } from "../../lib/central/lottery.ts";
+import { CentralStats } from "../../lib/central/stats.ts";
 import { Backlog, type ConnectionLink } from "../../lib/transport/session.ts";
 import { Logger, type LogLevel } from "../../lib/log.ts";
 import { MessageType, type Message } from "../../lib/protocol/index.ts";
@@ -36,7 +37,9 @@ async function handlers(agencies: number, syncFile?: (fd: number) => Promise<voi
   cleanups.push(() => void store.close());
   const failures: StorageFailedError[] = [];
   const backlog = new Backlog(backlogLimit);
-  return { handlers: new RequestHandlers(lottery, store, backlog, log, (error) => failures.push(error)), storage, lines, failures, backlog };
+  const stats = new CentralStats();
+  const context = { lottery, store, backlog, log, stats, onStorageFailed: (error: StorageFailedError) => failures.push(error) };
+  return { handlers: new RequestHandlers(context), storage, lines, failures, backlog, stats };
 }
 
 const hello = (agency: number): Message => ({ type: MessageType.Hello, agency });
@@ -132,7 +135,7 @@ test("on TLS the certificate's CN is the identity: agency-2 may say hello only a
 });
 
 test("a bets frame that did not decode refuses the session's later batches, so what is stored stays a prefix", async () => {
-  const { handlers: h, storage } = await handlers(1);
+  const { handlers: h, storage, stats } = await handlers(1);
   const session = h.open(fakeLink("a:1"));
   await session.handle(hello(1));
   session.malformed(MessageType.Echo);
@@ -140,7 +143,7 @@ test("a bets frame that did not decode refuses the session's later batches, so w
   session.malformed(MessageType.Bets);
   expect(await session.handle(bets(1, "11"))).toEqual({ type: MessageType.Error, reason: "an earlier batch of this session was refused" });
   expect(readCsv(storage).map((row) => row[3])).toEqual(["10"]);
-  expect(h.stats.batchesRefused).toBe(2);
+  expect(stats.batchesRefused).toBe(2);
 });
 
 /** One turn of the event loop: every promise that was going to settle by itself has. */
