@@ -8,17 +8,13 @@
 //   open loop            frames leave on a schedule at `openRate` bets/s (half the flat-out rate unless
 //                        told), round robin, whatever the acks; latency counts from the scheduled time
 //   END and winners      on every connection; with `verify`, END's count must equal the bets acknowledged
-import type { Socket } from "bun";
 import { readFileSync } from "node:fs";
-import { BatchEncoder } from "../../agency/batch-encoder.ts";
-import { BetBlock } from "../../bet/bet-block.ts";
-import { CsvParser } from "../../storage/csv-reader.ts";
-import { withCapacity } from "../../util/bytes.ts";
-import { agencyRows } from "../generate-data.ts";
-import { decodeMessage, encodeMessage, FrameDecoder, MessageType, messageName, type Message } from "../../protocol/index.ts";
-import { SocketWriter } from "../../transport/socket-writer.ts";
+import { MessageType, messageName } from "../../protocol/index.ts";
 import type { TlsMaterial } from "../../tls.ts";
-import { processPeakRssMb } from "./measure.ts";
+import { withCapacity } from "../../util/bytes.ts";
+import { AgencyConnection, type LoadEvents } from "./load-connection.ts";
+import { agencyFrames, betPool } from "./load-frames.ts";
+import { ownCpuSeconds, processCpuSeconds, processPeakRssMb } from "./measure.ts";
 
 export interface LoadConfig {
   host: string;
@@ -78,8 +74,6 @@ export interface LoadResult {
   generatorPeakRssMb: number;
 }
 
-/** Distinct bets the frames are cut from: 64 full frames' worth, reused round and round. */
-const POOL_BETS = 64 * 128;
 /** Memory for all the prepared frames together; each connection gets between 1 and 64 of its own. */
 const FRAME_BUDGET_BYTES = 64 * 1024 * 1024;
 const MAX_FRAMES_PER_CONNECTION = 64;
@@ -87,90 +81,6 @@ const MAX_FRAMES_PER_CONNECTION = 64;
 const CONNECT_BATCH = 256;
 /** The open loop's clock: every tick sends the frames whose time has come (their lateness counts). */
 const TICK_MS = 1;
-/** Largest reply accepted (a winners answer). */
-const MAX_REPLY_BYTES = 16 * 1024 * 1024;
-/** /proc reports CPU time in clock ticks, 100 a second on Linux (USER_HZ, whatever the kernel's own HZ). */
-const CLOCK_TICKS = 100;
-
-/** The frames of one agency, as it would send them: its id, the generator's bets, the agency's encoder. */
-function agencyFrames(agency: number, pool: BetBlock, count: number, batchBets: number): { frames: Buffer[]; bets: number[] } {
-  const encoder = new BatchEncoder(agency, batchBets);
-  // The pool twice over, so that a frame starting near its end runs on into its start.
-  const blocks = [pool, pool];
-  const frames: Buffer[] = [];
-  const bets: number[] = [];
-  // Agencies start at different places in the pool.
-  let from = (agency * 997) % pool.count;
-  for (let i = 0; i < count; i++) {
-    const taken = encoder.encode(blocks, 0, from);
-    frames.push(Buffer.from(encoder.take()));
-    bets.push(taken);
-    from = (from + taken) % pool.count;
-  }
-  return { frames, bets };
-}
-
-/** The generator's bets (lib/tooling/generate-data.ts), read the way an agency reads its file. */
-function betPool(): BetBlock {
-  const block = new BetBlock(POOL_BETS * 80);
-  const parser = new CsvParser();
-  const onRecord = (record: { bytes: Uint8Array; ranges: ArrayLike<number> }) => block.append(record.bytes, record.ranges);
-  parser.push(Buffer.from([...agencyRows(1, POOL_BETS)].join("")), onRecord);
-  parser.finish(onRecord);
-  return block;
-}
-
-/** CPU seconds a process has used so far, in user space and in the kernel, from /proc. */
-function processCpuSeconds(pid: number): { user: number; system: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // Fields after the command name, which is in parentheses and may hold spaces: state is the first.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return { user: Number(fields[11]) / CLOCK_TICKS, system: Number(fields[12]) / CLOCK_TICKS };
-}
-
-const ownCpuSeconds = () => {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1e6;
-};
-
-/** Send times and bet counts of the frames in flight on one connection, oldest first (OKs come in order). */
-class InFlight {
-  private times = new Float64Array(64);
-  private bets = new Int32Array(64);
-  private head = 0;
-  length = 0;
-
-  push(time: number, bets: number): void {
-    if (this.length === this.times.length) this.grow();
-    const slot = (this.head + this.length) % this.times.length;
-    this.times[slot] = time;
-    this.bets[slot] = bets;
-    this.length++;
-  }
-
-  /** The oldest frame's bets; its send time is left in `shiftedTime`. */
-  shift(): number {
-    const slot = this.head;
-    this.shiftedTime = this.times[slot]!;
-    this.head = (slot + 1) % this.times.length;
-    this.length--;
-    return this.bets[slot]!;
-  }
-
-  shiftedTime = 0;
-
-  private grow(): void {
-    const times = new Float64Array(this.times.length * 2);
-    const bets = new Int32Array(this.times.length * 2);
-    for (let i = 0; i < this.length; i++) {
-      times[i] = this.times[(this.head + i) % this.times.length]!;
-      bets[i] = this.bets[(this.head + i) % this.times.length]!;
-    }
-    this.times = times;
-    this.bets = bets;
-    this.head = 0;
-  }
-}
 
 /** Latencies of one phase, in ms. */
 class LatencyLog {
@@ -189,116 +99,6 @@ class LatencyLog {
   }
 }
 
-/** One connection, acting for one agency. */
-class AgencyConnection {
-  private readonly decoder = new FrameDecoder(MAX_REPLY_BYTES);
-  private writer!: SocketWriter;
-  private socket!: Socket<AgencyConnection>;
-  readonly inFlight = new InFlight();
-  private next = 0;
-  acknowledged = 0;
-  /** Waits for the answer to a hello, END or query (sent only with no bets in flight). */
-  private control: PromiseWithResolvers<Message> | undefined;
-  closed = false;
-
-  constructor(
-    readonly agency: number,
-    private readonly frames: Buffer[],
-    private readonly frameBets: number[],
-    private readonly load: LoadGenerator,
-  ) {}
-
-  /** Resolves once the connection can carry frames: at `open` for TCP, after the handshake for TLS. */
-  async connect(host: string, port: number, tls: TlsMaterial | undefined): Promise<void> {
-    const ready = Promise.withResolvers<void>();
-    await Bun.connect<AgencyConnection>({
-      hostname: host,
-      port,
-      data: this,
-      tls,
-      socket: {
-        open(socket) {
-          socket.data.socket = socket;
-          socket.data.writer = new SocketWriter(socket);
-          if (!tls) ready.resolve();
-        },
-        // A TLS socket takes no bytes before its handshake.
-        handshake(socket, success, error) {
-          if (success && socket.authorized) ready.resolve();
-          else ready.reject(new Error(`agency ${socket.data.agency}: TLS handshake failed: ${error?.message ?? "not authorized"}`));
-        },
-        data(socket, chunk) {
-          socket.data.onData(chunk);
-        },
-        drain(socket) {
-          socket.data.writer.drain();
-        },
-        close(socket) {
-          socket.data.onClose();
-        },
-        error(socket, error) {
-          socket.data.load.fail(new Error(`agency ${socket.data.agency}: connection error: ${error.message}`));
-        },
-      },
-    });
-    await ready.promise;
-  }
-
-  /** Sends a hello, END or query and waits for its answer. */
-  ask(message: Message): Promise<Message> {
-    if (this.inFlight.length > 0 || this.control) throw new Error(`agency ${this.agency}: request while others are in flight`);
-    this.control = Promise.withResolvers<Message>();
-    this.writer.write(encodeMessage(message));
-    return this.control.promise;
-  }
-
-  /** Sends the agency's next frame (copied out with the others of this turn in one write); returns its bets. */
-  sendFrame(time: number): number {
-    const index = this.next;
-    this.next = index + 1 === this.frames.length ? 0 : index + 1;
-    const bets = this.frameBets[index]!;
-    this.inFlight.push(time, bets);
-    this.load.sentFrames++;
-    this.writer.writeSoon(this.frames[index]!);
-    return bets;
-  }
-
-  end(): void {
-    this.closed = true;
-    this.socket.end();
-  }
-
-  private onData(chunk: Buffer): void {
-    try {
-      this.decoder.push(chunk, (type, payload) => this.onMessage(decodeMessage(type, payload)));
-    } catch (error) {
-      this.load.fail(error as Error);
-    }
-  }
-
-  private onMessage(message: Message): void {
-    if (message.type === MessageType.Error) throw new Error(`agency ${this.agency}: the server refused: ${message.reason}`);
-    if (this.inFlight.length === 0) {
-      const control = this.control;
-      if (!control) throw new Error(`agency ${this.agency}: unexpected ${messageName(message.type)}`);
-      this.control = undefined;
-      return control.resolve(message);
-    }
-    if (message.type !== MessageType.Ok) throw new Error(`agency ${this.agency}: ${messageName(message.type)} where an OK was due`);
-    const bets = this.inFlight.shift();
-    if (this.load.config.verify && message.count !== bets) {
-      throw new Error(`agency ${this.agency}: OK for ${message.count} bets, the frame held ${bets}`);
-    }
-    this.acknowledged += bets;
-    this.load.onAck(this, bets, this.inFlight.shiftedTime);
-  }
-
-  private onClose(): void {
-    this.writer?.close();
-    if (!this.closed) this.load.fail(new Error(`agency ${this.agency}: the server closed the connection`));
-  }
-}
-
 type Phase = "closed" | "open" | "idle";
 
 /** A phase's start or end: when, bets acknowledged by then, and the CPU both sides had used. */
@@ -309,7 +109,7 @@ interface Mark {
   own: number;
 }
 
-class LoadGenerator {
+class LoadGenerator implements LoadEvents {
   readonly connections: AgencyConnection[] = [];
   private readonly failed = Promise.withResolvers<never>();
   private phase: Phase = "idle";
@@ -328,6 +128,14 @@ class LoadGenerator {
 
   constructor(readonly config: LoadConfig) {
     this.failed.promise.catch(() => undefined);
+  }
+
+  get verify(): boolean {
+    return this.config.verify;
+  }
+
+  onSend(): void {
+    this.sentFrames++;
   }
 
   fail(error: Error): void {

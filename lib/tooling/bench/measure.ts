@@ -33,6 +33,23 @@ export function processPeakRssMb(pid: number | "self"): number {
   return Number(match[1]) / 1024;
 }
 
+/** /proc reports CPU time in clock ticks, 100 a second on Linux (USER_HZ, whatever the kernel's own HZ). */
+const CLOCK_TICKS = 100;
+
+/** CPU seconds a process has used so far, in user space and in the kernel, from /proc. */
+export function processCpuSeconds(pid: number): { user: number; system: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name, which is in parentheses and may hold spaces: state is the first.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { user: Number(fields[11]) / CLOCK_TICKS, system: Number(fields[12]) / CLOCK_TICKS };
+}
+
+/** CPU seconds this process has used so far. */
+export const ownCpuSeconds = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
+
 export const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
