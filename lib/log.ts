@@ -106,6 +106,18 @@ const SPACE = 0x20;
 const TILDE = 0x7e;
 const PIPE = 0x7c;
 
+/**
+ * Items whose values are bytes of one buffer, for rangeLines: the value under keys[k] of item i is
+ * bytes[ranges[i * stride + offsets[k]] .. ranges[i * stride + offsets[k] + 1]), shown as text.
+ */
+export interface RangeItems {
+  readonly keys: readonly string[];
+  readonly offsets: readonly number[];
+  readonly bytes: Uint8Array;
+  readonly ranges: ArrayLike<number>;
+  readonly stride: number;
+}
+
 export class Logger {
   private readonly threshold: number;
   /** Lines made of bytes are built here (see rangeLines). */
@@ -133,23 +145,12 @@ export class Logger {
   /**
    * One line per item from `from` to `to`, all alike but for values that are bytes of a buffer, with no
    * string made per line (an agency logs a line per bet it sent: a million lines for a million bets).
-   * Value k of item i is bytes[ranges[i * stride + offsets[k]] .. ranges[i * stride + offsets[k] + 1]),
-   * shown as text, with `keys[k]` as its key. A value that would need quoting is written as formatLine
-   * writes it. To stdout the lines are made in the turn's buffer itself.
+   * A value that would need quoting is written as formatLine writes it. To stdout the lines are made in
+   * the turn's buffer itself.
    */
-  rangeLines(
-    level: LogLevel,
-    action: string,
-    result: LogResult,
-    keys: readonly string[],
-    bytes: Uint8Array,
-    ranges: ArrayLike<number>,
-    stride: number,
-    offsets: readonly number[],
-    from: number,
-    to: number,
-  ): void {
+  rangeLines(level: LogLevel, action: string, result: LogResult, items: RangeItems, from: number, to: number): void {
     if (!this.enabled(level) || to <= from) return;
+    const { keys, offsets, bytes, ranges, stride } = items;
     // The constant pieces: the line's start with the first key, then each other key. A line's newline and
     // the next line's start go in one copy.
     const separators = keys.map((key, k) => utf8.encode(`${k === 0 ? `${timestamp()} ${level.padEnd(7)} ${formatLine(action, result)}` : ""} | ${key}: `));
@@ -184,10 +185,10 @@ export class Logger {
         let b = ranges[base + offsets[k]!]!;
         // Visible ASCII but "|" is written as it is (a bet's digits always are); anything else, an empty value
         // included, the way formatLine writes it, for all the lines (nothing of them is kept).
-        if (b === end) return this.quotedRangeLines(level, action, result, keys, bytes, ranges, stride, offsets, from, to);
+        if (b === end) return this.quotedRangeLines(level, action, result, items, from, to);
         for (; b < end; b++) {
           const byte = bytes[b]!;
-          if (byte <= SPACE || byte > TILDE || byte === PIPE) return this.quotedRangeLines(level, action, result, keys, bytes, ranges, stride, offsets, from, to);
+          if (byte <= SPACE || byte > TILDE || byte === PIPE) return this.quotedRangeLines(level, action, result, items, from, to);
           out[at++] = byte;
         }
       }
@@ -201,18 +202,8 @@ export class Logger {
   }
 
   /** rangeLines for values of which some need quoting: each line made through log(). */
-  private quotedRangeLines(
-    level: LogLevel,
-    action: string,
-    result: LogResult,
-    keys: readonly string[],
-    bytes: Uint8Array,
-    ranges: ArrayLike<number>,
-    stride: number,
-    offsets: readonly number[],
-    from: number,
-    to: number,
-  ): void {
+  private quotedRangeLines(level: LogLevel, action: string, result: LogResult, items: RangeItems, from: number, to: number): void {
+    const { keys, offsets, bytes, ranges, stride } = items;
     for (let i = from; i < to; i++) {
       const fields: LogFields = {};
       keys.forEach((key, k) => (fields[key] = utf8Text(bytes, ranges[i * stride + offsets[k]!]!, ranges[i * stride + offsets[k]! + 1]!)));

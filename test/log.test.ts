@@ -125,7 +125,7 @@ describe("Logger.rangeLines", () => {
       return { logger: new Logger("INFO", (line) => lines.push(line)), lines };
     })();
     // Fields 1 and 2 of each item, as dni and numero.
-    logger.rangeLines("INFO", "apuesta_enviada", "success", ["dni", "numero"], bytes, ranges, stride, [2, 4], 1, 5);
+    logger.rangeLines("INFO", "apuesta_enviada", "success", { keys: ["dni", "numero"], offsets: [2, 4], bytes, ranges, stride }, 1, 5);
     expect(lines.map((line) => line.slice(line.indexOf("action: ")))).toEqual(
       items.slice(1).map(([, dni, numero]) => `${formatLine("apuesta_enviada", "success", { dni: dni!, numero: numero! })}\n`),
     );
@@ -133,14 +133,14 @@ describe("Logger.rangeLines", () => {
     // Plain values only: the lines are made from the bytes themselves, still exactly as log() writes them.
     const plain = pack([["a", "30904465", "7574"], ["b", "00000001", "0042"], ["c", "9", "0"]]);
     lines.length = 0;
-    logger.rangeLines("INFO", "apuesta_enviada", "success", ["dni", "numero"], plain.bytes, plain.ranges, plain.stride, [2, 4], 0, 3);
+    logger.rangeLines("INFO", "apuesta_enviada", "success", { keys: ["dni", "numero"], offsets: [2, 4], ...plain }, 0, 3);
     expect(lines.map((line) => line.slice(line.indexOf("action: ")))).toEqual([
       "action: apuesta_enviada | result: success | dni: 30904465 | numero: 7574\n",
       "action: apuesta_enviada | result: success | dni: 00000001 | numero: 0042\n",
       "action: apuesta_enviada | result: success | dni: 9 | numero: 0\n",
     ]);
-    logger.rangeLines("DEBUG", "apuesta_enviada", "success", ["dni"], bytes, ranges, stride, [2], 0, 5);
-    logger.rangeLines("INFO", "apuesta_enviada", "success", ["dni"], bytes, ranges, stride, [2], 3, 3);
+    logger.rangeLines("DEBUG", "apuesta_enviada", "success", { keys: ["dni"], offsets: [2], bytes, ranges, stride }, 0, 5);
+    logger.rangeLines("INFO", "apuesta_enviada", "success", { keys: ["dni"], offsets: [2], bytes, ranges, stride }, 3, 3);
     expect(lines).toHaveLength(3);
   });
 });
@@ -169,13 +169,13 @@ describe("the default sink, stdout", () => {
     const digits = (n) => new TextEncoder().encode(String(n));
     for (let i = 0; i < 5000; i++) {
       if (i % 2 === 0) log.info("linea", "success", { n: i });
-      else log.rangeLines("INFO", "linea", "success", ["n"], digits(i), [0, String(i).length], 2, [0], 0, 1);
+      else log.rangeLines("INFO", "linea", "success", { keys: ["n"], offsets: [0], bytes: digits(i), ranges: [0, String(i).length], stride: 2 }, 0, 1);
     }
     // And one call of many lines, past the turn's bound by itself.
     const many = new TextEncoder().encode(Array.from({ length: 5000 }, (_, i) => String(5000 + i)).join(""));
     const ranges = [];
     for (let i = 0, at = 0; i < 5000; i++) ranges.push(at, (at += String(5000 + i).length));
-    log.rangeLines("INFO", "linea", "success", ["n"], many, ranges, 2, [0], 0, 5000);
+    log.rangeLines("INFO", "linea", "success", { keys: ["n"], offsets: [0], bytes: many, ranges, stride: 2 }, 0, 5000);
     setImmediate(() => {
       log.info("linea", "success", { n: 10000 });
       ${exit}

@@ -259,7 +259,14 @@ export class AgencyClient {
    */
   private confirm(from: number, to: number): void {
     this.window.forEach(from, to, (block, start, end) =>
-      this.log.rangeLines("INFO", "apuesta_enviada", "success", CONFIRMED_KEYS, block.bytesOfFields, block.fieldRanges, BET_RANGES, CONFIRMED_FIELDS, start, end),
+      this.log.rangeLines(
+        "INFO",
+        "apuesta_enviada",
+        "success",
+        { keys: CONFIRMED_KEYS, offsets: CONFIRMED_FIELDS, bytes: block.bytesOfFields, ranges: block.fieldRanges, stride: BET_RANGES },
+        start,
+        end,
+      ),
     );
   }
 
