@@ -11,14 +11,15 @@ interface ProfileNode {
 
 /** Function name @ file name: a sample goes to the first group whose pattern matches a frame, innermost first. */
 const GROUPS: [string, RegExp][] = [
-  ["log lines", /^(log|formatLine|formatValue|writeLine|flushLines|writeOut|info|debug|writeSync|toISOString)@/],
-  ["replies (ordered chain, OK frames, their sends)", /^(reply|settle|writeAnswers|writeSoon|sendGathered|sendAllGathered|send|writeMessage|take|updateFlow|releaseThrottled|release|drain|finish|start|field|encodeMessage)@(server|socket-writer|writer|messages|central)\.(ts|js)$/],
-  ["row formatting (store)", /^(formatRows|field|fields|digits|integer|beginField|endRow|reserve|quotedField)@(store|csv|central)\.(ts|js)$/],
-  ["write and sync (store)", /^(flushGroup|flushEnds|append|fdatasync|fdatasyncCb|syncData)@/],
-  ["checks (Lottery.admit)", /^(admit|betFieldsError|checkName|isPastDate|isUtf8|get fieldsAreUtf8|fieldsAreUtf8|betNumber|digitsValue|isWinningNumber|rangeText|checkAgency)@/],
-  ["decode (frames, BetBlock.over)", /^(over|parseBets|decodeMessage|completePartial|gather|payloadSize|readLength|integer|string|rest)@(bet-block|messages|decoder|central)\.(ts|js)$/],
-  ["per connection (open, hello, close, idle sweep)", /^(onOpen|onClose|closeIdle|hello|hangUp)@/],
-  ["event-loop turns (data callbacks, promises)", /^(onData|push|onFrame|data|storeBets|handle|guarded|asyncFunctionDrive|run|idle)@/],
+  ["log lines", /^(log|info|debug|warning|enabled|formatLine|formatValue|timestamp|writeLine|reserve|flushLines|writeOut|writeSync|toISOString)@(log\.(ts|js))?$/],
+  ["replies (ordered queue, OK frames, their sends)", /^(reply|add|settle|writeSettled|whenEmpty|writeAnswers|writeSoon|gatherSoon|write|send|sendGathered|sendAllGathered|flushed|writeMessage|encodeMessage|start|field|ensure|finish|take)@(connection-server|reply-queue|socket-writer|writer|messages)\.(ts|js)$/],
+  ["flow control (measure, decide, act)", /^(updateFlow|update|measure|decide|act|admitWaiting|isWaiting|resume|drain|forget)@(connection-server|flow-control)\.(ts|js)$/],
+  ["row formatting (store)", /^(formatRows|field|fields|digits|integer|beginField|endRow|reserve|quotedField)@(store|csv-writer)\.(ts|js)$/],
+  ["write and sync (store)", /^(flushGroup|flushEnds|append|fdatasync|fdatasyncCb|fsyncSync|syncData)@/],
+  ["checks (Lottery.admit)", /^(admit|betFieldsError|checkName|codePoints|isPastDate|isUtf8|get fieldsAreUtf8|fieldsAreUtf8|betNumber|digitsValue|isWinningNumber|rangeText|checkAgency|isAgency)@/],
+  ["decode (frames, BetBlock.over)", /^(over|walk|parseBets|parseMessage|decodeMessage|completePartial|gather|payloadSize|push|readLength|fieldEnd|integer|string|rest)@(bet-block|messages|decoder|fields)\.(ts|js)$/],
+  ["per connection (open, hello, close, idle sweep)", /^(onOpen|accept|open|onClose|close|closeIdle|hello|claim|release|hangUp|hangUpWith)@(connection-server|connection|agency-session|handlers)\.(ts|js)$/],
+  ["event-loop turns (data callbacks, promises)", /^(onData|onFrame|data|handle|dispatch|bets|storeBets|idle|asyncFunctionDrive|run)@/],
 ];
 
 const profile = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as { nodes: ProfileNode[]; samples: number[] };
