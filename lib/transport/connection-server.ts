@@ -293,7 +293,7 @@ export class ConnectionServer {
     // A refused connection was told why and ended: it was never counted.
     if (!connection || connection.phase === "closed") return;
     connection.phase = "closed";
-    connection.gone?.resolve();
+    connection.gone.wake();
     connection.writer.close();
     this.forget(socket);
     connection.session?.closed();

@@ -1,5 +1,6 @@
 import type { Socket } from "bun";
 import { FrameDecoder } from "../protocol/index.ts";
+import { ALREADY, Waiters } from "../util/waiters.ts";
 import { ReplyQueue } from "./reply-queue.ts";
 import type { ConnectionLink, Session } from "./session.ts";
 import { SocketWriter } from "./socket-writer.ts";
@@ -33,8 +34,8 @@ export interface Connection {
   /** Why the connection is refused, sent to the client as soon as it can be (on TLS, after the handshake). */
   refusal: string | undefined;
   lastActivity: number;
-  /** Resolved by the close event; made only when something waits for it (see whenGone). */
-  gone: PromiseWithResolvers<void> | undefined;
+  /** Woken by the close event (see whenGone). */
+  readonly gone: Waiters;
 }
 
 export type ClientSocket = Socket<Connection>;
@@ -51,7 +52,7 @@ export function newConnection(socket: ClientSocket, maxFrameBytes: number, tls: 
     session: undefined,
     refusal: undefined,
     lastActivity: performance.now(),
-    gone: undefined,
+    gone: new Waiters(),
   };
 }
 
@@ -66,14 +67,9 @@ export function releaseChunk(chunk: Buffer): void {
   if (buffer instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === buffer.byteLength) buffer.transfer(0);
 }
 
-/** A settled promise, for a connection that is already gone. */
-const GONE = Promise.resolve();
-
 /** Resolves once the connection has closed. */
 export function whenGone(connection: Connection): Promise<void> {
-  if (connection.phase === "closed") return GONE;
-  connection.gone ??= Promise.withResolvers<void>();
-  return connection.gone.promise;
+  return connection.phase === "closed" ? ALREADY : connection.gone.wait();
 }
 
 /** What a session may do with its connection; the hang-up itself is the server's, shared by all. */

@@ -1,4 +1,5 @@
 import { writeMessage, type FrameWriter, type Message } from "../protocol/index.ts";
+import { ALREADY, Waiters } from "../util/waiters.ts";
 import type { SocketWriter } from "./socket-writer.ts";
 
 /** One request's answer: undefined for none (the connection is closing). */
@@ -9,19 +10,17 @@ export interface ReplySlot {
 
 /** The slots of every queue with no answer pending (frozen: never pushed to), so an idle connection holds no array. */
 const NO_SLOTS: ReplySlot[] = Object.freeze([]) as unknown as ReplySlot[];
-/** A settled promise, for a queue with nothing left to wait for. */
-const NOTHING_PENDING = Promise.resolve();
 
 /**
  * A connection's answers in request order: each is written once it and every one before it have settled,
  * whenever that is (a batch waits for its sync, END and a winners query for the draw), so a client reads
- * its answers in the order it asked. Its length is the requests in progress. It holds an array, and
- * waiters, only while it has some: at 10,000 connections that is memory.
+ * its answers in the order it asked. Its length is the requests in progress. It holds an array only
+ * while it has answers to hold: at 10,000 connections that is memory.
  */
 export class ReplyQueue {
   private slots = NO_SLOTS;
-  /** Called once every answer queued so far has been written (see whenEmpty). */
-  private emptied: (() => void)[] | undefined;
+  /** Woken once every answer queued so far has been written (see whenEmpty). */
+  private readonly emptied = new Waiters();
 
   /** Requests in progress: their answers are not written yet. */
   get length(): number {
@@ -56,17 +55,12 @@ export class ReplyQueue {
     if (written === 0) return 0;
     if (written === slots.length) this.slots = NO_SLOTS;
     else slots.splice(0, written);
-    if (this.slots.length === 0 && this.emptied) {
-      const waiters = this.emptied;
-      this.emptied = undefined;
-      for (const resolve of waiters) resolve();
-    }
+    if (this.slots.length === 0) this.emptied.wake();
     return written;
   }
 
   /** Resolves once every answer queued so far has been written. */
   whenEmpty(): Promise<void> {
-    if (this.slots.length === 0) return NOTHING_PENDING;
-    return new Promise((resolve) => (this.emptied ??= []).push(resolve));
+    return this.slots.length === 0 ? ALREADY : this.emptied.wait();
   }
 }

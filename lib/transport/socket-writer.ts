@@ -1,4 +1,5 @@
 import { withCapacity } from "../util/bytes.ts";
+import { ALREADY, Waiters } from "../util/waiters.ts";
 
 const NO_BYTES = new Uint8Array(0);
 
@@ -37,7 +38,8 @@ export class SocketWriter {
   /** Allocated by a writeSoon and let go once sent: a central's thousands of idle connections hold none. */
   private gathered: Uint8Array = NO_BYTES;
   private gatheredBytes = 0;
-  private waiters: (() => void)[] | undefined;
+  /** Woken once everything written so far has been taken (see flushed). */
+  private readonly flushes = new Waiters();
   private closed = false;
 
   constructor(private readonly socket: WritableSocket) {}
@@ -86,8 +88,7 @@ export class SocketWriter {
 
   /** Resolves once everything written so far has been taken by the socket (or the socket closed). */
   flushed(): Promise<void> {
-    if (this.pending === 0) return Promise.resolve();
-    return new Promise((resolve) => (this.waiters ??= []).push(resolve));
+    return this.pending === 0 ? ALREADY : this.flushes.wait();
   }
 
   /** The socket is gone: nothing queued can be sent any more. */
@@ -124,9 +125,6 @@ export class SocketWriter {
   }
 
   private release(): void {
-    if (this.pending > 0 || !this.waiters) return;
-    const waiters = this.waiters;
-    this.waiters = undefined;
-    for (const resolve of waiters) resolve();
+    if (this.pending === 0) this.flushes.wake();
   }
 }
