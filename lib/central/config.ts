@@ -29,7 +29,7 @@ function listenHost(text: string): string {
  * The central's settings. In server/config.ini (section [DEFAULT]) each key is the name of the variable
  * that overrides it, as in the course's file: SERVER_PORT, SERVER_IP, SERVER_LISTEN_BACKLOG, LOGGING_LEVEL.
  */
-export const centralSettings = {
+const centralSettings = {
   port: { key: "SERVER_PORT", env: "SERVER_PORT", fallback: 12345, read: integer(0, 65535) },
   // Where the bets port listens: 0.0.0.0 is every interface; the course's file names the central's own
   // host (`server`), which in compose resolves to its address on the project's network.

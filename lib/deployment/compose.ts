@@ -30,13 +30,13 @@ export const IMAGE_BUILDS = [
 ] as const;
 
 /** The images' working directory (server/Dockerfile, client/Dockerfile): the roles find their config files under it. */
-export const APP_DIR = "/app";
+const APP_DIR = "/app";
 
 /** Port the central listens on inside the network (server/config.ini SERVER_PORT, the agencies' `server:12345`). */
 export const SERVER_PORT = 12345;
 
 /** The central's HTTP side (SERVER_HTTP_PORT): its health check, published on the host's loopback only. */
-export const HTTP_PORT = 9464;
+const HTTP_PORT = 9464;
 
 export const NETWORK = "testing_net";
 export const SUBNET = "172.25.125.0/24";
@@ -124,7 +124,7 @@ export const AGENCY_CONFIG_MOUNT = `${APP_DIR}/${AGENCY_CONFIG_FILE}`;
  * or its storage failed); busybox wget exits non-zero on anything else. It asks 127.0.0.1, so it holds
  * whatever SERVER_IP the central listens on, and over TLS too, which a netcat echo could not speak.
  */
-export const HEALTHCHECK = ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${HTTP_PORT}/healthz`] as const;
+const HEALTHCHECK = ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${HTTP_PORT}/healthz`] as const;
 
 /** The `healthcheck:` block of the server service, indented for a service body (4 spaces). */
 export function healthcheckBlock(): string {

@@ -5,7 +5,7 @@
 // the size prefix counts only the payload, not the header
 export const SIZE_BYTES = 4;
 // one ASCII letter or digit identifies the message
-export const TYPE_BYTES = 1;
+const TYPE_BYTES = 1;
 export const HEADER_BYTES = SIZE_BYTES + TYPE_BYTES;
 // every payload field carries its byte length before its bytes (lib/util/fields.ts)
 export { FIELD_LENGTH_BYTES } from "../util/fields.ts";

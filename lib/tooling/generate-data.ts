@@ -8,7 +8,7 @@ import { mulberry32 } from "../util/random.ts";
 
 /** Bets per agency in the course's dataset. */
 export const COURSE_SIZES = [26_936, 25_518, 16_014, 9_238, 991];
-export const DEFAULT_SEED = 7574;
+const DEFAULT_SEED = 7574;
 
 const FIRST_NAMES = [
   "Santiago Lionel", "Agustín Emanuel", "Tiago Nicolás", "Diego Alejandro", "María José", "Lucía", "Sofía Belén",
