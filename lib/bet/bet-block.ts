@@ -8,13 +8,6 @@ import { isUtf8 } from "node:buffer";
 /** Field lengths below this have only ASCII bytes in their u32 BE length (see fieldsAreUtf8). */
 const ASCII_LENGTH_LIMIT = 0x80;
 
-/**
- * Bets packed in one byte buffer: per bet, its five fields in BetField order, each a u32 BE byte
- * length then UTF-8 bytes. The bets travel and are checked in this form from the agency's file to the
- * central's store, with no string or object per field: an agency appends each valid row of its file,
- * a bets frame carries a run of bets as a copied range of each block it spans, and the central checks
- * and stores each bet by its byte ranges.
- */
 /** The ranges of a block made empty, never written to: append grows them first. */
 const NO_RANGES = new Int32Array(0);
 
@@ -27,6 +20,13 @@ export class RangesScratch {
   ranges: Int32Array<ArrayBuffer> = new Int32Array(BET_RANGES * 256);
 }
 
+/**
+ * Bets packed in one byte buffer: per bet, its five fields in BetField order, each a u32 BE byte
+ * length then UTF-8 bytes. The bets travel and are checked in this form from the agency's file to the
+ * central's store, with no string or object per field: an agency appends each valid row of its file,
+ * a bets frame carries a run of bets as a copied range of each block it spans, and the central checks
+ * and stores each bet by its byte ranges.
+ */
 export class BetBlock {
   private buffer: Uint8Array;
   /**

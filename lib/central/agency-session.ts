@@ -4,13 +4,14 @@ import type { BetBlock } from "../bet/bet-block.ts";
 import type { LogFields, Logger } from "../log.ts";
 import { MessageType, messageName, type Message } from "../protocol/index.ts";
 import { StorageFailedError, type BetStore } from "../storage/store.ts";
-import type { Backlog, ConnectionLink, Session } from "../transport/session.ts";
+import type { Backlog } from "../transport/backlog.ts";
+import type { ConnectionLink, Session } from "../transport/session.ts";
 import { certifiedIdentity, type CertifiedIdentity } from "./certificate.ts";
 import { DrawCancelledError, RefusedError, type AdmittedBatch, type Lottery } from "./lottery.ts";
 import type { CentralStats } from "./stats.ts";
 
 /** What every session works with: the central's parts the requests reach. */
-export interface HandlerContext {
+export interface SessionContext {
   readonly lottery: Lottery;
   readonly store: BetStore<AdmittedBatch>;
   /** Bets received and not yet stored, across connections: what flow control measures. */
@@ -49,7 +50,7 @@ export class AgencySession implements Session {
   private batchRefused = false;
 
   constructor(
-    private readonly context: HandlerContext,
+    private readonly context: SessionContext,
     private readonly registry: AgencyRegistry,
     readonly link: ConnectionLink,
   ) {

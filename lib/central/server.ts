@@ -2,9 +2,9 @@ import type { Logger } from "../log.ts";
 import { BetStore, type StorageFailedError } from "../storage/store.ts";
 import type { CentralConfig } from "./config.ts";
 import { ConnectionServer } from "../transport/connection-server.ts";
-import { RequestHandlers } from "./handlers.ts";
+import { AgencySessions } from "./sessions.ts";
 import { Lottery, type AdmittedBatch } from "./lottery.ts";
-import { Backlog } from "../transport/session.ts";
+import { Backlog } from "../transport/backlog.ts";
 import { CentralStats, type StatsView } from "./stats.ts";
 import { beforeDeadline } from "../util/deadline.ts";
 
@@ -14,6 +14,8 @@ import { beforeDeadline } from "../util/deadline.ts";
  * memory) stays bounded, and each group commit stays a reasonable size.
  */
 const MAX_PENDING_BETS = 16 * 1024;
+/** Bets a connection let back in after the backlog was full is reckoned to bring: an agency's default batch. */
+const BETS_PER_READER = 128;
 
 /** What the central's HTTP side (lib/operations/) reads: counters and state, and nothing that writes. */
 export interface CentralState {
@@ -36,7 +38,7 @@ export interface CentralState {
 
 /**
  * The central: recovers the lottery's state from the store, then serves agencies through the connection
- * mechanics (lib/transport/) and the request handlers (handlers.ts), and stops them in order.
+ * mechanics (lib/transport/) and the sessions that answer requests (sessions.ts), and stops them in order.
  */
 export class CentralServer {
   private readonly connections: ConnectionServer;
@@ -52,16 +54,16 @@ export class CentralServer {
     private readonly onFatal: (error: Error) => void,
     stats: CentralStats,
   ) {
-    const backlog = new Backlog(MAX_PENDING_BETS);
-    const handlers = new RequestHandlers({ lottery, store, backlog, log, stats, onStorageFailed: (error) => this.fail(error) });
-    const connections: ConnectionServer = (this.connections = new ConnectionServer(config, handlers, backlog, log, stats));
+    const backlog = new Backlog(MAX_PENDING_BETS, BETS_PER_READER);
+    const sessions = new AgencySessions({ lottery, store, backlog, log, stats, onStorageFailed: (error) => this.fail(error) });
+    const connections: ConnectionServer = (this.connections = new ConnectionServer(config, sessions, backlog, log, stats));
     const server = this;
     this.state = {
       agencies: lottery.agencies,
       stats,
       stored: (agency) => lottery.storedCount(agency),
       ended: (agency) => lottery.hasEnded(agency),
-      connected: (agency) => handlers.isConnected(agency),
+      connected: (agency) => sessions.isConnected(agency),
       get drawn() {
         return lottery.drawn;
       },

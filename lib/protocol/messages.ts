@@ -1,6 +1,6 @@
 import { MessageType, ProtocolError } from "./frame.ts";
 import { FrameWriter } from "./writer.ts";
-import { BetBlock, type RangesScratch } from "../bet/bet-block.ts";
+import { BetBlock, RangesScratch } from "../bet/bet-block.ts";
 import { FIELD_LENGTH_BYTES, fieldEnd, MalformedFieldError } from "../util/fields.ts";
 
 export type Message =
@@ -57,10 +57,26 @@ class FieldReader {
 
 /**
  * Parses one frame into a message; throws ProtocolError for unknown types or malformed payloads. A bets
- * message's block reads the payload in place, and its ranges from `scratch` when one is given (see
- * RangesScratch): it is then valid until that scratch serves the next frame.
+ * message's block reads the payload in place: it is valid as long as the payload is.
  */
-export function decodeMessage(type: number, payload: Buffer, scratch?: RangesScratch): Message {
+export function decodeMessage(type: number, payload: Buffer): Message {
+  return decodeWith(type, payload, undefined);
+}
+
+/**
+ * Decodes the frames of a stream handled one at a time (the central's), with one scratch for the field
+ * ranges of their bets blocks instead of an array per frame: a decoded bets block is valid until the next
+ * frame is decoded (see RangesScratch).
+ */
+export class MessageDecoder {
+  private readonly ranges = new RangesScratch();
+
+  decode(type: number, payload: Buffer): Message {
+    return decodeWith(type, payload, this.ranges);
+  }
+}
+
+function decodeWith(type: number, payload: Buffer, scratch: RangesScratch | undefined): Message {
   try {
     return parseMessage(type, payload, scratch);
   } catch (error) {

@@ -1,11 +1,10 @@
 import type { TCPSocketListener } from "bun";
-import { RangesScratch } from "../bet/bet-block.ts";
 import type { Logger } from "../log.ts";
 import {
-  decodeMessage,
   encodeMessage,
   FrameTooLargeError,
   FrameWriter,
+  MessageDecoder,
   MessageType,
   messageName,
   ProtocolError,
@@ -18,7 +17,8 @@ import { beforeDeadline } from "../util/deadline.ts";
 import { Link, newConnection, releaseChunk, whenGone, type ClientSocket, type Connection } from "./connection.ts";
 import { FlowControl } from "./flow-control.ts";
 import type { ReplySlot } from "./reply-queue.ts";
-import type { Backlog, Session, SessionFactory, TransportCounters } from "./session.ts";
+import type { Backlog } from "./backlog.ts";
+import type { Session, SessionFactory, TransportCounters } from "./session.ts";
 
 /** How long a hang-up waits for a client to take its last answers, and then to close. */
 const HANG_UP_GRACE_MS = 1000;
@@ -60,8 +60,8 @@ export class ConnectionServer {
   private idleSweep: ReturnType<typeof setInterval> | undefined;
   private handshakeSweep: ReturnType<typeof setInterval> | undefined;
   private stopping = false;
-  /** The field ranges of the bets frame being handled (see RangesScratch). */
-  private readonly ranges = new RangesScratch();
+  /** Decodes every connection's frames, one at a time (see MessageDecoder). */
+  private readonly messages = new MessageDecoder();
   /** Encodes every reply; each is handed to its socket writer (which copies what it keeps) at once. */
   private readonly replyFrames = new FrameWriter(256);
   /** A session's hang-up (ConnectionLink.hangUp): one for every connection, told which. */
@@ -150,7 +150,7 @@ export class ConnectionServer {
       return this.drop(socket);
     }
     if (connection.refusal) return this.refuse(socket);
-    // A certificate may carry several CNs (an array): that names no one agency.
+    // A certificate may carry several CNs (an array): that names no one client.
     const cn: unknown = socket.getPeerCertificate()?.subject?.CN;
     this.accept(socket, typeof cn === "string" ? cn : "");
   }
@@ -162,7 +162,7 @@ export class ConnectionServer {
     this.log.debug("conexion", "success", { peer: socket.data.peer, ...(identity !== undefined && { identity }) });
   }
 
-  /** Over the limit, or stopping: the client is told why (agencies retry) and the connection closed. */
+  /** Over the limit, or stopping: the client is told why (it may retry) and the connection closed. */
   private refuse(socket: ClientSocket): void {
     const { peer, refusal: reason } = socket.data;
     this.log.warning("conexion_rechazada", "fail", { peer, reason: reason! });
@@ -198,9 +198,8 @@ export class ConnectionServer {
     if (connection.phase !== "open" || this.stopping) return;
     let message: Message;
     try {
-      // The block of a bets frame reads its ranges from the server's one scratch: frames are handled one
-      // at a time, and a session reads what it keeps of them before this callback returns.
-      message = decodeMessage(type, payload, this.ranges);
+      // Valid until the next frame is decoded: a session reads what it keeps of it before this callback returns.
+      message = this.messages.decode(type, payload);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       this.log.warning("frame", "fail", { peer: connection.peer, type: messageName(type), error: error.message });
@@ -314,7 +313,7 @@ export class ConnectionServer {
       const connection = socket.data;
       // Only an open connection can be idle: a handshaking one has its own timeout, a hung-up one is closing.
       if (connection.phase !== "open") continue;
-      // Requests in progress (a held END, a winners query) are not silence; one waiting for the backlog
+      // Requests in progress (one a session holds, however long) are not silence; one waiting for the backlog
       // was paused by the central.
       if (connection.replies.length > 0 || connection.lastActivity >= limit || this.flow.isWaiting(socket)) continue;
       this.log.warning("conexion_inactiva", "success", { peer: connection.peer, idle_seconds: seconds });

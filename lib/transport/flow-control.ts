@@ -1,15 +1,10 @@
 import type { ClientSocket, Flow } from "./connection.ts";
-import type { Backlog } from "./session.ts";
+import type { Backlog } from "./backlog.ts";
 
 /** Requests one connection may have in progress before we stop reading from it (bounded memory). */
 const MAX_OUTSTANDING_REQUESTS = 64;
 /** Reply bytes a connection may have queued for a client that is not reading before we stop reading from it. */
 const MAX_QUEUED_REPLY_BYTES = 1024 * 1024;
-/**
- * Bets a connection let back in after the backlog was full is reckoned to bring (an agency's default
- * batch): waiting connections read again oldest first, only as many as the backlog's room holds.
- */
-const BETS_PER_READER = 128;
 
 /** What one connection costs now, as flow control weighs it. */
 interface Load {
@@ -114,7 +109,7 @@ export class FlowControl {
 
   /**
    * Lets waiting connections read again, oldest first, as many as the backlog's room holds at
-   * BETS_PER_READER each, and more in the next turn once what these brought in is counted. Each turn
+   * its `perReader` each, and more in the next turn once what these brought in is counted. Each turn
    * that lets one in is followed by another while some wait, and the backlog calls again each time work
    * finishes while it is low: while the store makes progress, every waiting connection is read.
    */
@@ -123,9 +118,9 @@ export class FlowControl {
     let room = this.backlog.room;
     let admitted = 0;
     for (const socket of this.waiting) {
-      if (room < BETS_PER_READER && admitted > 0) break;
+      if (room < this.backlog.perReader && admitted > 0) break;
       this.resume(socket);
-      room -= BETS_PER_READER;
+      room -= this.backlog.perReader;
       admitted++;
     }
     if (this.waiting.size === 0) return;

@@ -13,9 +13,9 @@ const NO_SLOTS: ReplySlot[] = Object.freeze([]) as unknown as ReplySlot[];
 
 /**
  * A connection's answers in request order: each is written once it and every one before it have settled,
- * whenever that is (a batch waits for its sync, END and a winners query for the draw), so a client reads
- * its answers in the order it asked. Its length is the requests in progress. It holds an array only
- * while it has answers to hold: at 10,000 connections that is memory.
+ * whenever that is (a session may hold one for long), so a client reads its answers in the order it
+ * asked. Its length is the requests in progress. It holds an array only while it has answers to hold:
+ * at 10,000 connections that is memory.
  */
 export class ReplyQueue {
   private slots = NO_SLOTS;

@@ -1,10 +1,11 @@
 // The seam between the central's two layers: the connection mechanics (connection-server.ts), which know
-// sockets and nothing of the lottery, and the request handlers (lib/central/handlers.ts), which know the
-// lottery and nothing of sockets. Neither imports the other; both speak through these types.
+// sockets and nothing of the lottery, and the sessions that answer requests (lib/central/agency-session.ts,
+// made by lib/central/sessions.ts), which know the lottery and nothing of sockets. Neither imports the
+// other; both speak through these types.
 import type { LogFields } from "../log.ts";
 import type { Message } from "../protocol/index.ts";
 
-/** What the mechanics let the handlers do with one connection. */
+/** What the mechanics let a session do with its connection. */
 export interface ConnectionLink {
   /** The client's address and port, for the log. */
   readonly peer: string;
@@ -22,12 +23,12 @@ export interface ConnectionLink {
   hangUp(reason: string): void;
 }
 
-/** What the handlers keep for one connection: its identity and how it answers requests. */
+/** What answers one connection's requests, given its identity. */
 export interface Session {
   /**
    * The answer to one request, or undefined for none (the connection is about to close). A refusal is an
    * E message; a rejection is a fault of ours, which the mechanics answer as an internal error. The
-   * message's bytes (a bets frame's view) are only valid until this call returns or first awaits.
+   * message's bytes (a view of the frame) are only valid until this call returns or first awaits.
    */
   handle(message: Message): Message | undefined | Promise<Message | undefined>;
   /**
@@ -47,48 +48,7 @@ export interface TransportCounters {
   accessDeniedTotal: number;
 }
 
-/** The handlers' side of the seam: a session for each new connection. */
+/** The other side of the seam: a session for each new connection. */
 export interface SessionFactory {
   open(link: ConnectionLink): Session;
-}
-
-/**
- * Work admitted and not yet finished, across every connection (bets waiting for the store). At the
- * limit every connection stops reading; as it drains, they read again a few at a time, oldest first
- * (see FlowControl), so that however many clients pipeline their windows, memory stays bounded.
- * The handlers count; the mechanics pause.
- */
-export class Backlog {
-  private pending = 0;
-  private readonly drained = new Set<() => void>();
-
-  constructor(readonly limit: number) {}
-
-  get full(): boolean {
-    return this.pending >= this.limit;
-  }
-
-  /** Low enough for paused connections to read again. */
-  get low(): boolean {
-    return this.pending < this.limit / 2;
-  }
-
-  /** How much more may be admitted before the backlog is full. */
-  get room(): number {
-    return Math.max(0, this.limit - this.pending);
-  }
-
-  add(count: number): void {
-    this.pending += count;
-  }
-
-  remove(count: number): void {
-    this.pending -= count;
-    if (this.low) for (const listener of this.drained) listener();
-  }
-
-  /** Called each time work finishes while the backlog is low. */
-  onLow(listener: () => void): void {
-    this.drained.add(listener);
-  }
 }

@@ -1,7 +1,8 @@
 // The connection mechanics alone, with scripted sessions instead of the lottery: real sockets, no store.
 import { afterEach, expect, test } from "bun:test";
 import { ConnectionServer } from "../../lib/transport/connection-server.ts";
-import { Backlog, type ConnectionLink, type Session } from "../../lib/transport/session.ts";
+import { Backlog } from "../../lib/transport/backlog.ts";
+import type { ConnectionLink, Session } from "../../lib/transport/session.ts";
 import { Logger } from "../../lib/log.ts";
 import { MessageType, type Message } from "../../lib/protocol/index.ts";
 import { join } from "node:path";
@@ -22,7 +23,7 @@ const echo = (text: string): Message => ({ type: MessageType.Echo, payload: new 
 /** A server whose sessions answer with `respond`; `links` collects each connection's link. */
 function serve(
   respond: (message: Message, index: number) => ReturnType<Session["handle"]>,
-  backlog = new Backlog(1000),
+  backlog = new Backlog(1000, 128),
   idleTimeoutSeconds = limits.idleTimeoutSeconds,
 ) {
   const links: ConnectionLink[] = [];
@@ -84,7 +85,7 @@ test("hangUp from a session sends its reason after the answers queued, then clos
 });
 
 test("while the backlog is full no connection is read; once it is low, reading resumes", async () => {
-  const backlog = new Backlog(2);
+  const backlog = new Backlog(2, 128);
   const { server, handled } = serve((message) => message, backlog);
   const client = await connect(server.port);
   expect(await client.request(echo("before"))).toEqual(echo("before"));
@@ -130,7 +131,7 @@ async function readers(port: number, count: number): Promise<RawClient[]> {
 }
 
 test("after a full backlog, paused connections read again oldest first, only as many as its room holds", async () => {
-  const backlog = new Backlog(128);
+  const backlog = new Backlog(128, 128);
   const { server, texts } = serveBatches(backlog);
   const [a, b, c] = await readers(server.port, 3);
   // a's batch fills the backlog: all three stop being read, in the order they were read.
@@ -157,7 +158,7 @@ test("after a full backlog, paused connections read again oldest first, only as 
 });
 
 test("a paused connection behind ones that send nothing more is still read once the backlog drains", async () => {
-  const backlog = new Backlog(128);
+  const backlog = new Backlog(128, 128);
   const { server } = serveBatches(backlog);
   const clients = await readers(server.port, 5);
   expect(await clients[0]!.request(echo("b fill"))).toEqual(echo("b fill"));
@@ -175,7 +176,7 @@ test("a paused connection behind ones that send nothing more is still read once 
 });
 
 test("the idle sweep hangs up a connection that says nothing, not one the central paused for its backlog", async () => {
-  const backlog = new Backlog(128);
+  const backlog = new Backlog(128, 128);
   const { server } = serveBatches(backlog, 0.2);
   const [paused] = await readers(server.port, 1);
   // Its batch fills the backlog for good: from now on the central does not read it.
@@ -210,7 +211,7 @@ test("TLS clients that never finish a handshake are cut off, refused ones over t
     const server = new ConnectionServer(
       { ...limits, tls, maxConnections: 2, handshakeTimeoutMs: 200 },
       { open: () => ({ handle: (message) => message, malformed: () => {}, closed: () => {}, logFields: () => ({}) }) },
-      new Backlog(1000),
+      new Backlog(1000, 128),
       new Logger("INFO", (line) => lines.push(line)),
     );
     server.listen();

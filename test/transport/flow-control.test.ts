@@ -4,7 +4,7 @@
 import { expect, test } from "bun:test";
 import type { ClientSocket, Flow } from "../../lib/transport/connection.ts";
 import { FlowControl } from "../../lib/transport/flow-control.ts";
-import { Backlog } from "../../lib/transport/session.ts";
+import { Backlog } from "../../lib/transport/backlog.ts";
 
 /** A socket whose load the test sets; it records whether it is paused. */
 function fakeSocket(name: string) {
@@ -21,7 +21,7 @@ const as = (socket: ReturnType<typeof fakeSocket>) => socket as unknown as Clien
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
 test("64 requests in progress throttle a connection; it reads again at 32, not before", () => {
-  const flow = new FlowControl(new Backlog(1000));
+  const flow = new FlowControl(new Backlog(1000, 128));
   const a = fakeSocket("a");
   flow.start(as(a));
   a.data.replies.length = 64;
@@ -43,7 +43,7 @@ test("64 requests in progress throttle a connection; it reads again at 32, not b
 });
 
 test("a full backlog makes every reader wait; as it empties they read again oldest first, as the room holds", async () => {
-  const backlog = new Backlog(256);
+  const backlog = new Backlog(256, 128);
   const flow = new FlowControl(backlog);
   const sockets = ["a", "b", "c", "d"].map(fakeSocket);
   for (const socket of sockets) flow.start(as(socket));
@@ -63,7 +63,7 @@ test("a full backlog makes every reader wait; as it empties they read again olde
 });
 
 test("a throttled connection freed of its own limits takes its turn behind those already waiting", () => {
-  const backlog = new Backlog(256);
+  const backlog = new Backlog(256, 128);
   const flow = new FlowControl(backlog);
   const [a, b] = ["a", "b"].map(fakeSocket) as [ReturnType<typeof fakeSocket>, ReturnType<typeof fakeSocket>];
   flow.start(as(a));

@@ -18,7 +18,7 @@ const GROUPS: [string, RegExp][] = [
   ["write and sync (store)", /^(flushGroup|flushEnds|append|fdatasync|fdatasyncCb|fsyncSync|syncData)@/],
   ["checks (Lottery.admit)", /^(admit|betFieldsError|checkName|codePoints|isPastDate|isUtf8|get fieldsAreUtf8|fieldsAreUtf8|betNumber|digitsValue|isWinningNumber|rangeText|checkAgency|isAgency)@/],
   ["decode (frames, BetBlock.over)", /^(over|walk|parseBets|parseMessage|decodeMessage|completePartial|gather|payloadSize|push|readLength|fieldEnd|integer|string|rest)@(bet-block|messages|decoder|fields)\.(ts|js)$/],
-  ["per connection (open, hello, close, idle sweep)", /^(onOpen|accept|open|onClose|close|closeIdle|hello|claim|release|hangUp|hangUpWith)@(connection-server|connection|agency-session|handlers)\.(ts|js)$/],
+  ["per connection (open, hello, close, idle sweep)", /^(onOpen|accept|open|onClose|close|closeIdle|hello|claim|release|hangUp|hangUpWith)@(connection-server|connection|agency-session|sessions)\.(ts|js)$/],
   ["event-loop turns (data callbacks, promises)", /^(onData|onFrame|data|handle|dispatch|bets|storeBets|idle|asyncFunctionDrive|run)@/],
 ];
 

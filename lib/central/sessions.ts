@@ -1,17 +1,14 @@
-// The central's request handlers: a session for each connection, and which one is each agency's current one.
+// The central's sessions: one for each connection (an AgencySession answers its requests), and which one is
+// each agency's current one.
 import type { ConnectionLink, Session, SessionFactory } from "../transport/session.ts";
-import { AgencySession, type AgencyRegistry, type HandlerContext } from "./agency-session.ts";
+import { AgencySession, type AgencyRegistry, type SessionContext } from "./agency-session.ts";
 
-/**
- * The central's four requests (hello, bets, END, winners query) and echo, apart from any socket: each
- * connection gets an AgencySession, which checks who it acts for, applies the lottery's rules, hands
- * bets to the store and answers once they are durable.
- */
-export class RequestHandlers implements SessionFactory, AgencyRegistry {
+/** Opens a session for each new connection and keeps each agency's current one. */
+export class AgencySessions implements SessionFactory, AgencyRegistry {
   /** The newest session of each agency: an older one is hung up when a newer one says hello. */
   private readonly agencySessions = new Map<number, AgencySession>();
 
-  constructor(private readonly context: HandlerContext) {}
+  constructor(private readonly context: SessionContext) {}
 
   open(link: ConnectionLink): Session {
     return new AgencySession(this.context, this, link);

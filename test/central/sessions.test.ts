@@ -1,12 +1,13 @@
-// The request handlers alone, with fake connections: no socket is opened. What they answer, which
+// The central's sessions alone, with fake connections: no socket is opened. What they answer, which
 // session they hang up, and what they store.
 import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { BetBlock } from "../../lib/bet/bet-block.ts";
-import { RequestHandlers } from "../../lib/central/handlers.ts";
+import { AgencySessions } from "../../lib/central/sessions.ts";
 import { Lottery, type AdmittedBatch } from "../../lib/central/lottery.ts";
 import { CentralStats } from "../../lib/central/stats.ts";
-import { Backlog, type ConnectionLink } from "../../lib/transport/session.ts";
+import { Backlog } from "../../lib/transport/backlog.ts";
+import type { ConnectionLink } from "../../lib/transport/session.ts";
 import { Logger, type LogLevel } from "../../lib/log.ts";
 import { MessageType, type Message } from "../../lib/protocol/index.ts";
 import { BetStore, StorageFailedError } from "../../lib/storage/store.ts";
@@ -19,14 +20,14 @@ afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup();
 });
 
-/** A connection the handlers can only hang up: it records why. */
+/** A connection the sessions can only hang up: it records why. */
 function fakeLink(peer: string, identity?: string): ConnectionLink & { hungUp: string[] } {
   const hungUp: string[] = [];
   return { peer, ip: peer.split(":")[0]!, identity, hungUp, hangUp: (reason) => hungUp.push(reason) };
 }
 
-async function handlers(agencies: number, syncFile?: (fd: number) => Promise<void>, backlogLimit = 1000, level: LogLevel = "INFO") {
-  const dir = scratchDir("lottery-handlers-");
+async function sessions(agencies: number, syncFile?: (fd: number) => Promise<void>, backlogLimit = 1000, level: LogLevel = "INFO") {
+  const dir = scratchDir("lottery-sessions-");
   cleanups.push(dir.cleanup);
   const storage = join(dir.path, "bets.csv");
   const lines: string[] = [];
@@ -36,17 +37,17 @@ async function handlers(agencies: number, syncFile?: (fd: number) => Promise<voi
   await store.open((stored) => lottery.recordStored(stored));
   cleanups.push(() => void store.close());
   const failures: StorageFailedError[] = [];
-  const backlog = new Backlog(backlogLimit);
+  const backlog = new Backlog(backlogLimit, 128);
   const stats = new CentralStats();
   const context = { lottery, store, backlog, log, stats, onStorageFailed: (error: StorageFailedError) => failures.push(error) };
-  return { handlers: new RequestHandlers(context), storage, lines, failures, backlog, stats };
+  return { sessions: new AgencySessions(context), storage, lines, failures, backlog, stats };
 }
 
 const hello = (agency: number): Message => ({ type: MessageType.Hello, agency });
 const bets = (agency: number, ...documents: string[]): Message => ({ type: MessageType.Bets, agency, bets: BetBlock.of(documents.map((d) => bet(d))) });
 
 test("a hello answers the agency's stored count and hangs up the agency's older session", async () => {
-  const { handlers: h } = await handlers(2);
+  const { sessions: h } = await sessions(2);
   const first = fakeLink("a:1");
   const second = fakeLink("b:2");
   const older = h.open(first);
@@ -62,7 +63,7 @@ test("a hello answers the agency's stored count and hangs up the agency's older 
 });
 
 test("a closed session is forgotten: the next hello of its agency hangs nobody up", async () => {
-  const { handlers: h } = await handlers(1);
+  const { sessions: h } = await sessions(1);
   const first = fakeLink("a:1");
   const session = h.open(first);
   await session.handle(hello(1));
@@ -72,7 +73,7 @@ test("a closed session is forgotten: the next hello of its agency hangs nobody u
 });
 
 test("bets for another agency than the hello's are refused, and so is every later batch of that session", async () => {
-  const { handlers: h, storage } = await handlers(2);
+  const { sessions: h, storage } = await sessions(2);
   const session = h.open(fakeLink("a:1"));
   await session.handle(hello(1));
   expect(await session.handle(bets(2, "20"))).toEqual({ type: MessageType.Error, reason: "this connection belongs to agency 1, not 2" });
@@ -81,7 +82,7 @@ test("bets for another agency than the hello's are refused, and so is every late
 });
 
 test("END answers the agency's count once durable, and a repeated END counts once", async () => {
-  const { handlers: h, lines } = await handlers(1);
+  const { sessions: h, lines } = await sessions(1);
   const session = h.open(fakeLink("a:1"));
   await session.handle(hello(1));
   await session.handle(bets(1, "10", "11", "12"));
@@ -93,7 +94,7 @@ test("END answers the agency's count once durable, and a repeated END counts onc
 });
 
 test("a failed storage is reported once per failing request and gets no answer", async () => {
-  const { handlers: h, failures } = await handlers(1, async () => {
+  const { sessions: h, failures } = await sessions(1, async () => {
     throw Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" });
   });
   const session = h.open(fakeLink("a:1"));
@@ -105,7 +106,7 @@ test("a failed storage is reported once per failing request and gets no answer",
 
 test("bets count in the backlog until they are durable", async () => {
   const held = Promise.withResolvers<void>();
-  const { handlers: h, backlog } = await handlers(1, () => held.promise, 3);
+  const { sessions: h, backlog } = await sessions(1, () => held.promise, 3);
   let lowAgain = 0;
   backlog.onLow(() => lowAgain++);
   const session = h.open(fakeLink("a:1"));
@@ -120,7 +121,7 @@ test("bets count in the backlog until they are durable", async () => {
 });
 
 test("on TLS the certificate's CN is the identity: agency-2 may say hello only as agency 2, another CN not at all", async () => {
-  const { handlers: h, lines } = await handlers(3);
+  const { sessions: h, lines } = await sessions(3);
   const certified = h.open(fakeLink("a:1", "agency-2"));
   expect(await certified.handle(hello(3))).toEqual({ type: MessageType.Error, reason: "this connection belongs to agency 2, not 3" });
   expect(await certified.handle(hello(2))).toEqual({ type: MessageType.Welcome, stored: 0 });
@@ -135,7 +136,7 @@ test("on TLS the certificate's CN is the identity: agency-2 may say hello only a
 });
 
 test("a bets frame that did not decode refuses the session's later batches, so what is stored stays a prefix", async () => {
-  const { handlers: h, storage, stats } = await handlers(1);
+  const { sessions: h, storage, stats } = await sessions(1);
   const session = h.open(fakeLink("a:1"));
   await session.handle(hello(1));
   session.malformed(MessageType.Echo);
@@ -150,7 +151,7 @@ test("a bets frame that did not decode refuses the session's later batches, so w
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
 test("an echo goes back unchanged to anyone, hello or not, and is logged as the course's receive_message line", async () => {
-  const { handlers: h, lines } = await handlers(1);
+  const { sessions: h, lines } = await sessions(1);
   const session = h.open(fakeLink("172.25.125.3:40000"));
   const echo = (text: string): Message => ({ type: MessageType.Echo, payload: new TextEncoder().encode(text) });
   expect(await session.handle(echo("[CLIENT 1] Message N°1"))).toEqual(echo("[CLIENT 1] Message N°1"));
@@ -164,7 +165,7 @@ test("an echo goes back unchanged to anyone, hello or not, and is logged as the 
 });
 
 test("a batch's stored bets are logged last bet first, at DEBUG; a batch of one at INFO", async () => {
-  const { handlers: h, lines } = await handlers(1, undefined, 1000, "DEBUG");
+  const { sessions: h, lines } = await sessions(1, undefined, 1000, "DEBUG");
   const session = h.open(fakeLink("a:1"));
   await session.handle(hello(1));
   await session.handle(bets(1, "10", "11", "12"));
@@ -181,7 +182,7 @@ test("a batch's stored bets are logged last bet first, at DEBUG; a batch of one 
 });
 
 test("END is the draw's barrier: a durable END is answered only once every agency's END is, then all at once", async () => {
-  const { handlers: h, lines } = await handlers(2);
+  const { sessions: h, lines } = await sessions(2);
   const first = h.open(fakeLink("a:1"));
   await first.handle(hello(1));
   await first.handle(bets(1, "10"));
