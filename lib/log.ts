@@ -125,7 +125,7 @@ export class Logger {
 
   /** `sink` takes each line; without one, lines go to stdout, one write per event-loop turn. */
   constructor(
-    readonly level: LogLevel = "INFO",
+    level: LogLevel = "INFO",
     private readonly sink?: (line: string) => void,
   ) {
     this.threshold = SEVERITY[level];

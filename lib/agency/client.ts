@@ -11,7 +11,7 @@ import { Dialer } from "./dialer.ts";
 import { AgencyFailedError, StoppedError } from "./errors.ts";
 import { Pacer } from "./pacer.ts";
 
-export { AgencyFailedError, StoppedError };
+export { StoppedError };
 
 /** A progress line at most this often, and only on a run that lasts longer. */
 const PROGRESS_INTERVAL_MS = 1000;

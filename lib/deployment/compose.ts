@@ -32,9 +32,6 @@ export const IMAGE_BUILDS = [
 /** The images' working directory (server/Dockerfile, client/Dockerfile): the roles find their config files under it. */
 const APP_DIR = "/app";
 
-/** Port the central listens on inside the network (server/config.ini SERVER_PORT, the agencies' `server:12345`). */
-export const SERVER_PORT = 12345;
-
 /** The central's HTTP side (SERVER_HTTP_PORT): its health check, published on the host's loopback only. */
 const HTTP_PORT = 9464;
 

@@ -48,7 +48,7 @@ export class FrameDecoder {
     if (offset < chunk.length) this.gather(chunk, offset, chunk.length, frameEnd - offset);
   }
 
-  reset(): void {
+  private reset(): void {
     this.partial = NO_BYTES;
     this.partialLength = 0;
   }

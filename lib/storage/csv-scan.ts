@@ -29,7 +29,7 @@ export class RecordScan {
   /** Bytes of the record scanned so far. */
   scanned = 0;
   /** Offset of the line the scan is in (a record with quotes can span lines). */
-  lineStart = 0;
+  private lineStart = 0;
   /** Offset of its first LF inside quotes, if any. */
   firstLf = -1;
   /** LFs inside quotes scanned so far: lines the record takes beyond its first. */
