@@ -2,6 +2,7 @@ import { BET_RANGES, BetField, InvalidBetError, validateBet, type BetFields } fr
 import type { Logger } from "../log.ts";
 import { isTransientRefusal, MessageType, messageName, type Message } from "../protocol/index.ts";
 import { ConnectionLostError, type CentralConnection, type Resolver } from "../transport/central-connection.ts";
+import { Stop } from "../util/stop.ts";
 import { BatchEncoder } from "./batch-encoder.ts";
 import { BetFile } from "./bet-file.ts";
 import { SingleBet, type BetSource } from "./bet-source.ts";
@@ -36,7 +37,7 @@ export interface AgencyOutcome {
  */
 export class AgencyClient {
   private readonly encoder: BatchEncoder;
-  private readonly file: BetSource;
+  private readonly source: BetSource;
   private readonly window: BetWindow;
   private readonly dialer: Dialer;
   private readonly pacer: Pacer;
@@ -48,8 +49,8 @@ export class AgencyClient {
   /** Bet counts of the batches sent and not yet acknowledged, oldest first (OKs come back in order). */
   private inFlight: number[] = [];
   private invalidRows = 0;
-  private stopping = false;
-  private readonly stopped = Promise.withResolvers<void>();
+  /** The run's stop, shared with the dialer and the pacer. */
+  private readonly stopping = new Stop();
   /** The current session got its welcome: the central was answering on it. */
   private welcomed = false;
   /** When the next progress line is due. */
@@ -62,15 +63,15 @@ export class AgencyClient {
     resolve?: Resolver,
   ) {
     this.encoder = new BatchEncoder(config.id, config.batchMaxAmount);
-    this.file = config.singleBet
+    this.source = config.singleBet
       ? new SingleBet(config.singleBet)
       : new BetFile(config.dataFile, ({ line, error }) => {
           this.invalidRows++;
           this.log.warning("apuesta_invalida", "fail", { line, error });
         });
-    this.window = new BetWindow(this.file);
-    this.dialer = new Dialer(config, log, resolve);
-    this.pacer = new Pacer(config.loopPeriodMs, this.stopped.promise);
+    this.window = new BetWindow(this.source);
+    this.dialer = new Dialer(config, log, this.stopping, resolve);
+    this.pacer = new Pacer(config.loopPeriodMs, this.stopping);
   }
 
   /** The echo loop, the bets, END and the winners; reconnects while the central is away. */
@@ -80,7 +81,7 @@ export class AgencyClient {
       return await this.sendAll();
     } finally {
       // Read to its end the file is closed already; a run that failed leaves it open otherwise.
-      this.file.close();
+      this.source.close();
     }
   }
 
@@ -117,21 +118,20 @@ export class AgencyClient {
 
   /** SIGTERM: stop sending, close the socket and the file. */
   async stop(signal: string): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
+    if (this.stopping.requested) return;
+    this.stopping.request();
     this.log.info("shutdown", "in_progress", { signal });
-    this.stopped.resolve();
-    this.dialer.stop();
+    this.dialer.closeLast();
     this.log.info("close_socket", "success");
-    this.file.close();
-    this.log.info("close_file", "success", { file: this.file.name });
+    this.source.close();
+    this.log.info("close_file", "success", { file: this.source.name });
   }
 
   /** A lost connection is retried (and remembered for the final message); anything else, or a stop, ends the run. */
   private retryable(error: unknown): asserts error is ConnectionLostError {
-    if (this.stopping) throw new StoppedError("stopped");
+    if (this.stopping.requested) throw new StoppedError("stopped");
     if (!(error instanceof ConnectionLostError)) throw error;
-    this.dialer.lastFailure = error.message;
+    this.dialer.lost(error.message);
   }
 
   /** Says who we are; the central answers with how many of our bets it holds. */
@@ -223,7 +223,7 @@ export class AgencyClient {
   private async beforeMessage(): Promise<void> {
     if (!this.pacer.paced) return;
     await this.pacer.beforeMessage();
-    if (this.stopping) throw new StoppedError("stopped");
+    if (this.stopping.requested) throw new StoppedError("stopped");
   }
 
   /** The next answer, taken when paced mode says (half a period after it came); a stop meanwhile ends the run. */
@@ -231,13 +231,13 @@ export class AgencyClient {
     const answer = await this.receive(connection);
     if (!this.pacer.paced) return answer;
     await this.pacer.beforeAnswer();
-    if (this.stopping) throw new StoppedError("stopped");
+    if (this.stopping.requested) throw new StoppedError("stopped");
     return answer;
   }
 
   /** The progress line, for people watching a long run: how far it is, `percent` by the bytes of the file read. */
   private logProgress(): void {
-    const { bytesRead, size } = this.file;
+    const { bytesRead, size } = this.source;
     const percent = size > 0 ? Math.floor((100 * bytesRead) / size) : 100;
     this.log.info("progreso", "in_progress", { sent: this.sent, acknowledged: this.acknowledged, percent });
     this.progressLineAt = performance.now() + PROGRESS_INTERVAL_MS;

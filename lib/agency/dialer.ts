@@ -1,4 +1,5 @@
 import type { Logger } from "../log.ts";
+import type { Stop } from "../util/stop.ts";
 import { CentralConnection, CentralUntrustedError, systemResolver, type Resolver } from "../transport/central-connection.ts";
 import type { AgencyConfig } from "./config.ts";
 import { AgencyFailedError, StoppedError } from "./errors.ts";
@@ -20,18 +21,23 @@ export class Dialer {
   /** When the central last answered. */
   private answeredAt = performance.now();
   /** Why the last attempt or session failed, for the message when the time allowed runs out. */
-  lastFailure = "";
+  private lastFailure = "";
   /** The connection opened last: a stop closes it. */
   private current: CentralConnection | undefined;
-  private stopping = false;
-  private readonly stopped = Promise.withResolvers<void>();
 
   constructor(
     private readonly config: Pick<AgencyConfig, "serverAddress" | "tls" | "reconnectTimeoutSeconds">,
     private readonly log: Logger,
+    /** The run's stop: no attempt after it, and a backoff under way ends (see closeLast). */
+    private readonly stopping: Stop,
     /** How the central's host name is resolved on each attempt; tests give their own. */
     private readonly resolve: Resolver = systemResolver,
   ) {}
+
+  /** A session on a connection of ours was lost: why, for the message when the time allowed runs out. */
+  lost(reason: string): void {
+    this.lastFailure = reason;
+  }
 
   /** The central answered: the time allowed and the backoff start again from here. */
   answered(): void {
@@ -45,13 +51,13 @@ export class Dialer {
     const server = `${host}:${port}`;
     const deadline = this.answeredAt + this.config.reconnectTimeoutSeconds * 1000;
     for (let attempt = 1; ; attempt++) {
-      if (this.stopping) throw new StoppedError("stopped");
+      if (this.stopping.requested) throw new StoppedError("stopped");
       if (this.attemptsInRun++ > 0) {
         const left = deadline - performance.now();
         if (left <= 0) throw new Error(`cannot reach the central at ${server} after ${attempt} attempts (last: ${this.lastFailure})`);
         const delay = Math.min(FIRST_RETRY_MS * 2 ** Math.min(this.failuresSinceAnswer++, 10), MAX_RETRY_MS, left);
-        await Promise.race([Bun.sleep(delay * (0.5 + Math.random() / 2)), this.stopped.promise]);
-        if (this.stopping) throw new StoppedError("stopped");
+        await this.stopping.until(Bun.sleep(delay * (0.5 + Math.random() / 2)));
+        if (this.stopping.requested) throw new StoppedError("stopped");
       }
       try {
         const connection = await CentralConnection.open(this.config.serverAddress, {
@@ -60,7 +66,7 @@ export class Dialer {
           attempt: this.attemptsInRun,
         });
         this.current = connection;
-        if (this.stopping) connection.close();
+        if (this.stopping.requested) connection.close();
         this.log.info("connect", "success", { server, attempt });
         return connection;
       } catch (error) {
@@ -78,10 +84,8 @@ export class Dialer {
     }
   }
 
-  /** No more attempts, a backoff under way ends, and the connection opened last is closed. */
-  stop(): void {
-    this.stopping = true;
-    this.stopped.resolve();
+  /** After the run's stop: the connection opened last is closed (the stop itself ends any attempt or backoff). */
+  closeLast(): void {
     this.current?.close();
   }
 }

@@ -1,3 +1,5 @@
+import type { Stop } from "../util/stop.ts";
+
 /**
  * Paced mode, when `loop.period` is above 0 (the course's harness sets 150ms): the agency sends one message a
  * period, as the course's client does, and takes each answer half a period after it arrives. So every line
@@ -22,8 +24,8 @@ export class Pacer {
 
   constructor(
     readonly periodMs: number,
-    /** Settles when the agency is stopped: a wait under way ends at once. */
-    private readonly stopped: Promise<void>,
+    /** The run's stop: a wait under way ends at once. */
+    private readonly stopping: Stop,
     private readonly sleep: (ms: number) => Promise<void> = Bun.sleep,
     /** Milliseconds since the process started. */
     private readonly uptime: () => number = () => performance.now(),
@@ -50,10 +52,10 @@ export class Pacer {
   /** Before the agency ends: in paced mode, not sooner than MIN_PACED_RUN_MS after it started. */
   async beforeExit(): Promise<void> {
     const left = MIN_PACED_RUN_MS - this.uptime();
-    if (this.paced && left > 0) await Promise.race([this.sleep(left), this.stopped]);
+    if (this.paced && left > 0) await this.stopping.until(this.sleep(left));
   }
 
   private async halfPeriod(): Promise<void> {
-    if (this.paced) await Promise.race([this.sleep(this.periodMs / 2), this.stopped]);
+    if (this.paced) await this.stopping.until(this.sleep(this.periodMs / 2));
   }
 }

@@ -2,6 +2,7 @@
 // before every later one and before every answer is taken, none at all at period 0, and a stop ends a wait.
 import { expect, test } from "bun:test";
 import { MIN_PACED_RUN_MS, Pacer } from "../../lib/agency/pacer.ts";
+import { Stop } from "../../lib/util/stop.ts";
 
 /** A sleep that records what was asked and settles only when told. */
 function heldSleeps() {
@@ -16,7 +17,7 @@ function heldSleeps() {
 
 test("a period between an answer and the next message, the answer taken at its half; the first message at once", async () => {
   const clock = heldSleeps();
-  const pacer = new Pacer(150, new Promise(() => {}), clock.sleep);
+  const pacer = new Pacer(150, new Stop(), clock.sleep);
   expect(pacer.paced).toBe(true);
   await pacer.beforeMessage();
   expect(clock.asked).toEqual([]);
@@ -32,7 +33,7 @@ test("a period between an answer and the next message, the answer taken at its h
 
 test("period 0 waits for nothing", async () => {
   const clock = heldSleeps();
-  const pacer = new Pacer(0, new Promise(() => {}), clock.sleep);
+  const pacer = new Pacer(0, new Stop(), clock.sleep);
   expect(pacer.paced).toBe(false);
   await pacer.beforeMessage();
   await pacer.beforeAnswer();
@@ -42,17 +43,17 @@ test("period 0 waits for nothing", async () => {
 
 test("a stop ends a wait under way at once", async () => {
   const clock = heldSleeps();
-  const stop = Promise.withResolvers<void>();
-  const pacer = new Pacer(60_000, stop.promise, clock.sleep);
+  const stop = new Stop();
+  const pacer = new Pacer(60_000, stop, clock.sleep);
   const waiting = pacer.beforeAnswer();
-  stop.resolve();
+  stop.request();
   await waiting;
   expect(clock.asked).toEqual([30_000]);
 });
 
 test("a paced run ends no sooner than MIN_PACED_RUN_MS after the process started; an unpaced one at once", async () => {
   const clock = heldSleeps();
-  const never = new Promise<void>(() => {});
+  const never = new Stop();
   const paced = new Pacer(50, never, clock.sleep, () => 800);
   const ending = paced.beforeExit();
   expect(clock.asked).toEqual([MIN_PACED_RUN_MS - 800]);
