@@ -24,6 +24,13 @@ export function tlsSettings(prefix: "SERVER" | "CLI", format: "ini" | "yaml") {
 }
 
 export type TlsSettings = ReturnType<typeof tlsSettings>;
+
+/** The environment that gives a role these TLS files: the variables are the settings' own. */
+export function tlsEnv(prefix: "SERVER" | "CLI", files: TlsMaterial): Record<string, string> {
+  // The variables' names do not depend on the file format.
+  const { tlsCert, tlsKey, tlsCa } = tlsSettings(prefix, "ini");
+  return { [tlsCert.env]: files.cert, [tlsKey.env]: files.key, [tlsCa.env]: files.ca };
+}
 export type TlsPaths = Record<keyof TlsSettings, string>;
 
 const FIELDS: Record<keyof TlsSettings, keyof TlsMaterial> = { tlsCert: "cert", tlsKey: "key", tlsCa: "ca" };

@@ -1,6 +1,6 @@
 import { BET_FIELD_COUNT, BET_RANGES, BetField, encodeFields, newFieldRanges, type BetFields, type FieldRanges } from "./bet.ts";
 import { withCapacity } from "../util/bytes.ts";
-import { FIELD_LENGTH_BYTES, fieldEnd } from "../util/fields.ts";
+import { FIELD_LENGTH_BYTES, fieldEnd, writeFieldLength } from "../util/fields.ts";
 import { rangeText } from "../util/utf8.ts";
 // simdutf in native code: a whole frame's bytes in about the time the rules take for one bet.
 import { isUtf8 } from "node:buffer";
@@ -147,10 +147,7 @@ export class BetBlock {
       const end = ranges[2 * field + 1]!;
       const length = end - start;
       this.lengthBits |= length;
-      buffer[offset] = length >>> 24;
-      buffer[offset + 1] = (length >>> 16) & 0xff;
-      buffer[offset + 2] = (length >>> 8) & 0xff;
-      buffer[offset + 3] = length & 0xff;
+      writeFieldLength(buffer, offset, length);
       offset += FIELD_LENGTH_BYTES;
       own[at++] = offset;
       // Fields are a few bytes long: a plain loop beats a subarray and set() per field.

@@ -5,6 +5,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writ
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { isIpAddress } from "../config.ts";
+import type { TlsMaterial } from "../tls.ts";
 
 export interface CertificateOptions {
   /** The directory to write into; made (mode 0700) if missing. */
@@ -28,6 +29,12 @@ const LEAF_DAYS = 825;
 const CA_DAYS = 3650;
 /** The names every server certificate carries: the compose service, and this machine. */
 const SERVER_NAMES = ["server", "localhost", "127.0.0.1"];
+
+/** Where one holder's files are in a directory `generateCertificates` wrote: its certificate and key, and the CA's certificate. */
+export function certificatePaths(dir: string, holder: "server" | number): TlsMaterial {
+  const name = holder === "server" ? "server" : `agency-${holder}`;
+  return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`), ca: join(dir, "ca.crt") };
+}
 
 /** The file names `generateCertificates` writes for `agencies` agencies, in the order it reports them. */
 export function certificateFiles(agencies: number): string[] {

@@ -9,7 +9,7 @@
 import { CENTRAL_CONFIG_FILE } from "../central/config.ts";
 import { AGENCY_CONFIG_FILE } from "../agency/config.ts";
 import { certificateFiles } from "./certs.ts";
-import { tlsSettings } from "../tls.ts";
+import { tlsEnv, type TlsMaterial } from "../tls.ts";
 
 /** Largest agency count accepted: far above any real run, low enough to refuse typos like 50000. */
 export const MAX_AGENCIES = 1000;
@@ -134,10 +134,11 @@ export function healthcheckBlock(): string {
 }
 
 /** Environment lines (6-space indented) that turn TLS on for a role, with the paths its files are mounted at. */
-export function tlsEnvironment(prefix: "SERVER" | "CLI", paths: { cert: string; key: string; ca: string }): string {
+export function tlsEnvironment(prefix: "SERVER" | "CLI", paths: TlsMaterial): string {
   // The variables' names are the settings' own (lib/tls.ts), so the two cannot drift apart.
-  const { tlsCert, tlsKey, tlsCa } = tlsSettings(prefix, prefix === "SERVER" ? "ini" : "yaml");
-  return `      ${tlsCert.env}: ${paths.cert}\n      ${tlsKey.env}: ${paths.key}\n      ${tlsCa.env}: ${paths.ca}\n`;
+  return Object.entries(tlsEnv(prefix, paths))
+    .map(([name, path]) => `      ${name}: ${path}\n`)
+    .join("");
 }
 
 /** Where the certificates are mounted inside the containers of the compose file. */

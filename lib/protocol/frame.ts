@@ -12,6 +12,8 @@ export { FIELD_LENGTH_BYTES } from "../util/fields.ts";
 
 /** Default ceiling for a declared payload size; larger frames are refused before being buffered. */
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024;
+/** Largest answer an agency takes from the central: a winners answer may hold some 700,000 documents. */
+export const MAX_REPLY_BYTES = 16 * 1024 * 1024;
 /** Agencies keep each bets frame, header included, within this many bytes. */
 export const BATCH_FRAME_BYTES = 8 * 1024;
 

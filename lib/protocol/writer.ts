@@ -1,4 +1,5 @@
 import { withCapacity } from "../util/bytes.ts";
+import { writeFieldLength } from "../util/fields.ts";
 import { FIELD_LENGTH_BYTES, HEADER_BYTES, SIZE_BYTES } from "./frame.ts";
 
 /**
@@ -37,7 +38,7 @@ export class FrameWriter {
     // A UTF-16 code unit never takes more than 3 UTF-8 bytes: reserve the worst case, write once.
     this.ensure(FIELD_LENGTH_BYTES + value.length * 3);
     const written = this.buffer.write(value, this.length + FIELD_LENGTH_BYTES, "utf8");
-    this.buffer.writeUInt32BE(written, this.length);
+    writeFieldLength(this.buffer, this.length, written);
     this.length += FIELD_LENGTH_BYTES + written;
     return this;
   }

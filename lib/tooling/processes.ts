@@ -1,5 +1,7 @@
 import type { Subprocess } from "bun";
+import { certificatePaths } from "../deployment/certs.ts";
 import { AGENCY_ENV, CENTRAL_ENV, RUNTIME_ENV } from "../deployment/runtime-env.ts";
+import { tlsEnv } from "../tls.ts";
 
 /** Calls `onLine` for each line of a process's output stream, as it comes. */
 export async function forEachLine(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
@@ -81,12 +83,12 @@ export function waitForLine(running: RunningProcess, pattern: RegExp): Promise<R
  * it speaks only mutual TLS and trusts agencies that the same CA signed.
  */
 export function centralTlsEnv(dir: string): Record<string, string> {
-  return { SERVER_TLS_CERT: `${dir}/server.crt`, SERVER_TLS_KEY: `${dir}/server.key`, SERVER_TLS_CA: `${dir}/ca.crt` };
+  return tlsEnv("SERVER", certificatePaths(dir, "server"));
 }
 
 /** Agency `id`'s TLS settings for the certificates in `dir`: its own certificate, and the CA to check the central by. */
 export function agencyTlsEnv(dir: string, id: number): Record<string, string> {
-  return { CLI_TLS_CERT: `${dir}/agency-${id}.crt`, CLI_TLS_KEY: `${dir}/agency-${id}.key`, CLI_TLS_CA: `${dir}/ca.crt` };
+  return tlsEnv("CLI", certificatePaths(dir, id));
 }
 
 /** The repository's root: the entry points and the default configuration live there. */

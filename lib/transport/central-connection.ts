@@ -1,11 +1,8 @@
 import type { Socket } from "bun";
 import { isIpAddress, type Address } from "../config.ts";
-import { decodeMessage, encodeMessage, FrameDecoder, type Message } from "../protocol/index.ts";
+import { decodeMessage, encodeMessage, FrameDecoder, MAX_REPLY_BYTES, type Message } from "../protocol/index.ts";
 import { SocketWriter } from "./socket-writer.ts";
 import type { TlsMaterial } from "../tls.ts";
-
-/** Largest reply accepted from the central (a winners answer of some 700,000 documents). */
-const MAX_REPLY_BYTES = 16 * 1024 * 1024;
 
 /**
  * How long one attempt may take, from the name lookup to a usable connection (TLS handshake included).

@@ -1,5 +1,5 @@
 // A field, as the bets and the frames carry their values: its byte length as a u32 big-endian, then its
-// bytes. One reader of that layout for the bet blocks and the messages alike.
+// bytes. One reader and one writer of that layout for the bet blocks and the messages alike.
 
 /** The length before each field's bytes. */
 export const FIELD_LENGTH_BYTES = 4;
@@ -26,4 +26,12 @@ export function fieldEnd(bytes: Uint8Array, offset: number): number {
  */
 function readLength(bytes: Uint8Array, offset: number): number {
   return ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
+}
+
+/** Writes a field's u32 BE length at `offset` (its bytes then go FIELD_LENGTH_BYTES after it). */
+export function writeFieldLength(bytes: Uint8Array, offset: number, length: number): void {
+  bytes[offset] = length >>> 24;
+  bytes[offset + 1] = (length >>> 16) & 0xff;
+  bytes[offset + 2] = (length >>> 8) & 0xff;
+  bytes[offset + 3] = length & 0xff;
 }

@@ -10,6 +10,8 @@ import { parseArgs } from "node:util";
 import { buildBundle, type Bundle } from "../bundle.ts";
 import { centralTlsEnv, httpPort, ROOT, startBun, startCentral, waitForLine, type RunningProcess } from "../processes.ts";
 import { generateCertificates } from "../../deployment/certs.ts";
+import { fieldText, type CsvRecord } from "../../storage/csv-record.ts";
+import { CsvParser } from "../../storage/csv-reader.ts";
 import type { LoadConfig, LoadResult, PhaseResult } from "./central-load.ts";
 import { BENCH_DIR, median, usage, type Usage } from "./measure.ts";
 
@@ -100,19 +102,14 @@ async function groupCommits(port: number): Promise<number> {
 /** Rows of the central's bets file per agency (index 0 is agency 1): each row starts with its agency. */
 async function storedRows(path: string, agencies: number): Promise<number[]> {
   const counts = new Array<number>(agencies).fill(0);
-  let rest: Buffer = Buffer.alloc(0);
-  for await (const chunk of Bun.file(path).stream()) {
-    const bytes: Buffer = rest.length > 0 ? Buffer.concat([rest, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
-    let start = 0;
-    for (let end = bytes.indexOf(10, start); end >= 0; start = end + 1, end = bytes.indexOf(10, start)) {
-      let agency = 0;
-      for (let i = start; bytes[i]! >= 48 && bytes[i]! <= 57; i++) agency = agency * 10 + bytes[i]! - 48;
-      if (agency < 1 || agency > agencies) throw new Error(`${path}: a row of agency ${agency}`);
-      counts[agency - 1]!++;
-    }
-    rest = Buffer.from(bytes.subarray(start));
-  }
-  if (rest.length > 0) throw new Error(`${path} ends in the middle of a row`);
+  const parser = new CsvParser();
+  const count = (record: CsvRecord) => {
+    const agency = Number(fieldText(record, 0));
+    if (record.error || !(agency >= 1 && agency <= agencies)) throw new Error(`${path}:${record.line}: not a row of agency 1 to ${agencies}`);
+    counts[agency - 1]!++;
+  };
+  for await (const chunk of Bun.file(path).stream()) parser.push(chunk, count);
+  if (parser.unterminated > 0) throw new Error(`${path} ends in the middle of a row`);
   return counts;
 }
 

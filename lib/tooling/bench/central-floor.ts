@@ -8,7 +8,8 @@
 import { closeSync, fdatasync, openSync, readFileSync, writeSync } from "node:fs";
 import type { Socket } from "bun";
 import { withCapacity } from "../../util/bytes.ts";
-import { encodeMessage, FrameDecoder, MessageType } from "../../protocol/index.ts";
+import { certificatePaths } from "../../deployment/certs.ts";
+import { DEFAULT_MAX_FRAME_BYTES, encodeMessage, FrameDecoder, MessageType } from "../../protocol/index.ts";
 import { SocketWriter } from "../../transport/socket-writer.ts";
 
 const REPLIES: Record<number, Buffer> = {
@@ -17,7 +18,6 @@ const REPLIES: Record<number, Buffer> = {
   [MessageType.End]: encodeMessage({ type: MessageType.Ok, count: 0 }),
   [MessageType.WinnersQuery]: encodeMessage({ type: MessageType.Winners, documents: [] }),
 };
-const MAX_FRAME_BYTES = 64 * 1024;
 
 interface Peer {
   decoder: FrameDecoder;
@@ -52,7 +52,8 @@ class Group {
 }
 
 const [out, certs] = [process.argv[2]!, process.argv[3]];
-const read = (file: string) => readFileSync(`${certs}/${file}`, "utf8");
+const serverFiles = certs ? certificatePaths(certs, "server") : undefined;
+const read = (path: string) => readFileSync(path, "utf8");
 const fd = openSync(out, "a");
 // Two groups swap: one fills while the other is written and synced.
 let filling = new Group();
@@ -78,10 +79,12 @@ function commit(): void {
 const listener = Bun.listen<Peer>({
   hostname: "127.0.0.1",
   port: 0,
-  tls: certs ? { cert: read("server.crt"), key: read("server.key"), ca: read("ca.crt"), requestCert: true, rejectUnauthorized: true } : undefined,
+  tls: serverFiles
+    ? { cert: read(serverFiles.cert), key: read(serverFiles.key), ca: read(serverFiles.ca), requestCert: true, rejectUnauthorized: true }
+    : undefined,
   socket: {
     open(socket: Socket<Peer>) {
-      socket.data = { decoder: new FrameDecoder(MAX_FRAME_BYTES), writer: new SocketWriter(socket) };
+      socket.data = { decoder: new FrameDecoder(DEFAULT_MAX_FRAME_BYTES), writer: new SocketWriter(socket) };
     },
     data(socket, chunk) {
       const peer = socket.data;

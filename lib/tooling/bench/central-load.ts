@@ -9,6 +9,7 @@
 //                        told), round robin, whatever the acks; latency counts from the scheduled time
 //   END and winners      on every connection; with `verify`, END's count must equal the bets acknowledged
 import { readFileSync } from "node:fs";
+import { certificatePaths } from "../../deployment/certs.ts";
 import { MessageType, messageName } from "../../protocol/index.ts";
 import type { TlsMaterial } from "../../tls.ts";
 import { withCapacity } from "../../util/bytes.ts";
@@ -191,10 +192,11 @@ class LoadGenerator implements LoadEvents {
   private tlsFor(agency: number): TlsMaterial | undefined {
     const dir = this.config.tls;
     if (!dir) return undefined;
-    const read = (file: string) => readFileSync(`${dir}/${file}`, "utf8");
+    const files = certificatePaths(dir, agency);
+    const read = (path: string) => readFileSync(path, "utf8");
     // One CA for every connection: read once, not 10,000 times.
-    this.caPem ??= read("ca.crt");
-    return { cert: read(`agency-${agency}.crt`), key: read(`agency-${agency}.key`), ca: this.caPem };
+    this.caPem ??= read(files.ca);
+    return { cert: read(files.cert), key: read(files.key), ca: this.caPem };
   }
   private caPem: string | undefined;
 

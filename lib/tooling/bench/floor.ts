@@ -3,6 +3,7 @@
 //   bun lib/tooling/bench/floor.ts receive OUT CONNECTIONS   prints "port: N", exits once every sender is done
 //   bun lib/tooling/bench/floor.ts send PORT FILE
 import { closeSync, fdatasyncSync, openSync } from "node:fs";
+import { Waiters } from "../../util/waiters.ts";
 
 const [mode, ...args] = process.argv.slice(2);
 
@@ -31,14 +32,14 @@ if (mode === "receive") {
   console.log(`port: ${listener.port}`);
 } else if (mode === "send") {
   const [port, file] = [Number(args[0]), args[1]!];
-  const drained: { resolve?: () => void } = {};
+  const drained = new Waiters();
   const socket = await Bun.connect({
     hostname: "127.0.0.1",
     port,
     socket: {
       data() {},
       drain() {
-        drained.resolve?.();
+        drained.wake();
       },
     },
   });
@@ -48,7 +49,7 @@ if (mode === "receive") {
       const written = socket.write(chunk, offset);
       if (written < 0) throw new Error("connection lost");
       offset += written;
-      if (offset < chunk.length) await new Promise<void>((resolve) => (drained.resolve = resolve));
+      if (offset < chunk.length) await drained.wait();
     }
   }
   socket.end();

@@ -1,12 +1,10 @@
 // One of the load generator's connections, acting for one agency: its frames in flight, the answers it
 // waits for, and the protocol's checks on each reply.
 import type { Socket } from "bun";
-import { decodeMessage, encodeMessage, FrameDecoder, MessageType, messageName, type Message } from "../../protocol/index.ts";
+import { decodeMessage, encodeMessage, FrameDecoder, MAX_REPLY_BYTES, MessageType, messageName, type Message } from "../../protocol/index.ts";
 import { SocketWriter } from "../../transport/socket-writer.ts";
+import { withCapacity } from "../../util/bytes.ts";
 import type { TlsMaterial } from "../../tls.ts";
-
-/** Largest reply accepted (a winners answer). */
-const MAX_REPLY_BYTES = 16 * 1024 * 1024;
 
 /** What a connection tells the load generator, and the one setting it reads. */
 export interface LoadEvents {
@@ -24,38 +22,40 @@ export interface LoadEvents {
 class InFlight {
   private times = new Float64Array(64);
   private bets = new Int32Array(64);
+  /** The frames in flight are at [head, end). */
   private head = 0;
-  length = 0;
+  private end = 0;
+
+  get length(): number {
+    return this.end - this.head;
+  }
 
   push(time: number, bets: number): void {
-    if (this.length === this.times.length) this.grow();
-    const slot = (this.head + this.length) % this.times.length;
-    this.times[slot] = time;
-    this.bets[slot] = bets;
-    this.length++;
+    if (this.end === this.times.length) this.makeRoom();
+    this.times[this.end] = time;
+    this.bets[this.end] = bets;
+    this.end++;
   }
 
-  /** The oldest frame's bets; its send time is left in `shiftedTime`. */
+  /** When the oldest frame was sent. */
+  get oldestTime(): number {
+    return this.times[this.head]!;
+  }
+
+  /** Takes the oldest frame out; returns its bets. */
   shift(): number {
-    const slot = this.head;
-    this.shiftedTime = this.times[slot]!;
-    this.head = (slot + 1) % this.times.length;
-    this.length--;
-    return this.bets[slot]!;
+    return this.bets[this.head++]!;
   }
 
-  shiftedTime = 0;
-
-  private grow(): void {
-    const times = new Float64Array(this.times.length * 2);
-    const bets = new Int32Array(this.times.length * 2);
-    for (let i = 0; i < this.length; i++) {
-      times[i] = this.times[(this.head + i) % this.times.length]!;
-      bets[i] = this.bets[(this.head + i) % this.times.length]!;
-    }
-    this.times = times;
-    this.bets = bets;
+  /** Moves the frames in flight to the front, growing the arrays when they are full. */
+  private makeRoom(): void {
+    const length = this.length;
+    this.times.copyWithin(0, this.head, this.end);
+    this.bets.copyWithin(0, this.head, this.end);
     this.head = 0;
+    this.end = length;
+    this.times = withCapacity(this.times, length + 1, length, (size) => new Float64Array(size));
+    this.bets = withCapacity(this.bets, length + 1, length, (size) => new Int32Array(size));
   }
 }
 
@@ -155,12 +155,13 @@ export class AgencyConnection {
       return control.resolve(message);
     }
     if (message.type !== MessageType.Ok) throw new Error(`agency ${this.agency}: ${messageName(message.type)} where an OK was due`);
+    const sentAt = this.inFlight.oldestTime;
     const bets = this.inFlight.shift();
     if (this.load.verify && message.count !== bets) {
       throw new Error(`agency ${this.agency}: OK for ${message.count} bets, the frame held ${bets}`);
     }
     this.acknowledged += bets;
-    this.load.onAck(this, bets, this.inFlight.shiftedTime);
+    this.load.onAck(this, bets, sentAt);
   }
 
   private onClose(): void {

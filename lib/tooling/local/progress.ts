@@ -5,6 +5,7 @@
 // again in the ordinary flow, the block after it as the run's summary. On anything but a terminal (CI, a
 // pipe), or one too small for the block and a few log lines, the log lines pass through as they come.
 import type { Status } from "../../operations/status.ts";
+import { CsvParser } from "../../storage/csv-reader.ts";
 
 /** How often /status is read, and the block redrawn with the log lines that came meanwhile. */
 const POLL_MS = 250;
@@ -36,20 +37,14 @@ export interface Output {
   rows?: number;
 }
 
-/** Counts the data rows of an agency's file (its lines that are not empty), reading it in chunks. */
+/** Counts the records of an agency's file (blank lines are none), reading it as the agency does. */
 export async function countRows(path: string): Promise<number> {
+  const parser = new CsvParser();
   let rows = 0;
-  let lineHasBytes = false;
-  for await (const chunk of Bun.file(path).stream()) {
-    for (let i = 0; i < chunk.length; i++) {
-      const byte = chunk[i]!;
-      if (byte === 10) {
-        if (lineHasBytes) rows++;
-        lineHasBytes = false;
-      } else if (byte !== 13) lineHasBytes = true;
-    }
-  }
-  return lineHasBytes ? rows + 1 : rows;
+  const count = () => rows++;
+  for await (const chunk of Bun.file(path).stream()) parser.push(chunk, count);
+  parser.finish(count);
+  return rows;
 }
 
 const number = (value: number) => Math.round(value).toLocaleString("en-US");
