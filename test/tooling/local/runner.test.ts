@@ -1,10 +1,10 @@
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startBun } from "../../lib/tooling/processes.ts";
-import { certificateFiles } from "../../lib/deployment/certs.ts";
+import { startBun } from "../../../lib/tooling/processes.ts";
+import { certificateFiles } from "../../../lib/deployment/certs.ts";
 
-const ROOT = join(import.meta.dir, "..", "..");
+const ROOT = join(import.meta.dir, "..", "..", "..");
 
 test("`bun run local` runs a central and the agencies, prefixes lines as compose does and sums up", async () => {
   const run = startBun("local", ["run", "lib/tooling/local/runner.ts"], { ...process.env, LOTTERY_AGENCIES: "2" }, undefined, ROOT);

@@ -4,10 +4,10 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { existsSync, statSync } from "node:fs";
-import { runLoad, type LoadConfig, type PhaseResult } from "../../lib/tooling/bench/central-load.ts";
-import { centralTlsEnv, ROOT, startBun } from "../../lib/tooling/processes.ts";
-import { generateCertificates } from "../../lib/deployment/certs.ts";
-import { readCsv, Scope, waitForLine } from "../support/system.ts";
+import { runLoad, type LoadConfig, type PhaseResult } from "../../../lib/tooling/bench/central-load.ts";
+import { centralTlsEnv, ROOT, startBun } from "../../../lib/tooling/processes.ts";
+import { generateCertificates } from "../../../lib/deployment/certs.ts";
+import { readCsv, Scope, waitForLine } from "../../support/system.ts";
 
 let scope: Scope;
 beforeEach(() => {

@@ -4,8 +4,8 @@
 import { afterEach, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { countRows, Progress, type Output } from "../../lib/tooling/local/progress.ts";
-import { Scope } from "../support/system.ts";
+import { countRows, Progress, type Output } from "../../../lib/tooling/local/progress.ts";
+import { Scope } from "../../support/system.ts";
 
 const scope = new Scope();
 afterEach(() => scope.cleanup());
@@ -199,7 +199,7 @@ test("elsewhere (a pipe, CI) or on a terminal too small for the block: the log l
 test("Ctrl-C during the run: the terminal is given back with the log and the last figures, and the process ends by SIGINT", async () => {
   // A process of its own, as the signal ends it; its terminal is its stdout, read back here.
   const script = `
-    import { Progress } from ${JSON.stringify(join(import.meta.dir, "..", "..", "lib", "tooling", "local", "progress.ts"))};
+    import { Progress } from ${JSON.stringify(join(import.meta.dir, "..", "..", "..", "lib", "tooling", "local", "progress.ts"))};
     const out = { isTTY: true, columns: 80, rows: 12, write: (text) => process.stdout.write(text) };
     const progress = new Progress(out, ["client1"], [10]);
     progress.follow(1); // nothing listens on port 1: the block keeps its first figures
