@@ -1,7 +1,6 @@
 // Settings come from a file (the central's INI, the agency's YAML: the course's formats) and are
 // overridden by environment variables; every value is checked at start-up and a bad one stops it with a
 // message that names the key and its variable.
-import { parse as parseIni } from "ini";
 import { parseLogLevel, type LogLevel } from "./log.ts";
 
 export class ConfigError extends Error {
@@ -120,7 +119,11 @@ async function readFile(path: string, named: boolean): Promise<Map<string, unkno
     return new Map();
   }
   const text = await file.text();
-  return path.endsWith(".ini") ? iniSettings(path, text) : yamlSettings(path, text);
+  if (!path.endsWith(".ini")) return yamlSettings(path, text);
+  // Loaded only here, by the central: the agencies and gen-compose.ts (which imports the roles' file names)
+  // then need no package at all, so ./generar-compose.sh runs on a checkout without node_modules.
+  const { parse } = await import("ini");
+  return iniSettings(path, text, parse);
 }
 
 function yamlSettings(path: string, text: string): Map<string, unknown> {
@@ -152,7 +155,7 @@ function flatten(node: Record<string, unknown>, prefix = "", into = new Map<stri
 }
 
 /** The course's INI: settings in `[DEFAULT]` (or before any section); no other section means anything here. */
-function iniSettings(path: string, text: string): Map<string, unknown> {
+function iniSettings(path: string, text: string, parseIni: (text: string) => Record<string, unknown>): Map<string, unknown> {
   const settings = new Map<string, unknown>();
   for (const [name, value] of Object.entries(parseIni(text))) {
     if (value === null || typeof value !== "object") settings.set(name, value);

@@ -1,7 +1,7 @@
 // gen-compose.ts and lib/deployment/compose.ts: the compose file for N agencies (plain and --tls), argument checks, the
 // committed file.
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
@@ -233,6 +233,20 @@ describe("gen-compose.ts", () => {
     try {
       expect(genCompose(["0"], dir).code).toBe(0);
       expect(readFileSync(join(dir, DEFAULT_OUTPUT), "utf8")).toBe(renderCompose(0));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("the generator needs no package: it runs from a copy without node_modules, with installs off", () => {
+    // The course runs ./generar-compose.sh on a fresh checkout, before any `bun install`.
+    const dir = mkdtempSync(join(tmpdir(), "gen-compose-"));
+    try {
+      for (const path of ["gen-compose.ts", "lib"]) cpSync(join(ROOT, path), join(dir, path), { recursive: true });
+      const proc = Bun.spawnSync(["bun", "--no-install", "gen-compose.ts", "out.yaml", "2"], { cwd: dir, stderr: "pipe" });
+      expect(proc.stderr.toString()).not.toContain("Cannot find package");
+      expect(proc.exitCode).toBe(0);
+      expect(readFileSync(join(dir, "out.yaml"), "utf8")).toBe(renderCompose(2));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
