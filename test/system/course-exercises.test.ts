@@ -144,6 +144,7 @@ test("ej7: END is answered at the draw, so every agency's winners line comes aft
   for (const agency of agencies) expect(timeOf(agency, "consulta_ganadores")).toBeGreaterThanOrEqual(draw);
   // Each END's answer (its fin_apuestas) came before the draw, and the answers to the winners queries after it.
   const central_ = central.lines.map((line) => parseCourseLine(`server  | ${line}`)?.action);
+  expect(central_.filter((action) => action === "fin_apuestas")).toHaveLength(3);
   expect(central_.lastIndexOf("fin_apuestas")).toBeLessThan(central_.indexOf("sorteo"));
   expect(central_.indexOf("ganadores_enviados")).toBeGreaterThan(central_.indexOf("sorteo"));
   expectNoFail(central, ...agencies);
