@@ -3,9 +3,10 @@
 import { exitOnStartupError, StopSignals } from "./lib/startup.ts";
 
 const signals = new StopSignals();
-const [{ loadAgencyConfig }, { AgencyClient, StoppedError }, { Logger }] = await Promise.all([
+const [{ loadAgencyConfig }, { AgencyClient, StoppedError }, { SingleBet }, { Logger }] = await Promise.all([
   import("./lib/agency/config.ts"),
   import("./lib/agency/client.ts"),
+  import("./lib/agency/bet-source.ts"),
   import("./lib/log.ts"),
 ]);
 
@@ -24,7 +25,7 @@ log.info("config", "success", {
   log_level: written.logLevel ?? config.logLevel,
   batch_max_amount: config.batchMaxAmount,
   batch_window: config.batchWindow,
-  data_file: config.singleBet ? "none (single bet)" : config.dataFile,
+  data_file: config.singleBet ? SingleBet.NAME : config.dataFile,
   tls: config.tls ? "on" : "off",
 });
 

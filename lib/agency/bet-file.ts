@@ -35,21 +35,18 @@ export class BetFile implements BetSource {
   size = 0;
 
   constructor(
-    readonly path: string,
+    /** The file's path, as the config gives it. */
+    readonly name: string,
     private readonly onInvalid: (row: InvalidRow) => void,
   ) {}
-
-  get name(): string {
-    return this.path;
-  }
 
   /** The valid bets of the file, in file order, a chunk's worth at a time. */
   async *blocks(): AsyncGenerator<BetBlock> {
     let fd: number;
     try {
-      fd = openSync(this.path, "r");
+      fd = openSync(this.name, "r");
     } catch (error) {
-      throw (error as NodeJS.ErrnoException).code === "ENOENT" ? new Error(`bets file ${this.path} does not exist`) : error;
+      throw (error as NodeJS.ErrnoException).code === "ENOENT" ? new Error(`bets file ${this.name} does not exist`) : error;
     }
     this.fd = fd;
     this.size = fstatSync(fd).size;

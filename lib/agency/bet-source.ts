@@ -18,7 +18,8 @@ export interface BetSource {
 
 /** Exercise 5: the one bet the environment gives (NOMBRE, APELLIDO, DOCUMENTO, NACIMIENTO, NUMERO), sent as a file of one would be. */
 export class SingleBet implements BetSource {
-  readonly name = "none (single bet)";
+  static readonly NAME = "none (single bet)";
+  readonly name = SingleBet.NAME;
   readonly size = 1;
   bytesRead = 0;
 

@@ -6,6 +6,7 @@ import { MessageType, messageName, type Message } from "../protocol/index.ts";
 import { StorageFailedError, type BetStore } from "../storage/store.ts";
 import type { Backlog } from "../transport/backlog.ts";
 import type { ConnectionLink, Session } from "../transport/session.ts";
+import { utf8Text } from "../util/utf8.ts";
 import { certifiedIdentity, type CertifiedIdentity } from "./certificate.ts";
 import { DrawCancelledError, RefusedError, type AdmittedBatch, type Lottery } from "./lottery.ts";
 import type { CentralStats } from "./stats.ts";
@@ -210,7 +211,7 @@ export class AgencySession implements Session {
 
   /** The course's echo server: the payload goes back unchanged, and its text is logged. */
   private echo(message: Extract<Message, { type: MessageType.Echo }>): Message {
-    const text = Buffer.from(message.payload).toString("utf8");
+    const text = utf8Text(message.payload, 0, message.payload.length);
     const msg = text.length > MAX_ECHO_LOG_CHARS ? `${text.slice(0, MAX_ECHO_LOG_CHARS)}… (${message.payload.length} bytes)` : text;
     this.context.log.info("receive_message", "success", { ip: this.link.ip, msg });
     return message;
