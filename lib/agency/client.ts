@@ -3,6 +3,7 @@ import type { Logger } from "../log.ts";
 import { isTransientRefusal, MessageType, messageName, type Message } from "../protocol/index.ts";
 import { ConnectionLostError, type CentralConnection, type Resolver } from "../transport/central-connection.ts";
 import { Stop } from "../util/stop.ts";
+import { utf8Text } from "../util/utf8.ts";
 import { BatchEncoder } from "./batch-encoder.ts";
 import { BetFile } from "./bet-file.ts";
 import { SingleBet, type BetSource } from "./bet-source.ts";
@@ -152,7 +153,7 @@ export class AgencyClient {
     const inFlightLimit = this.pacer.paced ? 1 : this.config.batchWindow;
     for (;;) {
       while (this.inFlight.length < inFlightLimit && (await this.fillUnsent())) {
-        await this.beforeMessage();
+        await this.pacer.beforeMessage();
         const count = this.window.encodeFrom(this.encoder, this.sent);
         this.sent += count;
         this.inFlight.push(count);
@@ -178,7 +179,7 @@ export class AgencyClient {
     }
 
     // END is the draw's barrier: the central answers it once every agency has sent its own.
-    await this.beforeMessage();
+    await this.pacer.beforeMessage();
     connection.send({ type: MessageType.End, agency: this.config.id });
     const ended = await this.takeAnswer(connection);
     if (ended.type !== MessageType.Ok) throw this.unexpected(ended);
@@ -186,7 +187,7 @@ export class AgencyClient {
       throw new AgencyFailedError(`the central holds ${ended.count} of our bets, we sent ${this.acknowledged}`);
     }
 
-    await this.beforeMessage();
+    await this.pacer.beforeMessage();
     connection.send({ type: MessageType.WinnersQuery, agency: this.config.id });
     const answer = await this.takeAnswer(connection);
     if (answer.type !== MessageType.Winners) throw this.unexpected(answer);
@@ -204,11 +205,11 @@ export class AgencyClient {
     const { id, loopAmount } = this.config;
     if (this.echoed === loopAmount) return;
     while (this.echoed < loopAmount) {
-      await this.beforeMessage();
+      await this.pacer.beforeMessage();
       const msg = `[CLIENT ${id}] Message N°${this.echoed + 1}`;
       connection.send({ type: MessageType.Echo, payload: utf8.encode(msg) });
       const reply = await this.takeAnswer(connection);
-      const echoed = reply.type === MessageType.Echo ? Buffer.from(reply.payload).toString("utf8") : undefined;
+      const echoed = reply.type === MessageType.Echo ? utf8Text(reply.payload, 0, reply.payload.length) : undefined;
       if (echoed !== msg) {
         this.log.error("receive_message", "fail", { client_id: id, msg, error: `the central answered ${echoed === undefined ? messageName(reply.type) : JSON.stringify(echoed)}` });
         throw new AgencyFailedError(`the echo of ${JSON.stringify(msg)} came back different`);
@@ -219,19 +220,10 @@ export class AgencyClient {
     this.log.info("loop_finished", "success", { client_id: id });
   }
 
-  /** Waits for the next message's turn (paced mode); a stop meanwhile ends the run. */
-  private async beforeMessage(): Promise<void> {
-    if (!this.pacer.paced) return;
-    await this.pacer.beforeMessage();
-    if (this.stopping.requested) throw new StoppedError("stopped");
-  }
-
   /** The next answer, taken when paced mode says (half a period after it came); a stop meanwhile ends the run. */
   private async takeAnswer(connection: CentralConnection): Promise<Message> {
     const answer = await this.receive(connection);
-    if (!this.pacer.paced) return answer;
     await this.pacer.beforeAnswer();
-    if (this.stopping.requested) throw new StoppedError("stopped");
     return answer;
   }
 

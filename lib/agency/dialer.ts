@@ -59,16 +59,13 @@ export class Dialer {
         await this.stopping.until(Bun.sleep(delay * (0.5 + Math.random() / 2)));
         if (this.stopping.requested) throw new StoppedError("stopped");
       }
+      let connection: CentralConnection;
       try {
-        const connection = await CentralConnection.open(this.config.serverAddress, {
+        connection = await CentralConnection.open(this.config.serverAddress, {
           tls: this.config.tls,
           resolve: this.resolve,
           attempt: this.attemptsInRun,
         });
-        this.current = connection;
-        if (this.stopping.requested) connection.close();
-        this.log.info("connect", "success", { server, attempt });
-        return connection;
       } catch (error) {
         const message = String((error as Error).message);
         if (error instanceof CentralUntrustedError) {
@@ -80,7 +77,16 @@ export class Dialer {
         // A central not there yet is the normal start of a run: a failure only once the time is up.
         const level = performance.now() >= deadline ? "ERROR" : "DEBUG";
         this.log.log(level, "connect", level === "ERROR" ? "fail" : "in_progress", { server, attempt, error: message });
+        continue;
       }
+      this.current = connection;
+      if (this.stopping.requested) {
+        // The stop came while this attempt was under way: no session starts.
+        connection.close();
+        throw new StoppedError("stopped");
+      }
+      this.log.info("connect", "success", { server, attempt });
+      return connection;
     }
   }
 

@@ -1,4 +1,5 @@
 import type { Stop } from "../util/stop.ts";
+import { StoppedError } from "./errors.ts";
 
 /**
  * Paced mode, when `loop.period` is above 0 (the course's harness sets 150ms): the agency sends one message a
@@ -35,7 +36,10 @@ export class Pacer {
     return this.periodMs > 0;
   }
 
-  /** Before a message: at once for the run's first, half a period after the last answer was taken for any other. */
+  /**
+   * Before a message: at once for the run's first, half a period after the last answer was taken for any
+   * other; StoppedError if the stop came meanwhile. Unpaced, at once.
+   */
   async beforeMessage(): Promise<void> {
     if (!this.started) {
       this.started = true;
@@ -44,7 +48,7 @@ export class Pacer {
     await this.halfPeriod();
   }
 
-  /** Before an answer is taken (logged, acted on): half a period after it arrived. */
+  /** Before an answer is taken (logged, acted on): half a period after it arrived; StoppedError if the stop came meanwhile. */
   async beforeAnswer(): Promise<void> {
     await this.halfPeriod();
   }
@@ -56,6 +60,8 @@ export class Pacer {
   }
 
   private async halfPeriod(): Promise<void> {
-    if (this.paced) await this.stopping.until(this.sleep(this.periodMs / 2));
+    if (!this.paced) return;
+    await this.stopping.until(this.sleep(this.periodMs / 2));
+    if (this.stopping.requested) throw new StoppedError("stopped");
   }
 }

@@ -1,6 +1,8 @@
 // Paced mode's waits, with a clock of the test's own: none before the run's first message, half a period
-// before every later one and before every answer is taken, none at all at period 0, and a stop ends a wait.
+// before every later one and before every answer is taken, none at all at period 0, and a stop ends a wait
+// with StoppedError.
 import { expect, test } from "bun:test";
+import { StoppedError } from "../../lib/agency/errors.ts";
 import { MIN_PACED_RUN_MS, Pacer } from "../../lib/agency/pacer.ts";
 import { Stop } from "../../lib/util/stop.ts";
 
@@ -41,14 +43,17 @@ test("period 0 waits for nothing", async () => {
   expect(clock.asked).toEqual([]);
 });
 
-test("a stop ends a wait under way at once", async () => {
+test("a stop ends a wait under way at once, with StoppedError: the run takes no further step", async () => {
   const clock = heldSleeps();
   const stop = new Stop();
   const pacer = new Pacer(60_000, stop, clock.sleep);
-  const waiting = pacer.beforeAnswer();
-  stop.request();
-  await waiting;
-  expect(clock.asked).toEqual([30_000]);
+  await pacer.beforeMessage();
+  for (const wait of [() => pacer.beforeAnswer(), () => pacer.beforeMessage()]) {
+    const waiting = wait();
+    stop.request();
+    await expect(waiting).rejects.toBeInstanceOf(StoppedError);
+  }
+  expect(clock.asked).toEqual([30_000, 30_000]);
 });
 
 test("a paced run ends no sooner than MIN_PACED_RUN_MS after the process started; an unpaced one at once", async () => {

@@ -6,6 +6,7 @@ import { afterEach, expect, test } from "bun:test";
 import type { TCPSocketListener } from "bun";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { StoppedError } from "../../lib/agency/errors.ts";
 import { CONNECT_TIMEOUT_MS } from "../../lib/transport/central-connection.ts";
 import { forEachLine, ROOT, type RunningProcess } from "../../lib/tooling/processes.ts";
 import { MessageType, SHUTTING_DOWN_REASON, tooManyConnectionsReason } from "../../lib/protocol/index.ts";
@@ -199,6 +200,26 @@ test("an attempt to an address that never answers is given up, and the next atte
   expect(agency.lines.join("\n")).toContain(
     `action: connect | result: in_progress | server: lotterycentral:${central.port} | attempt: 1 | error: no connection within ${CONNECT_TIMEOUT_MS} ms`,
   );
+});
+
+test("a stop while a connection attempt is under way starts no session: no connect success, no bet sent", async () => {
+  const [file] = await makeDataset(scope.dir("lottery-dns-"), [50]);
+  const memory = new MemoryCentral();
+  const central = listen({ request: (message, session) => memory.answer(message, session) });
+  const asked = Promise.withResolvers<void>();
+  const answer = Promise.withResolvers<string[]>();
+  const agency = await agencyOf(file!, `lotterycentral:${central.port}`, () => {
+    asked.resolve();
+    return answer.promise;
+  });
+  const running = agency.run();
+  // The attempt is looking the name up when SIGTERM comes; the address comes after.
+  await asked.promise;
+  await agency.stop("SIGTERM");
+  answer.resolve(["127.0.0.1"]);
+  await expect(running).rejects.toBeInstanceOf(StoppedError);
+  expect(agency.lines.join("")).not.toContain("action: connect | result: success");
+  expect(memory.documents).toEqual([]);
 });
 
 test("attempts go round a name's addresses: a dead first address is not tried for ever", async () => {

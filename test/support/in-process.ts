@@ -62,9 +62,9 @@ export async function startInProcess(
   return { server, storage, lines, fatal: fatal.promise, line, count };
 }
 
-/** An agency run in this process with `resolve` as its name lookup; `lines` are its log lines. */
+/** An agency run in this process with `resolve` as its name lookup; `lines` are its log lines, `stop` is its SIGTERM. */
 export async function inProcessAgency(env: Record<string, string>, resolve: (host: string) => Promise<string[]>, level: LogLevel = "INFO") {
   const lines: string[] = [];
   const client = new AgencyClient(await loadAgencyConfig(env), new Logger(level, (line) => lines.push(line)), resolve);
-  return { run: () => client.run(), lines };
+  return { run: () => client.run(), stop: (signal: string) => client.stop(signal), lines };
 }
