@@ -15,8 +15,8 @@ export interface TlsMaterial {
  */
 export function tlsSettings(prefix: "SERVER" | "CLI", format: "ini" | "yaml") {
   const path = (name: keyof TlsMaterial): Setting<string> => ({
-    key: format === "ini" ? `${prefix}_TLS_${name.toUpperCase()}` : `tls.${name}`,
-    env: `${prefix}_TLS_${name.toUpperCase()}`,
+    key: format === "ini" ? tlsVariable(prefix, name) : `tls.${name}`,
+    env: tlsVariable(prefix, name),
     fallback: "",
     read: nonEmpty,
   });
@@ -25,11 +25,14 @@ export function tlsSettings(prefix: "SERVER" | "CLI", format: "ini" | "yaml") {
 
 export type TlsSettings = ReturnType<typeof tlsSettings>;
 
-/** The environment that gives a role these TLS files: the variables are the settings' own. */
+/** The variable that gives a role's TLS file: SERVER_TLS_CERT, CLI_TLS_KEY and so on. */
+function tlsVariable(prefix: "SERVER" | "CLI", name: keyof TlsMaterial): string {
+  return `${prefix}_TLS_${name.toUpperCase()}`;
+}
+
+/** The environment that gives a role these TLS files, by the settings' variables. */
 export function tlsEnv(prefix: "SERVER" | "CLI", files: TlsMaterial): Record<string, string> {
-  // The variables' names do not depend on the file format.
-  const { tlsCert, tlsKey, tlsCa } = tlsSettings(prefix, "ini");
-  return { [tlsCert.env]: files.cert, [tlsKey.env]: files.key, [tlsCa.env]: files.ca };
+  return { [tlsVariable(prefix, "cert")]: files.cert, [tlsVariable(prefix, "key")]: files.key, [tlsVariable(prefix, "ca")]: files.ca };
 }
 export type TlsPaths = Record<keyof TlsSettings, string>;
 

@@ -220,11 +220,11 @@ export class ConnectionServer {
   private reply(socket: ClientSocket, answer: ReturnType<Session["handle"]>): void {
     const { replies, peer } = socket.data;
     if (!(answer instanceof Promise)) {
-      replies.add(answer, false);
+      replies.addSettled(answer);
       this.updateFlow(socket);
       return this.writeAnswers(socket);
     }
-    const slot = replies.add(undefined, true);
+    const slot = replies.addPending();
     this.updateFlow(socket);
     // Handled at once: an answer that fails before its turn must not count as an unhandled rejection,
     // which ends the process.

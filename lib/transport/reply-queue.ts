@@ -27,10 +27,18 @@ export class ReplyQueue {
     return this.slots.length;
   }
 
-  /** Queues a request's answer: known now, or (pending) settled later with `settle`. */
-  add(message: Message | undefined, pending: boolean): ReplySlot {
+  /** Queues a request's answer, known now (undefined: none). */
+  addSettled(message: Message | undefined): void {
+    this.push({ settled: true, message });
+  }
+
+  /** Queues a place for a request's answer, given later with `settle`. */
+  addPending(): ReplySlot {
+    return this.push({ settled: false, message: undefined });
+  }
+
+  private push(slot: ReplySlot): ReplySlot {
     if (this.slots === NO_SLOTS) this.slots = [];
-    const slot = { settled: !pending, message };
     this.slots.push(slot);
     return slot;
   }

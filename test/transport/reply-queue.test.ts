@@ -18,9 +18,9 @@ test("a settled answer waits for every one before it; then they leave together, 
   const queue = new ReplyQueue();
   const { sent, writer } = frames();
   const out = new FrameWriter(64);
-  const first = queue.add(undefined, true);
-  queue.add(ok(2), false);
-  const third = queue.add(undefined, true);
+  const first = queue.addPending();
+  queue.addSettled(ok(2));
+  const third = queue.addPending();
   expect(queue.length).toBe(3);
   expect(queue.writeSettled(writer, out)).toBe(0);
   let emptied = false;
@@ -38,8 +38,8 @@ test("a settled answer waits for every one before it; then they leave together, 
 test("an answer of none (a closing connection) takes its turn and sends nothing", () => {
   const queue = new ReplyQueue();
   const { sent, writer } = frames();
-  queue.add(undefined, false);
-  queue.add(ok(7), false);
+  queue.addSettled(undefined);
+  queue.addSettled(ok(7));
   expect(queue.writeSettled(writer, new FrameWriter(64))).toBe(2);
   expect(sent).toEqual([7]);
 });

@@ -12,12 +12,12 @@ interface ProfileNode {
 /** Function name @ file name: a sample goes to the first group whose pattern matches a frame, innermost first. */
 const GROUPS: [string, RegExp][] = [
   ["log lines", /^(log|info|debug|warning|enabled|formatLine|formatValue|timestamp|writeLine|reserve|flushLines|writeOut|writeSync|toISOString)@(log\.(ts|js))?$/],
-  ["replies (ordered queue, OK frames, their sends)", /^(reply|add|settle|writeSettled|whenEmpty|writeAnswers|writeSoon|gatherSoon|write|send|sendGathered|sendAllGathered|flushed|writeMessage|encodeMessage|start|field|ensure|finish|take)@(connection-server|reply-queue|socket-writer|writer|messages)\.(ts|js)$/],
+  ["replies (ordered queue, OK frames, their sends)", /^(reply|addSettled|addPending|push|settle|writeSettled|whenEmpty|writeAnswers|writeSoon|gatherSoon|write|send|sendGathered|sendAllGathered|flushed|writeMessage|encodeMessage|start|field|ensure|finish|take)@(connection-server|reply-queue|socket-writer|writer|messages)\.(ts|js)$/],
   ["flow control (measure, decide, act)", /^(updateFlow|update|measure|decide|act|admitWaiting|isWaiting|resume|drain|forget)@(connection-server|flow-control)\.(ts|js)$/],
   ["row formatting (store)", /^(formatRows|field|fields|digits|integer|beginField|endRow|reserve|quotedField)@(store|csv-writer)\.(ts|js)$/],
   ["write and sync (store)", /^(flushGroup|flushEnds|append|fdatasync|fdatasyncCb|fsyncSync|syncData)@/],
   ["checks (Lottery.admit)", /^(admit|betFieldsError|checkName|codePoints|isPastDate|isUtf8|get fieldsAreUtf8|fieldsAreUtf8|betNumber|digitsValue|isWinningNumber|rangeText|checkAgency|isAgency)@/],
-  ["decode (frames, BetBlock.over)", /^(over|walk|parseBets|parseMessage|decodeMessage|completePartial|gather|payloadSize|push|readLength|fieldEnd|integer|string|rest)@(bet-block|messages|decoder|fields)\.(ts|js)$/],
+  ["decode (frames, BetBlock.over)", /^(over|walk|parseBets|parseMessage|decodeMessage|decodeWith|decode|completePartial|gather|payloadSize|push|readLength|fieldEnd|integer|string|rest)@(bet-block|messages|decoder|fields)\.(ts|js)$/],
   ["per connection (open, hello, close, idle sweep)", /^(onOpen|accept|open|onClose|close|closeIdle|hello|claim|release|hangUp|hangUpWith)@(connection-server|connection|agency-session|sessions)\.(ts|js)$/],
   ["event-loop turns (data callbacks, promises)", /^(onData|onFrame|data|handle|dispatch|bets|storeBets|idle|asyncFunctionDrive|run)@/],
 ];
