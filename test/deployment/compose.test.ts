@@ -1,11 +1,10 @@
 // gen-compose.ts and lib/deployment/compose.ts: the compose file for N agencies (plain and --tls), argument checks, the
 // committed file.
-import { describe, expect, test } from "bun:test";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { afterEach, describe, expect, test } from "bun:test";
+import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { genCompose } from "../support/system.ts";
+import { genCompose, Scope } from "../support/system.ts";
 import {
   DEFAULT_OUTPUT,
   DEFAULT_STACK_OUTPUT,
@@ -17,6 +16,8 @@ import {
 } from "../../lib/deployment/compose.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
+const scope = new Scope();
+afterEach(() => scope.cleanup());
 
 type Service = {
   container_name: string;
@@ -190,90 +191,70 @@ describe("parseComposeArgs", () => {
 
 describe("gen-compose.ts", () => {
   test("writes OUTPUT for N and a bad N leaves it untouched with usage and exit 2", () => {
-    const dir = mkdtempSync(join(tmpdir(), "gen-compose-"));
-    try {
-      const out = join(dir, "compose.yaml");
-      const ok = genCompose([out, "2"], dir);
-      expect(ok.code).toBe(0);
-      expect(readFileSync(out, "utf8")).toBe(renderCompose(2));
-      // .data/agency-1.csv and -2.csv do not exist next to it: warned about, not fatal.
-      expect(ok.stderr).toContain("warning");
+    const dir = scope.dir("gen-compose-");
+    const out = join(dir, "compose.yaml");
+    const ok = genCompose([out, "2"], dir);
+    expect(ok.code).toBe(0);
+    expect(readFileSync(out, "utf8")).toBe(renderCompose(2));
+    // .data/agency-1.csv and -2.csv do not exist next to it: warned about, not fatal.
+    expect(ok.stderr).toContain("warning");
 
-      writeFileSync(out, "sentinel\n");
-      for (const bad of [["abc"], ["-3"], ["2.5"], ["100000"], []]) {
-        const res = genCompose(bad.length ? [out, ...bad] : [], dir);
-        expect(res.code).toBe(2);
-        expect(res.stderr).toContain("usage: bun gen-compose.ts [--stack] [--tls] [--keep-bets] [OUTPUT] N");
-        expect(readFileSync(out, "utf8")).toBe("sentinel\n");
-      }
-      // A single bad argument (taken as N) does not create the default output either.
-      expect(genCompose(["nope"], dir).code).toBe(2);
-      expect(existsSync(join(dir, DEFAULT_OUTPUT))).toBe(false);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+    writeFileSync(out, "sentinel\n");
+    for (const bad of [["abc"], ["-3"], ["2.5"], ["100000"], []]) {
+      const res = genCompose(bad.length ? [out, ...bad] : [], dir);
+      expect(res.code).toBe(2);
+      expect(res.stderr).toContain("usage: bun gen-compose.ts [--stack] [--tls] [--keep-bets] [OUTPUT] N");
+      expect(readFileSync(out, "utf8")).toBe("sentinel\n");
     }
+    // A single bad argument (taken as N) does not create the default output either.
+    expect(genCompose(["nope"], dir).code).toBe(2);
+    expect(existsSync(join(dir, DEFAULT_OUTPUT))).toBe(false);
   });
 
   test("--tls writes the TLS compose file and warns when the certificates are not there yet", () => {
-    const dir = mkdtempSync(join(tmpdir(), "gen-compose-"));
-    try {
-      const out = join(dir, "compose.yaml");
-      const res = genCompose([out, "2", "--tls"], dir);
-      expect(res.code).toBe(0);
-      expect(readFileSync(out, "utf8")).toBe(renderCompose(2, { tls: true }));
-      expect(res.stderr).toContain("certificate file(s) missing");
-      expect(res.stderr).toContain("bun run gen-certs --agencies 2");
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const dir = scope.dir("gen-compose-");
+    const out = join(dir, "compose.yaml");
+    const res = genCompose([out, "2", "--tls"], dir);
+    expect(res.code).toBe(0);
+    expect(readFileSync(out, "utf8")).toBe(renderCompose(2, { tls: true }));
+    expect(res.stderr).toContain("certificate file(s) missing");
+    expect(res.stderr).toContain("bun run gen-certs --agencies 2");
   });
 
   test("one argument writes docker-compose-dev.yaml in the working directory", () => {
-    const dir = mkdtempSync(join(tmpdir(), "gen-compose-"));
-    try {
-      expect(genCompose(["0"], dir).code).toBe(0);
-      expect(readFileSync(join(dir, DEFAULT_OUTPUT), "utf8")).toBe(renderCompose(0));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const dir = scope.dir("gen-compose-");
+    expect(genCompose(["0"], dir).code).toBe(0);
+    expect(readFileSync(join(dir, DEFAULT_OUTPUT), "utf8")).toBe(renderCompose(0));
   });
 
   test("the generator needs no package: it runs from a copy without node_modules, with installs off", () => {
     // The course runs ./generar-compose.sh on a fresh checkout, before any `bun install`.
-    const dir = mkdtempSync(join(tmpdir(), "gen-compose-"));
-    try {
-      for (const path of ["gen-compose.ts", "lib"]) cpSync(join(ROOT, path), join(dir, path), { recursive: true });
-      const proc = Bun.spawnSync(["bun", "--no-install", "gen-compose.ts", "out.yaml", "2"], { cwd: dir, stderr: "pipe" });
-      expect(proc.stderr.toString()).not.toContain("Cannot find package");
-      expect(proc.exitCode).toBe(0);
-      expect(readFileSync(join(dir, "out.yaml"), "utf8")).toBe(renderCompose(2));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const dir = scope.dir("gen-compose-");
+    for (const path of ["gen-compose.ts", "lib"]) cpSync(join(ROOT, path), join(dir, path), { recursive: true });
+    const proc = Bun.spawnSync(["bun", "--no-install", "gen-compose.ts", "out.yaml", "2"], { cwd: dir, stderr: "pipe" });
+    expect(proc.stderr.toString()).not.toContain("Cannot find package");
+    expect(proc.exitCode).toBe(0);
+    expect(readFileSync(join(dir, "out.yaml"), "utf8")).toBe(renderCompose(2));
   });
 
   test("generar-compose.sh OUTPUT N is the same generator", () => {
-    const dir = mkdtempSync(join(tmpdir(), "gen-compose-"));
-    try {
-      const out = join(dir, "c.yaml");
-      const proc = Bun.spawnSync(["sh", join(ROOT, "generar-compose.sh"), out, "3"], { cwd: dir, stderr: "pipe" });
-      expect(proc.exitCode).toBe(0);
-      expect(readFileSync(out, "utf8")).toBe(renderCompose(3));
-      const bad = Bun.spawnSync(["sh", join(ROOT, "generar-compose.sh"), out], { cwd: dir, stderr: "pipe" });
-      expect(bad.exitCode).toBe(2);
-      // It passes --tls on.
-      const tls = Bun.spawnSync(["sh", join(ROOT, "generar-compose.sh"), out, "3", "--tls"], { cwd: dir, stderr: "pipe" });
-      expect(tls.exitCode).toBe(0);
-      expect(readFileSync(out, "utf8")).toBe(renderCompose(3, { tls: true }));
-      const onlyFlag = Bun.spawnSync(["sh", join(ROOT, "generar-compose.sh"), "--tls", out], { cwd: dir, stderr: "pipe" });
-      expect(onlyFlag.exitCode).toBe(2);
-      // And --keep-bets.
-      const kept = Bun.spawnSync(["sh", join(ROOT, "generar-compose.sh"), "--keep-bets", out, "1"], { cwd: dir, stderr: "pipe" });
-      expect(kept.exitCode).toBe(0);
-      expect(readFileSync(out, "utf8")).toBe(renderCompose(1, { keepBets: true }));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const dir = scope.dir("gen-compose-");
+    const out = join(dir, "c.yaml");
+    const proc = Bun.spawnSync(["sh", join(ROOT, "generar-compose.sh"), out, "3"], { cwd: dir, stderr: "pipe" });
+    expect(proc.exitCode).toBe(0);
+    expect(readFileSync(out, "utf8")).toBe(renderCompose(3));
+    const bad = Bun.spawnSync(["sh", join(ROOT, "generar-compose.sh"), out], { cwd: dir, stderr: "pipe" });
+    expect(bad.exitCode).toBe(2);
+    // It passes --tls on.
+    const tls = Bun.spawnSync(["sh", join(ROOT, "generar-compose.sh"), out, "3", "--tls"], { cwd: dir, stderr: "pipe" });
+    expect(tls.exitCode).toBe(0);
+    expect(readFileSync(out, "utf8")).toBe(renderCompose(3, { tls: true }));
+    const onlyFlag = Bun.spawnSync(["sh", join(ROOT, "generar-compose.sh"), "--tls", out], { cwd: dir, stderr: "pipe" });
+    expect(onlyFlag.exitCode).toBe(2);
+    // And --keep-bets.
+    const kept = Bun.spawnSync(["sh", join(ROOT, "generar-compose.sh"), "--keep-bets", out, "1"], { cwd: dir, stderr: "pipe" });
+    expect(kept.exitCode).toBe(0);
+    expect(readFileSync(out, "utf8")).toBe(renderCompose(1, { keepBets: true }));
   });
 
   test("the committed docker-compose-dev.yaml is the output for N=5", () => {
