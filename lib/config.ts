@@ -50,8 +50,10 @@ export function logLevel(text: string): LogLevel {
 
 /** Milliseconds in one of each unit of a Go duration (the course's client is in Go: "150ms", "5s", "1m30s"). */
 const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, "\u00b5s": 1e-3, "\u03bcs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const DURATION = /^(?:(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$/;
-const DURATION_PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/g;
+/** One amount and its unit; the units longest first, so that "ms" is not read as "m". */
+const PART = `(\\d+(?:\\.\\d*)?|\\.\\d+)(${Object.keys(DURATION_UNITS).sort((a, b) => b.length - a.length).join("|")})`;
+const DURATION = new RegExp(`^(?:${PART})+$`);
+const DURATION_PART = new RegExp(PART, "g");
 
 /** A Go duration ("150ms", "0m20s", "1.5s"; "0" alone needs no unit) as milliseconds, at most `maxMs`. */
 export function duration(maxMs: number): (text: string) => number {
