@@ -1,5 +1,5 @@
 import { BET_FIELD_COUNT, BET_RANGES, BetField, encodeFields, newFieldRanges, type BetFields, type FieldRanges } from "./bet.ts";
-import { withCapacity } from "../util/bytes.ts";
+import { int32Array, withCapacity } from "../util/bytes.ts";
 import { FIELD_LENGTH_BYTES, fieldEnd, writeFieldLength } from "../util/fields.ts";
 import { rangeText } from "../util/utf8.ts";
 // simdutf in native code: a whole frame's bytes in about the time the rules take for one bet.
@@ -66,7 +66,7 @@ export class BetBlock {
     let count = 0;
     let lengthBits = 0;
     while (offset < bytes.length) {
-      if (at + BET_RANGES > ranges.length) ranges = withCapacity(ranges, at + BET_RANGES, at, (size) => new Int32Array(size));
+      if (at + BET_RANGES > ranges.length) ranges = withCapacity(ranges, at + BET_RANGES, at, int32Array);
       for (let field = 0; field < BET_FIELD_COUNT; field++) {
         const start = offset + FIELD_LENGTH_BYTES;
         offset = fieldEnd(bytes, offset);
@@ -139,7 +139,7 @@ export class BetBlock {
     for (let field = 0; field < BET_FIELD_COUNT; field++) needed += ranges[2 * field + 1]! - ranges[2 * field]!;
     if (needed > this.buffer.length) this.buffer = withCapacity(this.buffer, needed, used);
     const buffer = this.buffer;
-    if (at + BET_RANGES > this.ranges.length) this.ranges = withCapacity(this.ranges, at + BET_RANGES, at, (size) => new Int32Array(size));
+    if (at + BET_RANGES > this.ranges.length) this.ranges = withCapacity(this.ranges, at + BET_RANGES, at, int32Array);
     const own = this.ranges;
     let offset = used;
     for (let field = 0; field < BET_FIELD_COUNT; field++) {

@@ -2,7 +2,7 @@
 // storage.
 // simdutf in native code: a chunk's whole lines in one pass, cheaper than each field's bytes in JS.
 import { isUtf8 } from "node:buffer";
-import { withCapacity } from "../util/bytes.ts";
+import { int32Array, withCapacity } from "../util/bytes.ts";
 import type { CsvRecord, RecordCallback } from "./csv-record.ts";
 import { MAX_RECORD_BYTES, OVERLONG, RecordScan, UNFINISHED } from "./csv-scan.ts";
 
@@ -199,7 +199,7 @@ export class CsvParser {
     ranges[0] = start;
     for (let i = start; i < end; i++) {
       if (bytes[i] !== COMMA) continue;
-      if (at + 4 > ranges.length) ranges = record.ranges = withCapacity(ranges, at + 4, at + 1, (size) => new Int32Array(size));
+      if (at + 4 > ranges.length) ranges = record.ranges = withCapacity(ranges, at + 4, at + 1, int32Array);
       ranges[at + 1] = i;
       ranges[at + 2] = i + 1;
       at += 2;
@@ -226,7 +226,7 @@ export class CsvParser {
     let fields = 0;
     let i = start;
     for (;;) {
-      if (2 * fields + 2 > ranges.length) ranges = this.record.ranges = withCapacity(ranges, 2 * fields + 2, 2 * fields, (size) => new Int32Array(size));
+      if (2 * fields + 2 > ranges.length) ranges = this.record.ranges = withCapacity(ranges, 2 * fields + 2, 2 * fields, int32Array);
       ranges[2 * fields] = written;
       if (i < end && bytes[i] === QUOTE) {
         // Quoted field: up to the closing quote, a doubled quote standing for one.

@@ -3,6 +3,10 @@
 /** The typed arrays kept as growing buffers: bytes, field ranges, samples. */
 type GrowingArray = Uint8Array | Int32Array | Float64Array;
 
+/** Allocators for withCapacity's other kinds of array. */
+export const int32Array = (size: number): Int32Array<ArrayBuffer> => new Int32Array(size);
+export const float64Array = (size: number): Float64Array<ArrayBuffer> => new Float64Array(size);
+
 /**
  * A buffer of at least `size` elements starting with the first `kept` ones of `buffer`: itself when big
  * enough, else a new one from `allocate` (a Uint8Array unless told otherwise, such as a Buffer or an

@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import { certificatePaths } from "../../deployment/certs.ts";
 import { MessageType, messageName } from "../../protocol/index.ts";
 import type { TlsMaterial } from "../../tls.ts";
-import { withCapacity } from "../../util/bytes.ts";
+import { float64Array, withCapacity } from "../../util/bytes.ts";
 import { AgencyConnection, type LoadEvents } from "./load-connection.ts";
 import { agencyFrames, betPool } from "./load-frames.ts";
 import { ownCpuSeconds, processCpuSeconds, processPeakRssMb } from "./measure.ts";
@@ -89,7 +89,7 @@ class LatencyLog {
   private count = 0;
 
   add(ms: number): void {
-    this.values = withCapacity(this.values, this.count + 1, this.count, (size) => new Float64Array(size));
+    this.values = withCapacity(this.values, this.count + 1, this.count, float64Array);
     this.values[this.count++] = ms;
   }
 

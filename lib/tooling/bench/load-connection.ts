@@ -3,7 +3,7 @@
 import type { Socket } from "bun";
 import { decodeMessage, encodeMessage, FrameDecoder, MAX_REPLY_BYTES, MessageType, messageName, type Message } from "../../protocol/index.ts";
 import { SocketWriter } from "../../transport/socket-writer.ts";
-import { withCapacity } from "../../util/bytes.ts";
+import { float64Array, int32Array, withCapacity } from "../../util/bytes.ts";
 import type { TlsMaterial } from "../../tls.ts";
 
 /** What a connection tells the load generator, and the one setting it reads. */
@@ -54,8 +54,8 @@ class InFlight {
     this.bets.copyWithin(0, this.head, this.end);
     this.head = 0;
     this.end = length;
-    this.times = withCapacity(this.times, length + 1, length, (size) => new Float64Array(size));
-    this.bets = withCapacity(this.bets, length + 1, length, (size) => new Int32Array(size));
+    this.times = withCapacity(this.times, length + 1, length, float64Array);
+    this.bets = withCapacity(this.bets, length + 1, length, int32Array);
   }
 }
 
