@@ -42,6 +42,8 @@ export class BetFile implements BetSource {
 
   /** The valid bets of the file, in file order, a chunk's worth at a time. */
   async *blocks(): AsyncGenerator<BetBlock> {
+    // Closed before the first read (a stop during start-up): nothing to open, so nothing to leak.
+    if (this.closed) return;
     let fd: number;
     try {
       fd = openSync(this.name, "r");

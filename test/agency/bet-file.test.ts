@@ -1,6 +1,6 @@
 // BetFile: an agency's bets file read in chunks into blocks of encoded bets, invalid rows reported.
 import { afterEach, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BetFile, type InvalidRow } from "../../lib/agency/bet-file.ts";
 import type { BetFields } from "../../lib/bet/bet.ts";
@@ -64,4 +64,15 @@ test("a row that is not UTF-8 is reported with its line, and the rows around it 
 test("a missing file is named in the error", async () => {
   const path = join(scope.dir("lottery-betfile-"), "missing.csv");
   await expect(readAll(path)).rejects.toThrow(`bets file ${path} does not exist`);
+});
+
+test("a file closed before its first read (a stop during start-up) is never opened", async () => {
+  const path = join(scope.dir("lottery-betfile-"), "bets.csv");
+  writeFileSync(path, "Ana,Pérez,30000000,1990-01-01,7574\n");
+  const file = new BetFile(path, () => {});
+  const openFiles = () => readdirSync("/proc/self/fd").length;
+  const before = openFiles();
+  file.close();
+  expect(await Array.fromAsync(file.blocks())).toEqual([]);
+  expect(openFiles()).toBe(before);
 });
