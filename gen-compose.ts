@@ -11,7 +11,7 @@
  * so it reads server/config.ini and client/config.yaml (and with --tls .certs/) next to OUTPUT, and with --tls writes the per-agency
  * templates into that .certs/ (see lib/deployment/stack-file.ts).
  */
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { agencyDataPath, certPath, parseComposeArgs, renderCompose, tlsFiles, USAGE } from "./lib/deployment/compose.ts";
 import {
@@ -40,10 +40,16 @@ const fail = (message: string): never => {
 /** Paths with a missing file among `paths` (relative to OUTPUT's folder). */
 const missingOf = (paths: string[]) => paths.filter((path) => !existsSync(join(base, path)));
 
-/** Writes a sibling temp file and renames it, so a failed write never leaves a half-written file. */
+/**
+ * Writes a sibling temp file and renames it, so a failed write never leaves a half-written file. A path
+ * that is something else than a file (a symlink, /dev/stdout) is written through instead: a rename would
+ * put a file in its place.
+ */
 function writeAtomically(path: string, text: string, mode = 0o644): void {
-  const tmp = `${path}.${process.pid}.tmp`;
   try {
+    const existing = lstatSync(path, { throwIfNoEntry: false });
+    if (existing && !existing.isFile()) return writeFileSync(path, text);
+    const tmp = `${path}.${process.pid}.tmp`;
     writeFileSync(tmp, text, { mode });
     renameSync(tmp, path);
   } catch (err) {

@@ -1,7 +1,7 @@
 // gen-compose.ts and lib/deployment/compose.ts: the compose file for N agencies (plain and --tls), argument checks, the
 // committed file.
 import { afterEach, describe, expect, test } from "bun:test";
-import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, lstatSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { genCompose, Scope } from "../support/system.ts";
@@ -235,6 +235,17 @@ describe("gen-compose.ts", () => {
     expect(proc.stderr.toString()).not.toContain("Cannot find package");
     expect(proc.exitCode).toBe(0);
     expect(readFileSync(join(dir, "out.yaml"), "utf8")).toBe(renderCompose(2));
+  });
+
+  test("an OUTPUT that is a symlink (/dev/stdout is one) is written through, not replaced by a file", () => {
+    const dir = scope.dir("gen-compose-");
+    const target = join(dir, "real.yaml");
+    writeFileSync(target, "old\n");
+    const link = join(dir, "link.yaml");
+    symlinkSync(target, link);
+    expect(genCompose([link, "2"], dir).code).toBe(0);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(target, "utf8")).toBe(renderCompose(2));
   });
 
   test("generar-compose.sh OUTPUT N is the same generator", () => {
