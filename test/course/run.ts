@@ -14,9 +14,10 @@
  *        on tp0_testing_net: one that answers the same bytes (success) and one that answers something else (fail)
  *   ej4  SIGTERM to an agency, to the central, to the central without agencies, to both: each exits 0
  *   ej5  the first confirmation the agency prints names the bet of the last stored line the central printed
- *   ej6  files of 64 and 99 bets in batches of 10, of 16 in batches of 64, of 21 in batches of 99
+ *   ej6  files of 16, 21, 64 and 99 bets, each in batches of 64 and of 99 (smaller, exact, split)
  *   ej7  winners with 3 and with 5 agencies; then two lotteries in a row, each after `down`, on other files
- *   and  a course-sized generated dataset (78,697 bets, 5 agencies) through the same path
+ *   and  the Makefile's docker-compose-up and docker-compose-down; a course-sized generated dataset (78,697
+ *        bets, 5 agencies) through the same path
  *
  * In every case no line says `result: fail` before a stop, as the course requires. The course's own cases run
  * a 500-message loop at 150 ms that keeps the agencies alive while the logs are read (`logs -f` attached after
@@ -28,8 +29,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { COURSE_SIZES, generateDataset } from "../../lib/tooling/generate-data.ts";
 import { forEachLine } from "../../lib/tooling/processes.ts";
-import { check, expectedFromData, finish, logs, ROOT, run, step, tail, type Result } from "../docker/kit.ts";
-import { parseCourseLine, type CourseLine } from "../support/course-log.ts";
+import { check, expectedFromData, finish, followUntil, logs, ROOT, run, step, tail, type Result } from "../docker/kit.ts";
+import { parseCourseLine, type CourseLine, type CourseResult } from "../support/course-log.ts";
 
 const COMPOSE_FILE = "docker-compose-dev.yaml";
 /** Each case's bound: the course allows 300 s a test; ours take seconds. */
@@ -73,6 +74,11 @@ async function up(): Promise<boolean> {
 async function down(grace = 0): Promise<void> {
   await compose("stop", ...(grace > 0 ? ["-t", String(grace)] : []));
   await compose("down");
+}
+
+/** Whether a container is still running (`docker inspect`): what a stop of another must leave as it was. */
+async function running(container: string): Promise<boolean> {
+  return (await run(["docker", "inspect", "-f", "{{.State.Running}}", container])).out.trim() === "true";
 }
 
 /** `docker compose logs -f`, line by line as it comes, each with the harness's reading of it. */
@@ -174,7 +180,7 @@ interface RunOutcome {
   draws: number;
   winners: Map<string, number>;
   exits: Map<string, string>;
-  /** Order violations: a batch after the draw, a winners line or an exit before it. */
+  /** Order violations: a batch after the draw, a winners line or an agency's exit before it, the central's exit. */
   disorder: string[];
 }
 
@@ -190,6 +196,8 @@ async function runToExits(name: string, agencies: number): Promise<RunOutcome> {
     else if (msg.action === "consulta_ganadores" && msg.result === "success") {
       if (outcome.draws === 0) outcome.disorder.push(`consulta_ganadores before the draw: ${line}`);
       outcome.winners.set(msg.source ?? "?", Number(msg.details.get("cant_ganadores")));
+    } else if (msg.action === "exit" && msg.source === "server") {
+      outcome.disorder.push(`the central exited: ${line}`);
     } else if (msg.action === "exit") {
       if (outcome.draws === 0) outcome.disorder.push(`an exit before the draw: ${line}`);
       outcome.exits.set(msg.source ?? "?", msg.result);
@@ -207,7 +215,6 @@ async function echoLoop(agencies: number, messages: number): Promise<void> {
   if (!(await generateCompose(agencies)) || !(await up())) return down();
   const checklist = new Map(Array.from({ length: agencies }, (_, i) => [`client${i + 1}`, new Array<boolean>(messages).fill(false)]));
   const fails: string[] = [];
-  const serverExits: string[] = [];
   let left = agencies;
   const read = await readLogs(name, (msg, line) => {
     if (msg.result === "fail") fails.push(line);
@@ -216,8 +223,7 @@ async function echoLoop(agencies: number, messages: number): Promise<void> {
       const k = Number(text.slice(text.lastIndexOf("°") + 1)) - 1;
       const list = checklist.get(msg.source ?? "");
       if (list && k >= 0 && k < messages) list[k] = true;
-    } else if (msg.action === "exit" && msg.source === "server") serverExits.push(line);
-    else if (msg.action === "loop_finished" && --left === 0) return "stop";
+    } else if (msg.action === "loop_finished" && --left === 0) return "stop";
   });
   check(`${name}: no line says fail`, fails.length === 0, fails.slice(0, 3).join("\n"));
   const missing = [...checklist].filter(([, list]) => !list.every(Boolean)).map(([client]) => client);
@@ -225,7 +231,7 @@ async function echoLoop(agencies: number, messages: number): Promise<void> {
   // The central's own log (logs -f merges the streams as they come: its last echo line may follow the agencies').
   const serverEchoes = ((await logs("server")).match(/action: receive_message \| result: success \| ip: \S+ \| msg: \[CLIENT \d+\] Message N°\d+$/gm) ?? []).length;
   check(`${name}: the central logged each echo (receive_message)`, serverEchoes === agencies * messages, `${serverEchoes} lines`);
-  check(`${name}: the central kept running`, serverExits.length === 0, serverExits.join("; "));
+  check(`${name}: the central is running after the loops`, await running("server"));
   if (missing.length > 0 || fails.length > 0) console.log(read.last());
   await down();
 }
@@ -290,7 +296,7 @@ async function foreignEchoServer(healthy: boolean): Promise<void> {
   const dir = join(tmp, "mock");
   mkdirSync(dir, { recursive: true });
   const reply = healthy ? "s.write(d)" : 's.write("error reading data: "); s.write(d)';
-  const program = `Bun.listen({ hostname: "0.0.0.0", port: 12345, socket: { data(s, d) { ${reply}; } } })`;
+  const program = `Bun.listen({ hostname: "0.0.0.0", port: 12345, socket: { data(s, d) { ${reply}; } } }); console.log("listening")`;
   const file = join(dir, "docker-compose-mock.yaml");
   writeFileSync(
     file,
@@ -300,11 +306,12 @@ async function foreignEchoServer(healthy: boolean): Promise<void> {
   const mock = (...args: string[]) => run(["docker", "compose", "-f", file, ...args], { cwd: dir, timeoutMs: 120_000 });
   const started = await mock("up", "-d");
   if (check(`${name}: the mock is up on tp0_testing_net`, started.code === 0, tail(started.out + started.err, 4))) {
-    // Its port open: bun started listening (a refused connection would be a fail for the wrong reason).
-    await run(["docker", "exec", "server", "sh", "-c", "for i in $(seq 1 100); do nc -z 127.0.0.1 12345 && exit 0; sleep 0.1; done; exit 1"], { timeoutMs: 30_000 });
-    const line = await validate();
-    const want = `action: test_echo_server | result: ${healthy ? "success" : "fail"}`;
-    check(`${name}: prints result: ${healthy ? "success" : "fail"}`, line === want, line);
+    // Its port open, as it says once Bun.listen returned: a refused connection would be a fail for the wrong reason.
+    if (check(`${name}: the mock listens on port 12345`, await followUntil("server", /^listening$/, 30_000), await logs("server"))) {
+      const line = await validate();
+      const want = `action: test_echo_server | result: ${healthy ? "success" : "fail"}`;
+      check(`${name}: prints result: ${healthy ? "success" : "fail"}`, line === want, line);
+    }
   }
   await mock("down", "-t", "1");
 }
@@ -315,16 +322,18 @@ async function sigterm(target: "client1" | "server" | "all", agencies = 1, lines
   configServer({ loggingLevel: "DEBUG" });
   configClient({ loopAmount: 500, loopPeriod: "150ms" });
   if (!(await generateCompose(agencies)) || !(await up())) return down();
+  // The containers the stop is for, and how each one's exit line read.
+  const stopped = target === "all" ? ["server", ...Array.from({ length: agencies }, (_, i) => `client${i + 1}`)] : [target];
+  const exits = new Map<string, CourseResult>();
   let count = linesBefore;
   let stopSent = false;
   const failsBefore: string[] = [];
-  let exit: CourseLine | undefined;
   const read = await readLogs(
     name,
     (msg, line) => {
-      if (msg.action === "exit" && (target === "all" ? msg.result === "success" : msg.source?.includes(target))) {
-        exit = msg;
-        return "stop";
+      if (msg.action === "exit" && stopped.includes(msg.source ?? "")) {
+        exits.set(msg.source!, msg.result);
+        if (exits.size === stopped.length) return "stop";
       }
       if (!stopSent && msg.result === "fail") failsBefore.push(line);
     },
@@ -338,7 +347,10 @@ async function sigterm(target: "client1" | "server" | "all", agencies = 1, lines
   );
   check(`${name}: no line said fail before the stop`, failsBefore.length === 0, failsBefore.slice(0, 3).join("\n"));
   check(`${name}: the stop was sent`, stopSent);
-  check(`${name}: ${target === "all" ? "a container" : target} exited with code 0`, exit?.result === "success", exit ? `${exit.source} ${exit.result}` : read.last());
+  const wrong = stopped.filter((container) => exits.get(container) !== "success");
+  check(`${name}: ${stopped.join(", ")} exited with code 0`, wrong.length === 0, wrong.map((container) => `${container}: ${exits.get(container) ?? "no exit line"}`).join(", ") + `\n${read.last()}`);
+  // The central serves until a signal ends it: an agency leaving is none.
+  if (target === "client1") check(`${name}: the central is still running`, await running("server"));
   await down();
 }
 
@@ -376,6 +388,7 @@ async function batches(bets: number, maxAmount: number): Promise<void> {
   const sizes = outcome.received.map((n, i) => (i === outcome.received.length - 1 ? n <= maxAmount : n === maxAmount));
   check(`${name}: every batch holds batch.maxAmount bets but the last`, sizes.every(Boolean), outcome.received.join(","));
   check(`${name}: client1 exited with code 0`, outcome.exits.get("client1") === "success", [...outcome.exits].join(", "));
+  check(`${name}: the central kept running, no batch after the draw`, outcome.disorder.length === 0, outcome.disorder.slice(0, 3).join("\n"));
   await down();
 }
 
@@ -397,6 +410,28 @@ async function winners(label: string, files: { bets: number; winners: number[] }
   check(`${title}: each agency's cant_ganadores is its own`, wrong.length === 0, wrong.map(([client, want]) => `${client}: ${outcome.winners.get(client)} (expected ${want})`).join(", "));
   check(`${title}: every agency exited with code 0`, [...outcome.exits.values()].every((result) => result === "success") && outcome.exits.size === files.length, [...outcome.exits].join(", "));
   await down();
+}
+
+/** The Makefile's targets as a user types them: `make docker-compose-up`, then `make docker-compose-down`. */
+async function makeTargets(): Promise<void> {
+  const name = "make docker-compose-up and make docker-compose-down";
+  step(name);
+  configServer();
+  configClient({ loopAmount: 20, loopPeriod: "100ms" });
+  for (const id of [1, 2]) agencyFile(id, 30, [id]);
+  if (!(await generateCompose(2))) return down();
+  const started = await inRepo(["make", "docker-compose-up"], 600_000);
+  if (!check(`${name}: make docker-compose-up builds and starts`, started.code === 0, tail(started.out + started.err, 6))) return down();
+  const outcome = await runToExits(name, 2);
+  check(`${name}: no line says fail`, outcome.failLines.length === 0, outcome.failLines.slice(0, 3).join("\n"));
+  check(`${name}: the lottery ran (one draw, each agency's one winner)`, outcome.draws === 1 && [...outcome.winners.values()].join(",") === "1,1", `${outcome.draws} draws, winners ${[...outcome.winners].join(", ")}`);
+  // The graceful stop: the central's last line comes before down removes it.
+  const closed = followUntil("server", /action: shutdown \| result: success/, 60_000);
+  const stopped = await inRepo(["make", "docker-compose-down"], 180_000);
+  check(`${name}: make docker-compose-down stops and removes`, stopped.code === 0, tail(stopped.out + stopped.err, 6));
+  check(`${name}: the central shut down gracefully`, await closed);
+  const left = await run(["docker", "ps", "-a", "--filter", "label=com.docker.compose.project=tp0", "-q"]);
+  check(`${name}: no container of project tp0 is left`, left.out.trim() === "", left.out.trim());
 }
 
 async function courseSized(): Promise<void> {
@@ -474,10 +509,8 @@ async function main(): Promise<void> {
     await sigterm("server", 0, 2);
     await sigterm("all");
     await firstBet();
-    await batches(64, 10);
-    await batches(99, 10);
-    await batches(16, 64);
-    await batches(21, 99);
+    // Files smaller than a batch, one batch exactly, and split in two (99 in 64 + 35).
+    for (const maxAmount of [64, 99]) for (const bets of [16, 21, 64, 99]) await batches(bets, maxAmount);
     await winners("", [
       { bets: 100, winners: [0, 99] },
       { bets: 100, winners: [50] },
@@ -490,6 +523,7 @@ async function main(): Promise<void> {
       { bets: 70, winners: [] },
       { bets: 10, winners: [9] },
     ], "Otra,Persona");
+    await makeTargets();
     await courseSized();
   } finally {
     step("cleanup");
